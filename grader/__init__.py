@@ -1,0 +1,45 @@
+"""calcgrade: grading of calculus answers for machine-learning courses.
+
+The public surface is deliberately small:
+
+* ``compare(answer, expected, ...)`` decides whether an answer equals a reference
+  and returns a ``Verdict`` (correct, score, message, misconception, method);
+* ``check(question_id, value)`` is what a notebook test cell calls: it grades
+  against the course's answer key and shows the feedback;
+* ``question(question_id, reference, ...)`` declares a reference answer and its
+  options inside an instructor's solution cell (it is stripped from releases).
+
+Attributes are imported lazily so that ``import grader`` stays cheap in a kernel
+and the comparison core never pulls in Jupyter or plotting code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["compare", "check", "question", "Verdict"]
+__version__ = "0.1.0"
+
+_LAZY = {
+    "compare": ("grader.comparison", "compare"),
+    "Verdict": ("grader.verdict", "Verdict"),
+    "check": ("grader.notebook", "check"),
+    "question": ("grader.notebook", "question"),
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from grader.comparison import compare
+    from grader.notebook import check, question
+    from grader.verdict import Verdict
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'grader' has no attribute {name!r}") from None
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value

@@ -1,0 +1,63 @@
+"""The ``calcgrade`` command line: one sub-command per job of the course cycle.
+
+Each sub-command lives in the module named after its concept; this file only
+parses arguments and dispatches, so ``calcgrade --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Callable, Sequence
+
+# sub-command -> (module, function taking the parsed namespace, returning an exit code)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "check": ("grader.scorecard", "main", "run notebooks in a fresh kernel and print a scorecard"),
+    "key": ("grader.keybuild", "main", "build the private and public answer keys from solutions/"),
+    "release": ("grader.course", "release_main", "validate solutions, build keys, release to exercises/"),
+    "validate": ("grader.course", "validate_main", "check solutions, releases and keys are consistent"),
+    "demo": ("grader.demo", "main", "run a whole course cycle on the bundled sample class"),
+}
+
+
+def _configure(name: str, sub: argparse.ArgumentParser) -> None:
+    module_name, _, _ = _COMMANDS[name]
+    module = importlib.import_module(module_name)
+    add_arguments: Callable[[str, argparse.ArgumentParser], None] | None = getattr(
+        module, "add_arguments", None
+    )
+    if add_arguments is not None:
+        add_arguments(name, sub)
+
+
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="calcgrade",
+        description="Auto-graded exercises for Calculus for Machine Learning.",
+    )
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, _, help_text) in _COMMANDS.items():
+        sub = subs.add_parser(name, help=help_text, description=help_text)
+        if name == selected:
+            _configure(name, sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    selected = next((a for a in argv if not a.startswith("-")), None)
+    if selected not in _COMMANDS:
+        selected = None
+    parser = build_parser(selected)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module_name, func_name, _ = _COMMANDS[args.command]
+    func = getattr(importlib.import_module(module_name), func_name)
+    return int(func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
