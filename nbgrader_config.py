@@ -4,10 +4,13 @@ Instructors edit the notebooks in ``solutions/``; ``nbgrader generate_assignment
 (or ``calcgrade release``) writes the student versions to ``exercises/``.
 """
 
+import os
+
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.course_id = "calculus-for-ml"
-c.CourseDirectory.root = "."
+# The course root is the folder of this file, wherever nbgrader is started from.
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 
@@ -18,6 +21,14 @@ c.ClearSolutions.code_stub = {"python": "...  # YOUR CODE HERE"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # One cell may not hold the grading of a whole class hostage: a student's
-# infinite loop is stopped after this many seconds and scores 0 for that cell.
-c.Execute.timeout = 20
+# infinite loop is stopped after this many seconds (honest cells take well under one) and scores 0 for that cell.
+c.Execute.timeout = 10
 c.Execute.interrupt_on_timeout = True
+
+# Feedback goes back to students: strip any hidden-test region before rendering,
+# so hidden material never leaks through the returned HTML.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
