@@ -1,0 +1,374 @@
+"""Harness for driving a real JupyterLab in Debian's headless Chromium.
+
+Why a harness of our own: the browser test must prove the student's journey in the
+real front end (JupyterLab + nbgrader's extensions + our check() output), so nothing
+here is mocked.  What this module owns is the plumbing that makes such a test
+reliable on a small shared machine:
+
+* a JupyterLab server started from the project's interpreter, on 127.0.0.1, a free
+  port and a known token, with private config/data/runtime/settings folders so the
+  machine's own Jupyter settings cannot leak in, and a shutdown that always reaps
+  the server *and* its kernels (kernels live in their own sessions);
+* a Chromium (``/usr/bin/chromium``, never a downloaded browser) driven by
+  Playwright's sync API, with a fresh profile folder;
+* a few notebook gestures a student makes: open a notebook, wait for the kernel,
+  replace the text of a cell by typing, Run All, read rendered output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from playwright.sync_api import BrowserContext, Locator, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+# The flags this machine needs: no sandbox as root, and no background traffic
+# (the network is closed; Chromium otherwise retries Google's hosts at start).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+SERVER_START_TIMEOUT = 60.0  # seconds; JupyterLab imports nbgrader's extensions (slow on 2 busy cores)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (read from /proc: kernels run in their own sessions)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may contain spaces and parentheses: split after the last ')'.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _signal_pids(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    with contextlib.suppress(OSError):
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
+    return False
+
+
+def stop_process_tree(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """Stop a server started with ``start_new_session=True`` and every process it spawned.
+
+    SIGTERM first (JupyterLab then shuts its kernels down itself), SIGKILL for whatever
+    is still alive after ``grace`` seconds.  Only the server's own process group and its
+    recorded descendants are signalled, by id.
+    """
+    descendants = _children(proc.pid)
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=grace)
+    deadline = time.monotonic() + grace
+    while any(_alive(pid) for pid in descendants) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    _signal_pids([pid for pid in descendants if _alive(pid)], signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class JupyterLabServer:
+    """A running JupyterLab: where it is, how to authenticate, where it logs."""
+
+    url: str  # http://127.0.0.1:PORT
+    token: str
+    root: Path
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    def lab_url(self, relpath: str) -> str:
+        """Address of a notebook (path relative to the server's root) in the JupyterLab UI."""
+        return f"{self.url}/lab/tree/{relpath}?token={self.token}"
+
+    def api(self, path: str) -> object:
+        """GET a JSON endpoint of the server (e.g. ``/api/kernels``)."""
+        request = urllib.request.Request(
+            f"{self.url}{path}", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return "(no server log)"
+
+
+def _isolated_env(home: Path) -> dict[str, str]:
+    """The environment for the server: the machine's Jupyter settings cannot leak in.
+
+    Config, data, runtime, IPython and JupyterLab settings/workspaces all point into
+    ``home``; the project's environment (sys.prefix) still provides the installed
+    extensions (nbgrader's server and lab extensions are enabled there).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "NBGRADER"))}
+    env.pop("IPYTHONDIR", None)
+    dirs = {
+        "JUPYTER_CONFIG_DIR": home / "config",
+        "JUPYTER_DATA_DIR": home / "data",
+        "JUPYTER_RUNTIME_DIR": home / "runtime",
+        "IPYTHONDIR": home / "ipython",
+        "JUPYTERLAB_SETTINGS_DIR": home / "lab-settings",
+        "JUPYTERLAB_WORKSPACES_DIR": home / "lab-workspaces",
+    }
+    for name, path in dirs.items():
+        path.mkdir(parents=True, exist_ok=True)
+        env[name] = str(path)
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    # No news or update checks: they would reach for the network and pop up a toast.
+    notification = home / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True, exist_ok=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    return env
+
+
+def release_to_student_exchange(home: Path, course_id: str, assignment: Path) -> Path:
+    """Make ``assignment`` appear as released to a student, the way nbgrader's exchange does.
+
+    Writes an nbgrader config into the server's private Jupyter config folder (the
+    student's side: exchange root and course id) and puts a copy of the released
+    assignment where ``nbgrader release_assignment`` would: ``<exchange>/<course>/outbound/``.
+    Call before ``running_jupyterlab(root, home)`` with the same ``home``.
+    """
+    exchange = home / "exchange"
+    outbound = exchange / course_id / "outbound" / assignment.name
+    shutil.copytree(assignment, outbound, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    config = home / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"c.Exchange.root = {str(exchange)!r}\n"
+        f"c.CourseDirectory.course_id = {course_id!r}\n"
+    )
+    return outbound
+
+
+def _die_with_parent() -> None:
+    """In the server's child process: get SIGTERM if the test process dies.
+
+    Fixtures' ``finally`` covers failures and pytest-timeout; this covers a test process
+    killed outright (SIGKILL, a thread-method timeout), so no JupyterLab is left behind.
+    Kernels follow their server on their own (ipykernel watches its parent).
+    """
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _wait_until_answering(server: JupyterLabServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(
+                f"JupyterLab exited with status {server.proc.returncode} before answering:\n"
+                + server.log_tail()
+            )
+        try:
+            server.api("/api/status")
+            return
+        except (urllib.error.URLError, ConnectionError, OSError) as error:
+            last_error = error
+            time.sleep(0.25)
+    raise TimeoutError(
+        f"JupyterLab did not answer within {timeout:.0f} s ({last_error}):\n" + server.log_tail()
+    )
+
+
+@contextlib.contextmanager
+def running_jupyterlab(root: Path, home: Path) -> Iterator[JupyterLabServer]:
+    """Start JupyterLab on ``root``; always stop it (and its kernels) on exit."""
+    token = secrets.token_hex(16)
+    port = free_port()
+    log = home / "jupyterlab.log"
+    env = _isolated_env(home)
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.terminals_enabled=False",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+    server = JupyterLabServer(f"http://127.0.0.1:{port}", token, root, log, proc)
+    try:
+        _wait_until_answering(server, SERVER_START_TIMEOUT)
+        yield server
+    finally:
+        stop_process_tree(proc)
+
+
+@contextlib.contextmanager
+def chromium_context(profile: Path) -> Iterator[BrowserContext]:
+    """Debian's Chromium, headless, with a fresh profile; always closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            user_data_dir=str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+            timeout=60_000,
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+# ---------------------------------------------------------------- notebook gestures
+
+
+def open_notebook(page: Page, server: JupyterLabServer, relpath: str, timeout_ms: int = 60_000) -> Locator:
+    """Open a notebook in JupyterLab and return its panel once the kernel is idle."""
+    page.goto(server.lab_url(relpath), wait_until="domcontentloaded", timeout=timeout_ms)
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
+    panel.locator(".jp-Cell").first.wait_for(state="visible", timeout=timeout_ms)
+    wait_kernel_idle(panel, timeout_ms)
+    return panel
+
+
+_KERNEL_READY_JS = """panel => {
+    if (panel.querySelector('.jp-Spinner')) return false;          // notebook still loading
+    const name = panel.querySelector('.jp-Toolbar-kernelName');
+    const label = name ? name.textContent.trim() : '';
+    if (!label || label === 'No Kernel') return false;              // kernel not attached yet
+    const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
+    return !!indicator && indicator.getAttribute('data-status') === 'idle';
+}"""
+
+
+def wait_kernel_idle(panel: Locator, timeout_ms: int = 60_000) -> None:
+    """Wait until the notebook has a kernel and the toolbar's indicator reports it idle.
+
+    The indicator alone is not enough: it reads "idle" while the notebook still shows
+    "No Kernel", before the kernel session is attached.
+    """
+    panel.page.wait_for_function(_KERNEL_READY_JS, arg=panel.element_handle(), timeout=timeout_ms)
+
+
+def code_cell_matching(panel: Locator, pattern: str) -> Locator:
+    """The one code cell whose source has a line matching ``pattern`` (a regex)."""
+    regex = re.compile(pattern, re.MULTILINE)
+    cells = panel.locator(".jp-CodeCell")
+    matches = [index for index in range(cells.count()) if regex.search(cell_source(cells.nth(index)))]
+    if len(matches) != 1:
+        raise AssertionError(f"expected one code cell matching {pattern!r}, found {len(matches)}")
+    return cells.nth(matches[0])
+
+
+def cell_source(cell: Locator) -> str:
+    """The source text of a cell as its editor shows it.
+
+    Read from CodeMirror's line elements rather than ``innerText``: JupyterLab's default
+    windowing skips rendering of off-screen cells (``content-visibility``), and
+    ``innerText`` of a skipped element is empty.
+    """
+    text = cell.locator(".jp-InputArea .cm-content").evaluate(
+        "el => Array.from(el.querySelectorAll('.cm-line'), line => line.textContent).join('\\n')"
+    )
+    return str(text).replace("\u00a0", " ").strip()
+
+
+def replace_cell_source(page: Page, cell: Locator, text: str) -> None:
+    """Type ``text`` into a cell in place of what it held, the way a student does."""
+    editor = cell.locator(".jp-InputArea .cm-content")
+    editor.scroll_into_view_if_needed()
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.type(text, delay=10)
+    page.keyboard.press("Escape")  # back to command mode
+    typed = cell_source(cell)
+    if typed != text:
+        raise AssertionError(f"the cell holds {typed!r} after typing {text!r}")
+
+
+def run_all_cells(page: Page) -> None:
+    """Run > Run All Cells, from JupyterLab's menu bar."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()

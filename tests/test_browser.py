@@ -1,0 +1,174 @@
+"""The student's journey in a real JupyterLab, in a real (headless) Chromium.
+
+A student opens the derivatives assignment in JupyterLab, types a correct answer
+into one answer cell and the classic chain-rule mistake into another, runs the
+notebook, and reads the feedback that ``check`` renders.  The test asserts what the
+student sees (the verdict's mark and the targeted message), that nbgrader's
+JupyterLab extensions are there (the Validate button, the assignment list), and
+leaves a screenshot in ``test-artifacts/``.
+
+Nothing is mocked: the project's own JupyterLab, kernel, nbgrader extensions, answer
+key and Debian's Chromium.  The harness lives in ``browser_support``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+try:  # tests/ is a plain folder on sys.path (no __init__.py) ...
+    import browser_support as lab
+except ImportError:  # pragma: no cover  (... or a package, if someone adds one)
+    from tests import browser_support as lab
+
+if TYPE_CHECKING:  # pragma: no cover
+    from playwright.sync_api import Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+REPO = Path(__file__).resolve().parents[1]
+EXERCISES = REPO / "exercises"
+ASSIGNMENT = "02_derivatives"
+NOTEBOOK = f"{ASSIGNMENT}/derivatives.ipynb"
+ARTIFACTS = REPO / "test-artifacts"
+
+CORRECT_ANSWER = "d_power = 10*x**9"
+CLASSIC_MISTAKE = "d_chain = 3*(x**2 + 1)**2"  # forgot the inner derivative 2x
+
+RUN_TIMEOUT_MS = 90_000  # the whole notebook, Run All, on 2 busy cores
+
+
+def course_id() -> str:
+    """The course id set in the project's nbgrader_config.py."""
+    config = (REPO / "nbgrader_config.py").read_text()
+    match = re.search(r"""CourseDirectory\.course_id\s*=\s*["']([^"']+)["']""", config)
+    assert match, "nbgrader_config.py sets no CourseDirectory.course_id"
+    return match.group(1)
+
+
+@pytest.fixture
+def lab_root(tmp_path: Path) -> Path:
+    """A private copy of the released assignment (notebook, public key, data files)."""
+    if not lab.CHROMIUM.exists():
+        pytest.skip(f"{lab.CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+    source = EXERCISES / ASSIGNMENT
+    if not (EXERCISES / NOTEBOOK).exists():
+        pytest.skip(f"exercises/{NOTEBOOK} does not exist yet (the assignment is not released)")
+    root = tmp_path / "exercises"
+    shutil.copytree(source, root / ASSIGNMENT, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return root
+
+
+@pytest.fixture
+def jupyterlab(lab_root: Path, tmp_path: Path) -> Iterator[lab.JupyterLabServer]:
+    home = tmp_path / "jupyter-home"
+    home.mkdir()
+    lab.release_to_student_exchange(home, course_id(), lab_root / ASSIGNMENT)
+    with lab.running_jupyterlab(lab_root, home) as server:
+        yield server
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Page]:
+    with lab.chromium_context(tmp_path / "chromium-profile") as context:
+        context.set_default_timeout(30_000)
+        yield context.pages[0] if context.pages else context.new_page()
+
+
+def _screenshot(page: Page, name: str, capsys: pytest.CaptureFixture[str]) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path))
+    with capsys.disabled():
+        print(f"\n[browser test] screenshot: {path}")
+    return path
+
+
+def test_student_gets_feedback_in_jupyterlab(
+    jupyterlab: lab.JupyterLabServer, page: Page, capsys: pytest.CaptureFixture[str]
+) -> None:
+    timings: dict[str, float] = {}
+    start = time.monotonic()
+    passed = False
+    try:
+        panel = lab.open_notebook(page, jupyterlab, NOTEBOOK)
+        timings["open notebook, kernel idle"] = time.monotonic() - start
+
+        # nbgrader's JupyterLab extension is installed and enabled in this server's page config ...
+        extensions = page.evaluate(
+            "() => JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+            ".federated_extensions.map(e => e.name)"
+        )
+        assert "@jupyter/nbgrader" in extensions, extensions
+        # ... and its notebook part is live: the Validate button in the notebook toolbar.
+        validate = panel.locator(".jp-Toolbar .validate-button")
+        assert validate.is_visible(), "nbgrader's Validate button is missing from the notebook toolbar"
+        assert "Validate" in validate.inner_text()
+
+        # The student types a correct answer and a classic mistake.
+        t = time.monotonic()
+        power_cell = lab.code_cell_matching(panel, r"^\s*d_power\s*=")
+        chain_cell = lab.code_cell_matching(panel, r"^\s*d_chain\s*=")
+        lab.replace_cell_source(page, power_cell, CORRECT_ANSWER)
+        lab.replace_cell_source(page, chain_cell, CLASSIC_MISTAKE)
+        assert lab.cell_source(power_cell) == CORRECT_ANSWER
+        assert lab.cell_source(chain_cell) == CLASSIC_MISTAKE
+        timings["type two answers"] = time.monotonic() - t
+
+        # Run > Run All Cells, and wait for both verdicts to render.
+        t = time.monotonic()
+        lab.run_all_cells(page)
+        power = panel.locator('.jp-OutputArea .calcgrade-verdict[data-qid="power_rule"]')
+        chain = panel.locator('.jp-OutputArea .calcgrade-verdict[data-qid="chain_rule"]')
+        chain.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+        power.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+        lab.wait_kernel_idle(panel, RUN_TIMEOUT_MS)
+        timings["run all cells"] = time.monotonic() - t
+
+        assert power.count() == 1 and chain.count() == 1
+        assert power.get_attribute("data-correct") == "true"
+        power.scroll_into_view_if_needed()
+        power_text = power.inner_text()
+        assert "Correct" in power_text and "Not yet" not in power_text, power_text
+
+        assert chain.get_attribute("data-correct") == "false"
+        chain.scroll_into_view_if_needed()
+        chain_text = chain.inner_text()
+        assert "Not yet" in chain_text, chain_text
+        assert "inner derivative" in chain_text.lower(), chain_text
+        assert chain.is_visible()
+        _screenshot(page, "browser_derivatives.png", capsys)
+
+        # nbgrader's assignment list: Nbgrader > Assignment List opens the "Assignments" panel.
+        t = time.monotonic()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+        tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel", has_text="Assignments")
+        tab.wait_for(state="visible")
+        assignments = page.locator("#nbgrader-assignment-list")
+        assignments.wait_for(state="visible")
+        # The list comes from nbgrader's server extension reading the exchange: the copy
+        # in JupyterLab's root shows as downloaded, for our course, ready to submit.
+        fetched = assignments.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
+        fetched.wait_for(state="visible", timeout=30_000)
+        assert course_id() in fetched.locator(".item_course").first.inner_text()
+        assert fetched.locator("button", has_text="Submit").is_visible()
+        _screenshot(page, "browser_assignment_list.png", capsys)
+        timings["open assignment list"] = time.monotonic() - t
+        passed = True
+    finally:
+        timings["total"] = time.monotonic() - start
+        if not passed:
+            try:
+                _screenshot(page, "browser_derivatives_failure.png", capsys)
+            except Exception as error:  # noqa: BLE001 - a failed screenshot must not hide the failure
+                print(f"[browser test] no failure screenshot: {error}")
+            print("[browser test] JupyterLab log tail:\n" + jupyterlab.log_tail())
+        with capsys.disabled():
+            print("[browser test] " + ", ".join(f"{k}: {v:.1f} s" for k, v in timings.items()))
