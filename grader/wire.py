@@ -1,0 +1,347 @@
+"""JSON serialisation of answers and reference values ("wire form"), without pickle or eval.
+
+A verdict must be computable outside the student's kernel from the serialised answer alone, so
+everything a test cell can hand to ``check`` is turned into plain JSON here: SymPy expressions as a
+tree of whitelisted node types (symbols keep their assumptions), Python and NumPy numbers, arrays and
+matrices with their shape, strings, ``None`` and ``...``, containers, and the results of calling a
+student's function on the grader's inputs.  Decoding only ever builds objects from the whitelist:
+no text is evaluated, no class is looked up by an arbitrary name.
+
+Tagged values are JSON objects with a ``"$"`` key; JSON lists are Python lists; strings, finite
+floats, bools and small ints are themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["WireError", "to_wire", "from_wire", "wire_type_name", "MAX_NODES", "MAX_DEPTH"]
+
+MAX_NODES = 200_000
+MAX_DEPTH = 400
+_BIG_INT = 2**53
+
+
+class WireError(ValueError):
+    """A value cannot be serialised (too big, too deep) or a JSON document is not valid wire form."""
+
+
+# --- SymPy node whitelist -------------------------------------------------------------------
+_FUNCTIONS: dict[str, Any] = {
+    name: getattr(sp, name, None) or getattr(sp.functions.elementary.piecewise, name)
+    for name in [
+        "sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "acot", "atan2",
+        "sinh", "cosh", "tanh", "coth", "asinh", "acosh", "atanh", "exp", "log", "sqrt", "Abs",
+        "sign", "floor", "ceiling", "Min", "Max", "Heaviside", "erf", "erfc", "gamma", "loggamma",
+        "factorial", "binomial", "re", "im", "arg", "conjugate", "LambertW", "DiracDelta",
+        "Add", "Mul", "Pow", "Piecewise", "ExprCondPair", "Tuple", "Lambda",
+        "Derivative", "Integral", "Sum", "Product", "Limit",
+        "Equality", "Unequality", "StrictLessThan", "LessThan", "StrictGreaterThan",
+        "GreaterThan", "And", "Or", "Not", "Xor", "Implies",
+        "Interval", "FiniteSet", "Union",
+    ]
+}
+_SINGLETONS: dict[str, Any] = {
+    "pi": sp.pi, "E": sp.E, "I": sp.I, "oo": sp.oo, "-oo": -sp.oo, "zoo": sp.zoo, "nan": sp.nan,
+    "EulerGamma": sp.EulerGamma, "GoldenRatio": sp.GoldenRatio, "true": sp.true, "false": sp.false,
+}
+_SINGLETON_NAMES = {id(v): k for k, v in _SINGLETONS.items()}
+_ASSUMPTIONS = (
+    "real", "positive", "negative", "nonnegative", "nonpositive", "integer", "rational",
+    "nonzero", "finite", "complex", "even", "odd", "prime", "zero", "extended_real",
+    "extended_positive", "extended_negative", "extended_nonnegative", "extended_nonpositive",
+)
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.nodes = 0
+
+    def tick(self, depth: int) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise WireError("the value is too large to be checked")
+        if depth > MAX_DEPTH:
+            raise WireError("the value is too deeply nested to be checked")
+
+
+def _float_out(v: float) -> Any:
+    if math.isfinite(v):
+        return float(v)
+    return {"$": "float", "v": "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")}
+
+
+def _float_in(v: Any) -> float:
+    if isinstance(v, dict):
+        return float({"nan": "nan", "inf": "inf", "-inf": "-inf"}[v["v"]])
+    return float(v)
+
+
+def _int_out(v: int) -> Any:
+    if -_BIG_INT < v < _BIG_INT:
+        return int(v)
+    return {"$": "int", "v": str(int(v))}
+
+
+def _sym_out(e: sp.Basic, budget: _Budget, depth: int) -> Any:
+    budget.tick(depth)
+    name = _SINGLETON_NAMES.get(id(e))
+    if name is not None:
+        return name
+    if isinstance(e, sp.Integer):
+        return ["Integer", str(int(e))]
+    if isinstance(e, sp.Rational):
+        return ["Rational", str(int(e.p)), str(int(e.q))]
+    if isinstance(e, sp.Float):
+        # mpmath's exact binary form keeps every digit at every precision
+        mpf = e._mpf_
+        return ["Float", [int(mpf[0]), hex(int(mpf[1])), int(mpf[2]), int(mpf[3])], int(e._prec)]
+    if isinstance(e, sp.Dummy):
+        return ["Dummy", e.name, _assumptions(e)]
+    if isinstance(e, sp.Symbol):
+        return ["Symbol", e.name, _assumptions(e)]
+    if isinstance(e, sp.matrices.MatrixBase):
+        return ["Matrix", [int(e.rows), int(e.cols)], [_sym_out(a, budget, depth + 1) for a in e]]
+    if isinstance(e, sp.core.function.AppliedUndef):
+        return ["Undef", e.func.__name__, [_sym_out(a, budget, depth + 1) for a in e.args]]
+    func_name = type(e).__name__ if not isinstance(e, sp.Function) else e.func.__name__
+    if isinstance(e, sp.Pow) and e.exp == sp.Rational(1, 2):
+        func_name = "Pow"
+    cls = _FUNCTIONS.get(func_name)
+    if cls is None or not (isinstance(e, cls) if isinstance(cls, type) else e.func == cls):
+        # tolerate subclasses SymPy creates on its own (e.g. exp_polar) only if whitelisted
+        raise WireError(f"answers may not contain {func_name}")
+    if func_name == "Lambda":
+        sig, body = e.args
+        return ["Lambda", [_sym_out(s, budget, depth + 1) for s in sig], _sym_out(body, budget, depth + 1)]
+    return [func_name, *[_sym_out(a, budget, depth + 1) for a in e.args]]
+
+
+def _assumptions(s: sp.Symbol) -> dict[str, bool]:
+    given = getattr(s, "_assumptions_orig", None)
+    if given is None:  # older SymPy
+        given = getattr(s, "_assumptions0", {})
+    return {k: bool(v) for k, v in sorted(given.items()) if k in _ASSUMPTIONS and v is not None}
+
+
+def _sym_in(node: Any, budget: _Budget, depth: int) -> Any:
+    budget.tick(depth)
+    if isinstance(node, str):
+        try:
+            return _SINGLETONS[node]
+        except KeyError:
+            raise WireError(f"unknown constant {node!r}") from None
+    if not isinstance(node, list) or not node or not isinstance(node[0], str):
+        raise WireError("malformed expression node")
+    head, rest = node[0], node[1:]
+    if head == "Integer":
+        return sp.Integer(int(rest[0]))
+    if head == "Rational":
+        return sp.Rational(int(rest[0]), int(rest[1]))
+    if head == "Float":
+        sign, man, exp, bc = rest[0]
+        return sp.Float._new((int(sign), int(man, 16), int(exp), int(bc)), int(rest[1]))
+    if head in ("Symbol", "Dummy"):
+        name, assumptions = rest[0], rest[1]
+        if not isinstance(name, str) or not isinstance(assumptions, dict):
+            raise WireError("malformed symbol")
+        clean = {k: bool(v) for k, v in assumptions.items() if k in _ASSUMPTIONS}
+        return (sp.Symbol if head == "Symbol" else sp.Dummy)(name, **clean)
+    if head == "Matrix":
+        (rows, cols), data = rest[0], rest[1]
+        elems = [_sym_in(a, budget, depth + 1) for a in data]
+        if len(elems) != int(rows) * int(cols):
+            raise WireError("matrix data does not match its shape")
+        return sp.ImmutableMatrix(int(rows), int(cols), elems)
+    if head == "Undef":
+        return sp.Function(str(rest[0]))(*[_sym_in(a, budget, depth + 1) for a in rest[1]])
+    if head == "Lambda":
+        sig = [_sym_in(a, budget, depth + 1) for a in rest[0]]
+        return sp.Lambda(tuple(sig), _sym_in(rest[1], budget, depth + 1))
+    cls = _FUNCTIONS.get(head)
+    if cls is None:
+        raise WireError(f"unknown expression node {head!r}")
+    args = [_sym_in(a, budget, depth + 1) for a in rest]
+    if head in ("Add", "Mul", "Pow"):
+        return cls(*args, evaluate=False)
+    try:
+        return cls(*args, evaluate=False)
+    except TypeError:
+        return cls(*args)
+
+
+# --- public API -------------------------------------------------------------------------------
+def wire_type_name(value: Any) -> str:
+    """A short human name of a value's type, for messages."""
+    return type(value).__name__
+
+
+def to_wire(value: Any) -> Any:
+    """Serialise ``value`` to JSON-able data; raises WireError for what cannot be represented."""
+    return _out(value, _Budget(), 0)
+
+
+def from_wire(data: Any) -> Any:
+    """Rebuild a value from its wire form; raises WireError on anything malformed or not whitelisted."""
+    try:
+        return _in(data, _Budget(), 0)
+    except WireError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise WireError(f"malformed wire data ({exc.__class__.__name__})") from None
+
+
+def _out(v: Any, budget: _Budget, depth: int) -> Any:
+    budget.tick(depth)
+    if v is None:
+        return {"$": "none"}
+    if v is Ellipsis:
+        return {"$": "ellipsis"}
+    if isinstance(v, np.generic) and not isinstance(v, np.bool_):
+        return _np_scalar_out(v, budget, depth)
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, int):
+        return _int_out(v)
+    if isinstance(v, float):
+        return _float_out(v)
+    if isinstance(v, complex):
+        return {"$": "complex", "re": _float_out(v.real), "im": _float_out(v.imag)}
+    if isinstance(v, str):
+        if len(v) > 100_000:
+            raise WireError("the text is too long to be checked")
+        return v
+    if isinstance(v, np.ndarray):
+        if v.size > MAX_NODES:
+            raise WireError("the array is too large to be checked")
+        kind = v.dtype.kind
+        if kind in "biuf c".replace(" ", ""):
+            data = [_out(x.item(), budget, depth + 1) for x in v.reshape(-1)]
+            dtype = str(v.dtype)
+        else:
+            data = [_out(x, budget, depth + 1) for x in v.reshape(-1)]
+            dtype = "object"
+        return {"$": "ndarray", "dtype": dtype, "shape": list(v.shape), "data": data}
+    if isinstance(v, (sp.MatrixBase,)):
+        return {"$": "sym", "tree": _sym_out(v, budget, depth + 1),
+                "mutable": not isinstance(v, sp.ImmutableMatrix)}
+    if isinstance(v, sp.NDimArray):
+        return {"$": "sarray", "shape": [int(s) for s in v.shape],
+                "data": [_out(x, budget, depth + 1) for x in sp.flatten(v.tolist())] if v.shape else []}
+    if isinstance(v, sp.Basic):
+        return {"$": "sym", "tree": _sym_out(v, budget, depth + 1)}
+    if isinstance(v, tuple):
+        return {"$": "tuple", "items": [_out(x, budget, depth + 1) for x in v]}
+    if isinstance(v, list):
+        return [_out(x, budget, depth + 1) for x in v]
+    if isinstance(v, dict):
+        return {"$": "dict", "items": [[_out(k, budget, depth + 1), _out(x, budget, depth + 1)]
+                                       for k, x in v.items()]}
+    if callable(v):
+        return {"$": "callable", "type": wire_type_name(v)}
+    return {"$": "unsupported", "type": wire_type_name(v)}
+
+
+def _np_scalar_out(v: np.generic, budget: _Budget, depth: int) -> Any:
+    if isinstance(v, np.integer):
+        return {"$": "np", "dtype": str(v.dtype), "v": _int_out(int(v))}
+    if isinstance(v, np.floating):
+        return {"$": "np", "dtype": str(v.dtype), "v": _float_out(float(v))}
+    if isinstance(v, np.complexfloating):
+        return {"$": "np", "dtype": str(v.dtype), "v": _out(complex(v), budget, depth + 1)}
+    return {"$": "unsupported", "type": f"numpy.{v.dtype}"}
+
+
+def _in(d: Any, budget: _Budget, depth: int) -> Any:
+    budget.tick(depth)
+    if isinstance(d, (bool, str)) or d is None:
+        return d
+    if isinstance(d, int):
+        return d
+    if isinstance(d, float):
+        return d
+    if isinstance(d, list):
+        return [_in(x, budget, depth + 1) for x in d]
+    if not isinstance(d, dict):
+        raise WireError("malformed wire data")
+    tag = d.get("$")
+    if tag == "none":
+        return None
+    if tag == "ellipsis":
+        return Ellipsis
+    if tag == "float":
+        return _float_in(d)
+    if tag == "int":
+        return int(d["v"])
+    if tag == "complex":
+        return complex(_float_in(d["re"]), _float_in(d["im"]))
+    if tag == "np":
+        dtype = np.dtype(_safe_dtype(d["dtype"]))
+        inner = d["v"]
+        if dtype.kind == "c":
+            return dtype.type(_in(inner, budget, depth + 1))
+        return dtype.type(_in(inner, budget, depth + 1))
+    if tag == "ndarray":
+        shape = tuple(int(s) for s in d["shape"])
+        data = [_in(x, budget, depth + 1) for x in d["data"]]
+        if int(np.prod(shape)) != len(data):
+            raise WireError("array data does not match its shape")
+        if d["dtype"] == "object":
+            arr = np.empty(len(data), dtype=object)
+            arr[:] = data if data else []
+            return arr.reshape(shape)
+        return np.array(data, dtype=np.dtype(_safe_dtype(d["dtype"]))).reshape(shape)
+    if tag == "sym":
+        value = _sym_in(d["tree"], budget, depth + 1)
+        if d.get("mutable") and isinstance(value, sp.MatrixBase):
+            value = sp.Matrix(value)
+        return value
+    if tag == "sarray":
+        shape = tuple(int(s) for s in d["shape"])
+        data = [_in(x, budget, depth + 1) for x in d["data"]]
+        return sp.ImmutableDenseNDimArray(data, shape)
+    if tag == "tuple":
+        return tuple(_in(x, budget, depth + 1) for x in d["items"])
+    if tag == "dict":
+        return {_hashable(_in(k, budget, depth + 1)): _in(v, budget, depth + 1) for k, v in d["items"]}
+    if tag in ("callable", "unsupported"):
+        return Unsupported(str(d.get("type", "object")), tag == "callable")
+    if tag in ("calls", "error"):
+        return d  # structures of the key layer, passed through untouched
+    raise WireError(f"unknown wire tag {tag!r}")
+
+
+def _hashable(k: Any) -> Any:
+    return tuple(k) if isinstance(k, list) else k
+
+
+_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+           "float16", "float32", "float64", "longdouble", "float128", "complex64", "complex128",
+           "complex256", "clongdouble"}
+
+
+def _safe_dtype(name: str) -> str:
+    if name not in _DTYPES:
+        raise WireError(f"unsupported dtype {name!r}")
+    return name
+
+
+class Unsupported:
+    """Stands for a value that has no wire form (a module, a figure, a function where a value was due)."""
+
+    def __init__(self, type_name: str, is_callable: bool = False) -> None:
+        self.type_name = type_name
+        self.is_callable = is_callable
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unsupported) and other.type_name == self.type_name
+
+    def __hash__(self) -> int:
+        return hash(self.type_name)
