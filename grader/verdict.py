@@ -1,0 +1,103 @@
+"""The result of grading one answer.
+
+A ``Verdict`` is a small immutable record so that it can cross process
+boundaries as JSON (``to_dict``) and be shown by the notebook part without
+knowing how it was reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Verdict"]
+
+METHODS = ("symbolic", "numeric", "exact", "invalid", "timeout")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How an answer compares with the reference.
+
+    correct:       whether the answer is accepted.
+    score:         in [0, 1]; 1.0 when correct, 0.0 otherwise (no partial credit per question).
+    message:       one or two sentences the student can act on.
+    misconception: id of a recognised mistake (a named one, or a generic diagnosis such as
+                   ``"constant_factor"``), else None.
+    method:        how it was decided: "symbolic" (proven), "numeric" (sampled / within tolerance),
+                   "exact" (exact arithmetic), "invalid" (the answer could not be read), "timeout".
+    details:       JSON-able extras: counterexample, wrong entries, notes.
+    """
+
+    correct: bool
+    score: float
+    message: str
+    misconception: str | None = None
+    method: str = "numeric"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        score = float(self.score)
+        if not 0.0 <= score <= 1.0 or score != score:
+            score = 1.0 if self.correct else 0.0
+        object.__setattr__(self, "score", score)
+        object.__setattr__(self, "correct", bool(self.correct))
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict with stable keys."""
+        return {
+            "correct": self.correct,
+            "score": self.score,
+            "message": self.message,
+            "misconception": self.misconception,
+            "method": self.method,
+            "details": _jsonable(self.details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Verdict":
+        return cls(
+            correct=bool(data.get("correct", False)),
+            score=float(data.get("score", 0.0)),
+            message=str(data.get("message", "")),
+            misconception=data.get("misconception"),
+            method=str(data.get("method", "numeric")),
+            details=dict(data.get("details") or {}),
+        )
+
+    @classmethod
+    def right(cls, message: str, method: str, **details: Any) -> "Verdict":
+        return cls(True, 1.0, message, None, method, dict(details))
+
+    @classmethod
+    def wrong(
+        cls, message: str, method: str, misconception: str | None = None, **details: Any
+    ) -> "Verdict":
+        return cls(False, 0.0, message, misconception, method, dict(details))
+
+    @classmethod
+    def invalid(cls, message: str, reason: str = "invalid", **details: Any) -> "Verdict":
+        details = {"reason": reason, **details}
+        return cls(False, 0.0, message, None, "invalid", details)
+
+
+def _jsonable(value: Any) -> Any:
+    """Make details JSON-safe: plain containers, str, bool, int, float, None."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    try:
+        f = float(value)
+    except Exception:
+        return str(value)
+    return _jsonable(f)
