@@ -1,0 +1,178 @@
+"""The instructor's course cycle: ``calcgrade release`` and ``calcgrade validate``.
+
+Why a layer over nbgrader: nbgrader releases whatever is in ``solutions/``,
+even a solution that fails its own checks, and it cannot tell whether the
+answer keys and the released notebooks still match the solutions.  Here a
+release first rebuilds the keys (which runs every solution and refuses a
+solution that does not earn full marks), and ``validate`` proves the whole
+course consistent before students see it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from grader.autograde import course_environment, load_api
+
+PUBLIC_KEY_NAME = "calcgrade_public.json"
+
+
+class ReleaseRefused(RuntimeError):
+    """A release that would hand students a broken or inconsistent assignment."""
+
+
+def project_root() -> Path:
+    """The course this package was installed from (the folder of nbgrader_config.py)."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "nbgrader_config.py").exists() and (here / "solutions").is_dir():
+        return here
+    cwd = Path.cwd()
+    for folder in [cwd, *cwd.parents]:
+        if (folder / "nbgrader_config.py").exists() and (folder / "solutions").is_dir():
+            return folder
+    raise FileNotFoundError(
+        "no course found: run calcgrade from a folder with nbgrader_config.py and solutions/"
+    )
+
+
+def assignments(course_root: Path) -> list[str]:
+    """Assignment folders of solutions/, in course order."""
+    folder = Path(course_root) / "solutions"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def _with_course_path(func: Callable[[], dict]) -> dict:
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = course_environment()["PATH"]
+    try:
+        return func()
+    finally:
+        os.environ["PATH"] = old
+
+
+def release(course_root: Path, assignment: str, *, validate: bool = True) -> None:
+    """Build the keys (refusing failing solutions), then generate the student version.
+
+    With ``validate`` the released notebooks are also run and must score 0.
+    """
+    from grader import keybuild
+
+    course_root = Path(course_root).resolve()
+    try:
+        keybuild.build_keys(course_root, assignment)
+    except Exception as exc:  # the key builder explains what failed
+        raise ReleaseRefused(f"{assignment}: {exc}") from exc
+    api = load_api(course_root)
+    result = _with_course_path(lambda: api.generate_assignment(assignment, force=True, create=True))
+    if not result.get("success"):
+        raise ReleaseRefused(f"{assignment}: nbgrader generate_assignment failed:\n{result.get('log', '')}")
+    if validate:
+        problems = released_scores_zero(course_root, assignment)
+        if problems:
+            raise ReleaseRefused(f"{assignment}: " + "; ".join(problems))
+
+
+def generate_feedback(course_root: Path, assignment: str) -> bool:
+    """nbgrader generate_feedback for every autograded student of the assignment."""
+    api = load_api(course_root)
+    result = _with_course_path(lambda: api.generate_feedback(assignment, force=True))
+    return bool(result.get("success"))
+
+
+def export_grades(course_root: Path) -> Path:
+    """nbgrader export to grades.csv in the course folder."""
+    course_root = Path(course_root).resolve()
+    target = course_root / "grades.csv"
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "export", "--to", str(target)],
+        cwd=str(course_root),
+        env=course_environment(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return target
+
+
+def released_scores_zero(course_root: Path, assignment: str) -> list[str]:
+    """Problems found running the released notebooks unchanged (they must score 0)."""
+    from grader import scorecard
+
+    problems = []
+    for nb in sorted((Path(course_root) / "exercises" / assignment).glob("*.ipynb")):
+        card = scorecard.run_notebook(nb)
+        earned = sum(v.get("points_earned", 0.0) for v in card.get("questions", []))
+        if earned:
+            problems.append(f"{nb.name} scores {earned:g} points unanswered")
+        if card.get("errors"):
+            problems.append(f"{nb.name}: errors escape check cells: {card['errors']}")
+    return problems
+
+
+def answer_bearing_files(course_root: Path) -> list[str]:
+    """Files in released folders that must not be there."""
+    found = []
+    release_dir = Path(course_root) / "exercises"
+    if not release_dir.exists():
+        return found
+    for path in sorted(release_dir.rglob("*")):
+        if path.is_dir() or ".ipynb_checkpoints" in path.parts:
+            continue
+        rel = path.relative_to(course_root)
+        if path.suffix == ".ipynb":
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if "BEGIN SOLUTION" in text or "question(" in text:
+                found.append(f"{rel}: contains solution code")
+        elif path.name != PUBLIC_KEY_NAME:
+            found.append(f"{rel}: not a notebook or the public key")
+        elif '"reference"' in path.read_text(encoding="utf-8", errors="replace"):
+            found.append(f"{rel}: the public key holds a reference answer")
+    return found
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--course-root", type=Path, default=None,
+                        help="course folder (default: the one holding nbgrader_config.py)")
+    if name == "release":
+        parser.add_argument("assignment", nargs="+", help="assignment folder name(s) in solutions/")
+    else:
+        parser.add_argument("assignment", nargs="*", help="only these assignments (default: all)")
+
+
+def release_main(args: argparse.Namespace) -> int:
+    root = (args.course_root or project_root()).resolve()
+    status = 0
+    for assignment in args.assignment:
+        if not (root / "solutions" / assignment).is_dir():
+            print(f"✗ {assignment}: no such assignment in {root / 'solutions'}", file=sys.stderr)
+            status = 1
+            continue
+        try:
+            release(root, assignment)
+        except ReleaseRefused as exc:
+            print(f"✗ release refused: {exc}", file=sys.stderr)
+            status = 1
+        else:
+            print(f"✓ {assignment} released to {root / 'exercises' / assignment}")
+    return status
+
+
+def validate_main(args: argparse.Namespace) -> int:
+    from grader import validation
+
+    root = (args.course_root or project_root()).resolve()
+    report = validation.validate_course(root, args.assignment or None)
+    print(validation.format_report(report))
+    return 0 if all(item.ok for item in report) else 1

@@ -1,0 +1,190 @@
+"""``calcgrade demo``: one whole course cycle on the bundled sample class.
+
+In a fresh course folder with nbgrader's default SQLite gradebook it releases
+every assignment, places the sample class, autogrades it with a progress bar,
+generates the feedback, exports the grades, and prints a gradebook table, where
+the files are, and how long each step took.  It exercises exactly the code an
+instructor runs, so it doubles as an end-to-end check of an installation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from grader import autograde, course, sampleclass
+
+DEMO_TIMESTAMP = "2026-11-20 17:00:00.000000 UTC"
+
+
+@dataclass
+class StepTimer:
+    """Wall-clock time of each named step, for the closing report."""
+
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        print(f"==> {name}", flush=True)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps.append((name, time.perf_counter() - start))
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="course folder to create (default: a new temporary folder)")
+    parser.add_argument("--assignments", nargs="*", default=None,
+                        help="only these assignments (default: all in solutions/)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="autograde processes run at once (default: 2)")
+
+
+def prepare_course(source_root: Path, target: Path, assignments: list[str]) -> None:
+    """Copy the instructor's side of the course (config + solutions) into ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source_root / "nbgrader_config.py", target / "nbgrader_config.py")
+    for assignment in assignments:
+        shutil.copytree(source_root / "solutions" / assignment, target / "solutions" / assignment,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+
+
+def run_cycle(
+    course_root: Path,
+    assignments: list[str],
+    *,
+    workers: int = 2,
+    timer: StepTimer | None = None,
+    progress: bool = True,
+) -> dict:
+    """Release, place the sample class, autograde, feedback, export.  Returns a summary."""
+    from tqdm import tqdm
+
+    timer = timer or StepTimer()
+    course_root = Path(course_root).resolve()
+    with timer.step(f"release {len(assignments)} assignment(s): build keys, generate student versions"):
+        for assignment in assignments:
+            course.release(course_root, assignment, validate=False)
+    with timer.step("place the sample class in submitted/"):
+        subs = [s for s in sampleclass.sample_class(course_root) if s.assignment in assignments]
+        sampleclass.place(subs, course_root, DEMO_TIMESTAMP)
+        students = sorted({s.student for s in subs})
+        print(f"    {len(students)} students x {len(assignments)} assignments = {len(subs)} submissions")
+    jobs = sorted({(s.assignment, s.student) for s in subs})
+    with timer.step(f"autograde {len(jobs)} submissions with nbgrader ({workers} workers)"):
+        bar = tqdm(total=len(jobs), unit="submission", disable=not progress, file=sys.stderr)
+
+        def tick(res: autograde.GradingResult) -> None:
+            bar.set_postfix_str(f"{res.assignment}/{res.student}", refresh=False)
+            bar.update(1)
+
+        results = autograde.autograde_class(course_root, jobs, workers=workers, on_result=tick,
+                                            log_path=course_root / "autograde.log")
+        bar.close()
+    with timer.step("generate feedback (HTML)"):
+        for assignment in assignments:
+            course.generate_feedback(course_root, assignment)
+    with timer.step("export grades (CSV)"):
+        csv_path = course.export_grades(course_root)
+    return {"submissions": subs, "results": results, "csv": csv_path, "students": students}
+
+
+def gradebook_rows(course_root: Path, subs: list[sampleclass.Submission],
+                   assignments: list[str]) -> list[dict]:
+    """One row per student: points per assignment from the gradebook, plus what a correct grader gives."""
+    rows: dict[str, dict] = {}
+    for sub in subs:
+        row = rows.setdefault(sub.student, {"student": sub.student, "cells": {}})
+        got = autograde.scores(course_root, sub.assignment, sub.student, Path(sub.notebook).stem)
+        cell = row["cells"].setdefault(sub.assignment, {"got": 0.0, "max": 0.0, "fair": 0.0, "graded": True})
+        if got is None:
+            cell["graded"] = False
+        else:
+            cell["got"] += sum(got.values())
+        cell["fair"] += sum(sub.expected.values())
+        cell["max"] += sum(sub.points.values())
+    return [rows[k] for k in sorted(rows)]
+
+
+def format_table(rows: list[dict], assignments: list[str]) -> str:
+    """The gradebook as a text table; '!' marks a score a careful grader would not give."""
+    short = [a.split("_", 1)[0] for a in assignments]
+    width = max([len("student")] + [len(r["student"]) for r in rows])
+    header = f"{'student':<{width}}  " + "  ".join(f"{s:>9}" for s in short) + f"  {'total':>11}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        cells = []
+        total = total_max = 0.0
+        for a in assignments:
+            c = row["cells"].get(a)
+            if c is None:
+                cells.append(f"{'':>9}")
+                continue
+            mark = "!" if abs(c["got"] - c["fair"]) > 1e-9 else " "
+            text = f"{c['got']:g}/{c['max']:g}" if c["graded"] else f"failed/{c['max']:g}"
+            cells.append(f"{text:>8}{mark}")
+            total += c["got"]
+            total_max += c["max"]
+        lines.append(f"{row['student']:<{width}}  " + "  ".join(cells) + f"  {f'{total:g}/{total_max:g}':>11}")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    source_root = course.project_root()
+    all_assignments = course.assignments(source_root)
+    assignments = args.assignments or all_assignments
+    unknown = [a for a in assignments if a not in all_assignments]
+    if unknown:
+        print(f"calcgrade demo: unknown assignment(s) {', '.join(unknown)}; "
+              f"choose from {', '.join(all_assignments)}", file=sys.stderr)
+        return 2
+    target = args.dir or Path(tempfile.mkdtemp(prefix="calcgrade-demo-"))
+    if args.dir and any(target.iterdir() if target.exists() else []):
+        print(f"calcgrade demo: {target} is not empty; give an empty or new folder", file=sys.stderr)
+        return 2
+    timer = StepTimer()
+    started = datetime.now(timezone.utc)
+    print(f"calcgrade demo: a whole course cycle in {target}")
+    with timer.step("prepare a fresh course folder (config + solutions)"):
+        prepare_course(source_root, target, assignments)
+    summary = run_cycle(target, assignments, workers=args.workers, timer=timer)
+    rows = gradebook_rows(target, summary["submissions"], assignments)
+    print()
+    print("Gradebook (points per assignment; '!' = nbgrader's score differs from a correct grade)")
+    print(format_table(rows, assignments))
+    failed = [r for r in summary["results"] if not r.success]
+    if failed:
+        print()
+        print("Submissions nbgrader could not grade (the others were graded regardless):")
+        for r in failed:
+            print(f"  {r.assignment}/{r.student}: {r.error}")
+    misgraded = sorted({(s.student, a) for s in summary["submissions"] for a in [s.assignment]
+                        if s.student in sampleclass.NBGRADER_MISGRADES})
+    if misgraded:
+        print()
+        print("Known tampering that nbgrader's own autograde scores wrongly:")
+        for student, reason in sampleclass.NBGRADER_MISGRADES.items():
+            print(f"  {student}: {reason}")
+    print()
+    print(f"Gradebook (SQLite): {target / 'gradebook.db'}")
+    print(f"Grades (CSV):       {summary['csv']}")
+    print(f"Feedback (HTML):    {target / 'feedback'}/<student>/<assignment>/<notebook>.html")
+    print(f"Autograde log:      {target / 'autograde.log'}")
+    print()
+    print("Time per step:")
+    for name, seconds in timer.steps:
+        print(f"  {seconds:7.1f} s  {name}")
+    total = (datetime.now(timezone.utc) - started).total_seconds()
+    print(f"  {total:7.1f} s  total")
+    return 0
