@@ -54,7 +54,7 @@ __all__ = ["compare", "infer_kind", "KINDS", "CONSTANT_NAMES"]
 
 KINDS = ("expression", "antiderivative", "number", "array", "function")
 CONSTANT_NAMES = ("C", "c", "k", "K", "D", "C0", "C1", "C2", "C3", "c0", "c1", "c2", "k1", "k2", "const")
-PROOF_SHARE = 0.1     # fraction of the timeout that symbolic confirmation may use
+PROOF_SHARE = 0.04    # fraction of the timeout that symbolic confirmation may use
 PROOF_MIN = 0.02      # ... but at least this many seconds when the budget allows
 CORRECT = "Correct."
 
@@ -445,6 +445,11 @@ class _AntiderivativeProblem(_ExpressionProblem):
                 f"The constant {', '.join(stray)} must only be added at the end (F(x) + C); in your answer it "
                 "changes the derivative.",
             )
+        if ev is not None and ev.points:
+            c = mk.constant_ratio(ev.answer_values, ev.expected_values)
+            if c is not None:
+                ident, sentence = mk.describe_factor(c)
+                return ident, sentence.replace("the correct answer", "a correct antiderivative")
         if _same_scalar(a, sp.diff(self.integrand, self.var), opts, prove=False).equal:
             return (
                 "differentiated_instead",
@@ -456,11 +461,6 @@ class _AntiderivativeProblem(_ExpressionProblem):
                 "integrand_given",
                 "Your answer is the integrand itself; find a function whose derivative is the integrand.",
             )
-        if ev is not None and ev.points:
-            c = mk.constant_ratio(ev.answer_values, ev.expected_values)
-            if c is not None:
-                ident, sentence = mk.describe_factor(c)
-                return ident, sentence.replace("the correct answer", "a correct antiderivative")
         return None
 
 

@@ -1,0 +1,223 @@
+"""Benchmark ``grader.compare`` against the two usual SymPy checks on the same corpus.
+
+Usage:  .venv/bin/python benchmarks/compare_bench.py [--baseline-timeout 3] [--quick]
+
+For every case of ``benchmarks/corpus.py`` it runs
+  * calcgrade:           compare(answer, expected, **options)   (timed per call, cold caches first)
+  * simplify(a - b) == 0 (PrairieLearn/STACK style; antiderivatives: simplify(d/dvar(a - b)) == 0)
+  * a.equals(b)          (PrairieLearn's check; antiderivatives on the derivatives)
+and prints agreement with the right verdict, false accepts, false rejects, timeouts and
+errors, and p50/p99/max latency per call. The baselines run in a forked worker process
+that is killed after the time limit (3 s like PrairieLearn), so the run always finishes;
+a baseline that times out or raises counts as a rejection (PrairieLearn reports it as
+"invalid"). Function cases have no SymPy baseline and are left out of those columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import sympy as sp  # noqa: E402
+
+from benchmarks.corpus import Case, cases  # noqa: E402
+from grader import compare  # noqa: E402
+
+
+# ---------------------------------------------------------------- baselines
+
+def _to_sympy(v: Any) -> Any:
+    """What a SymPy-only checker would make of the value (trusted corpus, so parse_expr is fine here)."""
+    from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
+
+    if isinstance(v, str):
+        return parse_expr(v, transformations=standard_transformations + (convert_xor,))
+    if isinstance(v, (list, tuple, np.ndarray)):
+        arr = np.array(v, dtype=object)
+        if arr.ndim == 1:
+            arr = arr.reshape(-1, 1)
+        return sp.Matrix(arr.tolist())
+    if isinstance(v, sp.MatrixBase):
+        return sp.Matrix(v)
+    return sp.sympify(v)
+
+
+def _baseline(case: Case, which: str) -> bool:
+    a, e = _to_sympy(case.answer), _to_sympy(case.expected)
+    kind = case.options.get("kind")
+    if isinstance(e, sp.MatrixBase) or isinstance(a, sp.MatrixBase):
+        if not (isinstance(a, sp.MatrixBase) and isinstance(e, sp.MatrixBase)) or a.shape != e.shape:
+            return False
+        pairs = list(zip(list(a), list(e)))
+    else:
+        pairs = [(a, e)]
+    for ai, ei in pairs:
+        if kind == "antiderivative":
+            var = case.options.get("var") or sorted(ei.free_symbols, key=str)[0]
+            ai, ei = sp.diff(ai, var), sp.diff(ei, var)
+        if which == "simplify":
+            if sp.simplify(ai - ei) != 0:
+                return False
+        else:
+            if ai.equals(ei) is not True:
+                return False
+    return True
+
+
+def _worker(conn: Any, corpus: list[Case]) -> None:
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            return
+        idx, which = msg
+        try:
+            conn.send(("ok", _baseline(corpus[idx], which)))
+        except BaseException as exc:  # noqa: BLE001 - the baseline's own failures are data
+            conn.send(("error", type(exc).__name__))
+
+
+class BaselineRunner:
+    """Runs baseline checks in a forked process, killing it when a check exceeds the limit."""
+
+    def __init__(self, corpus: list[Case], limit: float) -> None:
+        self.corpus, self.limit = corpus, limit
+        self.ctx = mp.get_context("fork")
+        self._start()
+
+    def _start(self) -> None:
+        self.parent, child = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=_worker, args=(child, self.corpus), daemon=True)
+        self.proc.start()
+
+    def run(self, idx: int, which: str) -> tuple[str, Any, float]:
+        t0 = time.perf_counter()
+        self.parent.send((idx, which))
+        if self.parent.poll(self.limit):
+            status, value = self.parent.recv()
+            return status, value, time.perf_counter() - t0
+        self.proc.kill()
+        self.proc.join()
+        self._start()
+        return "timeout", None, time.perf_counter() - t0
+
+    def close(self) -> None:
+        try:
+            self.parent.send(None)
+        except Exception:
+            pass
+        self.proc.join(1)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+# ---------------------------------------------------------------- reporting
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, int(round(q / 100 * (len(s) - 1)))))
+    return s[k]
+
+
+def _row(name: str, results: list[tuple[Case, bool | None, str, float]]) -> str:
+    n = len(results)
+    right = sum(1 for c, v, st, _ in results if v == c.correct)
+    fa = sum(1 for c, v, st, _ in results if v and not c.correct)
+    fr = sum(1 for c, v, st, _ in results if not v and c.correct)
+    to = sum(1 for _, _, st, _ in results if st == "timeout")
+    er = sum(1 for _, _, st, _ in results if st == "error")
+    lat = [dt * 1000 for *_, dt in results]
+    return (f"{name:<24} {right:>4}/{n:<4} {fa:>8} {fr:>8} {to:>8} {er:>6}   "
+            f"{_pct(lat, 50):8.2f} {_pct(lat, 99):8.2f} {max(lat):9.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline-timeout", type=float, default=3.0)
+    parser.add_argument("--quick", action="store_true", help="skip the baselines")
+    parser.add_argument("--timeout", type=float, default=2.0, help="compare's timeout")
+    args = parser.parse_args(argv)
+
+    corpus = cases()
+    print(f"corpus: {len(corpus)} cases "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(_count(corpus).items()))})")
+    compare(sp.Symbol("x"), sp.Symbol("x"))  # import-time work out of the first measurement
+
+    ours: list[tuple[Case, bool | None, str, float]] = []
+    warm: list[float] = []
+    wrong_cases = []
+    for c in corpus:
+        opts = dict(c.options)
+        opts.setdefault("timeout", args.timeout)
+        t0 = time.perf_counter()
+        v = compare(c.answer, c.expected, **opts)
+        dt = time.perf_counter() - t0
+        ours.append((c, v.correct, v.method, dt))
+        if v.correct != c.correct or (c.misconception and v.misconception != c.misconception):
+            wrong_cases.append((c, v))
+    for c in corpus:  # a second pass: warm SymPy caches, as in a grading run of many students
+        opts = dict(c.options)
+        opts.setdefault("timeout", args.timeout)
+        t0 = time.perf_counter()
+        compare(c.answer, c.expected, **opts)
+        warm.append(time.perf_counter() - t0)
+
+    header = (f"{'checker':<24} {'right':>9} {'false-acc':>8} {'false-rej':>8} {'timeouts':>8} {'errors':>6}   "
+              f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>9}")
+    print()
+    print(header)
+    print("-" * len(header))
+    print(_row("calcgrade compare", ours))
+    base_idx = [i for i, c in enumerate(corpus) if c.baseline]
+    print(_row("  (same, sympy cases)", [ours[i] for i in base_idx]))
+    print(f"{'  (same, warm caches)':<24} {'':>9} {'':>8} {'':>8} {'':>8} {'':>6}   "
+          f"{_pct([d * 1000 for d in warm], 50):8.2f} {_pct([d * 1000 for d in warm], 99):8.2f} "
+          f"{max(warm) * 1000:9.2f}")
+    if not args.quick:
+        runner = BaselineRunner(corpus, args.baseline_timeout)
+        try:
+            for which, label in (("simplify", "simplify(a-b)==0"), ("equals", "a.equals(b)")):
+                res = []
+                for i in base_idx:
+                    status, value, dt = runner.run(i, which)
+                    verdict = bool(value) if status == "ok" else False
+                    res.append((corpus[i], verdict, status, dt))
+                print(_row(label, res))
+                misses = [c.id for c, v, st, _ in res if v != c.correct]
+                print(f"{'':<24} wrong on: {', '.join(misses) if misses else '-'}")
+        finally:
+            runner.close()
+    methods: dict[str, int] = {}
+    for _, _, meth, _ in ours:
+        methods[meth] = methods.get(meth, 0) + 1
+    print()
+    print("compare methods:", ", ".join(f"{k} {v}" for k, v in sorted(methods.items())))
+    slow = sorted(ours, key=lambda r: -r[3])[:5]
+    print("slowest compare calls:", ", ".join(f"{c.id} {dt * 1000:.1f} ms" for c, _, _, dt in slow))
+    if wrong_cases:
+        print("\ncompare got these wrong:")
+        for c, v in wrong_cases:
+            print(f"  {c.id}: expected {c.correct}/{c.misconception}, got {v.correct}/{v.misconception}: {v.message}")
+    else:
+        print("compare: every case right (verdict, and misconception where the corpus names one)")
+    return 0 if not wrong_cases else 1
+
+
+def _count(corpus: list[Case]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in corpus:
+        out[c.category] = out.get(c.category, 0) + 1
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
