@@ -1,0 +1,313 @@
+"""Public-key fingerprints: decide correctness without shipping the reference answer.
+
+Why this shape: a self-learner's notebook must tell right from wrong, and recognise the named
+mistakes, offline, yet the file it reads must not contain the answers.  A reference is therefore
+stored only as *salted hashes of quantised values*:
+
+* a scalar expression is evaluated at seeded sample points (the points are stored: they are inputs,
+  not answers); an antiderivative by its derivative, a number by its value, an array entry by entry,
+  a function by its outputs on the grader's inputs;
+* each value ``v`` is quantised on a grid whose step is a power of ten just below the tolerance
+  ``atol + rtol*|v|`` (the exponent is stored: it only reveals the order of magnitude), and
+  ``blake2b(salt, path, bucket)`` is stored;
+* a student's value ``s`` matches when its bucket or a neighbouring one hashes equal, i.e. when it is
+  within roughly 0.5 to 1.5 grid steps of the reference (a little stricter than the private key's
+  ``rtol``, never looser by more than one step);
+* named mistakes are fingerprinted the same way, so their targeted message is given; generic
+  diagnoses work by transforming the student's values (``-s``, ``s/2``, ``2s``, ...) and re-testing,
+  and an added constant by hashing differences between sample points.
+
+Limitation (documented, inherent to any self-check): the check is an oracle, so an answer can be
+brute-forced by trying candidates, and a reference that is a small integer can be found by
+enumerating buckets offline.  The public key only removes reading the answer off the file; grading
+uses the private key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import zlib
+from typing import Any, Iterable, Mapping, Sequence
+
+import sympy as sp
+
+__all__ = [
+    "N_POINTS", "make_salt", "quantum_exponent", "value_hash", "matches", "sample_for",
+    "eval_scalar", "scalar_fingerprint", "match_scalar",
+]
+
+N_POINTS = 10
+HASH_BYTES = 10
+
+
+def make_salt(assignment: str, qid: str) -> str:
+    """Deterministic per-question salt (the public key must be reproducible byte for byte)."""
+    return hashlib.sha256(f"calcgrade-public/1:{assignment}:{qid}".encode()).hexdigest()[:24]
+
+
+def quantum_exponent(v: float, rtol: float, atol: float) -> int:
+    tol = atol + rtol * abs(v)
+    if not math.isfinite(tol) or tol <= 0:
+        tol = 1e-12
+    return math.floor(math.log10(tol))
+
+
+def _bucket(v: float, exponent: int) -> int | None:
+    if not math.isfinite(v):
+        return None
+    try:
+        q = v / (10.0 ** exponent) if exponent > -300 else v * (10.0 ** -exponent)
+        if not math.isfinite(q):
+            return None
+        return int(round(q))
+    except (OverflowError, ValueError):
+        return None
+
+
+def value_hash(salt: str, path: str, bucket: int) -> str:
+    h = hashlib.blake2b(digest_size=HASH_BYTES, key=salt.encode()[:64])
+    h.update(f"{path}|{bucket}".encode())
+    return h.hexdigest()
+
+
+def fingerprint_value(salt: str, path: str, v: float, rtol: float, atol: float) -> list[Any]:
+    """[exponent, hash] of one finite real value."""
+    e = quantum_exponent(v, rtol, atol)
+    b = _bucket(v, e)
+    assert b is not None
+    return [e, value_hash(salt, path, b)]
+
+
+def matches(salt: str, path: str, fp: Sequence[Any], s: float | None) -> bool:
+    """Whether the student's value ``s`` hits the fingerprint ``[exponent, hash]``."""
+    if s is None or not isinstance(s, (int, float)) or not math.isfinite(s):
+        return False
+    e, h = int(fp[0]), fp[1]
+    b = _bucket(float(s), e)
+    if b is None:
+        return False
+    return any(value_hash(salt, path, b + d) == h for d in (0, -1, 1))
+
+
+# --- evaluation -------------------------------------------------------------------------------------
+def sample_for(symbols: Sequence[sp.Symbol], n: int, seed: int,
+               defined: Any = None) -> list[dict[str, float]]:
+    """Seeded sample points (name -> value) from the grading core's sampler.
+
+    With ``defined`` (a predicate on a point), only points where it holds are kept, topped up from the
+    core's narrow-range points when too few remain (references with a small domain).
+    """
+    if not symbols:
+        return [{}]
+    from grader.equivalence import sample_points
+
+    syms = list(symbols)
+    pts = [{s.name: float(p[s]) for s in syms} for p in sample_points(syms, n, seed)]
+    if defined is None:
+        return pts
+    kept = [p for p in pts if defined(p)]
+    if len(kept) < max(4, n // 2):
+        try:
+            from grader.equivalence import _narrow_points
+        except ImportError:
+            return kept
+        for p in _narrow_points(syms, 40, seed + 1):
+            q = {s.name: float(p[s]) for s in syms}
+            if defined(q):
+                kept.append(q)
+            if len(kept) >= n:
+                break
+    return kept
+
+
+def eval_scalar(expr: sp.Expr, point: Mapping[str, float]) -> float | None:
+    """A real value of ``expr`` at ``point`` (names -> floats), or None where undefined/complex."""
+    subs = {s: point[s.name] for s in expr.free_symbols if s.name in point}
+    if len(subs) != len(expr.free_symbols):
+        return None
+    try:
+        from grader.equivalence import evaluate
+    except ImportError:
+        evaluate = None
+    try:
+        if evaluate is not None:
+            from grader.budget import Deadline
+
+            val = evaluate(expr, subs, deadline=Deadline(1.0))
+        else:
+            val = complex(expr.evalf(30, subs=subs))
+    except BaseException as exc:  # the core's Timeout is a BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return None
+    if val is None:
+        return None
+    try:
+        val = complex(val)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not (math.isfinite(val.real) and math.isfinite(val.imag)):
+        return None
+    if abs(val.imag) > 1e-9 * max(1.0, abs(val.real)):
+        return None
+    return val.real
+
+
+def _exact_bucket(expr: sp.Expr) -> tuple[int, int] | None:
+    """(exponent, bucket) of an exact number at 25 significant digits, or None."""
+    try:
+        v = sp.N(expr, 45)
+        if not v.is_real or not v.is_finite:
+            return None
+        if v == 0:
+            return (-60, 0)
+        e = int(sp.floor(sp.log(abs(v), 10))) - 25
+        return e, int(sp.floor(v / sp.Integer(10) ** e + sp.Rational(1, 2)))
+    except Exception:
+        return None
+
+
+def is_exact(expr: sp.Expr) -> bool:
+    return not expr.free_symbols and not expr.has(sp.Float)
+
+
+def _base_index(vals: Sequence[float | None]) -> int | None:
+    return next((i for i, v in enumerate(vals) if v is not None and abs(v) > 1e-12), None)
+
+
+def relation_hashes(salt: str, path: str, vals: Sequence[float | None], base: int | None,
+                    rtol: float, atol: float) -> tuple[list[Any], list[Any]]:
+    """Hashed differences v_i - v_base and ratios v_i / v_base (added-constant / factor diagnoses)."""
+    diffs: list[Any] = []
+    ratios: list[Any] = []
+    for i, v in enumerate(vals):
+        if base is None or v is None or i == base:
+            diffs.append(None)
+            ratios.append(None)
+            continue
+        vb = vals[base]
+        scale = max(abs(v), abs(vb))
+        e = quantum_exponent(scale, rtol, atol)
+        b = _bucket(v - vb, e)
+        diffs.append(None if b is None else [e, value_hash(salt, f"{path}~{i}", b)])
+        r = v / vb
+        er = quantum_exponent(r, 10 * rtol, 1e-12)
+        br = _bucket(r, er)
+        ratios.append(None if br is None else [er, value_hash(salt, f"{path}/{i}", br)])
+    return diffs, ratios
+
+
+def scalar_fingerprint(
+    salt: str, path: str, expr: sp.Expr, points: Sequence[Mapping[str, float]], rtol: float, atol: float
+) -> dict[str, Any]:
+    """Fingerprint of a scalar: a number (value, exact digits, a coarse 'close' bucket) or an
+    expression (values at the points, hashed differences and ratios between points)."""
+    if not expr.free_symbols:
+        v = eval_scalar(expr, {})
+        out: dict[str, Any] = {"t": "num", "v": None if v is None else fingerprint_value(salt, path, v, rtol, atol)}
+        if v is not None and v != 0:
+            # a fine grid (1e-5 relative) on which "within 0.1 %" is a range of buckets
+            e = quantum_exponent(v, 1e-5, 0.0)
+            out["c"] = [e, value_hash(salt, f"{path}~close", _bucket(v, e))]
+        if is_exact(expr):
+            eb = _exact_bucket(expr)
+            if eb is not None:
+                out["x"] = [eb[0], value_hash(salt, f"{path}!", eb[1])]
+        return out
+    vals = [eval_scalar(expr, p) for p in points]
+    fps = [None if v is None else fingerprint_value(salt, f"{path}@{i}", v, rtol, atol) for i, v in enumerate(vals)]
+    base = _base_index(vals)
+    diffs, ratios = relation_hashes(salt, path, vals, base, rtol, atol)
+    return {"t": "expr", "v": fps, "d": diffs, "q": ratios, "base": base}
+
+
+def match_exact(salt: str, path: str, fp: Mapping[str, Any], expr: sp.Expr) -> bool | None:
+    """For an exact student number against an exact reference: equal to 25 digits? None if not applicable."""
+    if "x" not in fp or not is_exact(expr):
+        return None
+    eb = _exact_bucket(expr)
+    if eb is None:
+        return False
+    e, h = fp["x"]
+    if eb[0] != e:
+        # recompute the student's bucket on the reference's grid
+        try:
+            b = int(sp.floor(sp.N(expr, 45) / sp.Integer(10) ** int(e) + sp.Rational(1, 2)))
+        except Exception:
+            return False
+    else:
+        b = eb[1]
+    return any(value_hash(salt, f"{path}!", b + d) == h for d in (0, -1, 1))
+
+
+def match_scalar(
+    salt: str, path: str, fp: Mapping[str, Any], values: Sequence[float | None]
+) -> tuple[bool, list[int]]:
+    """(all defined points match, indices of the points that do not)."""
+    if fp["t"] == "num":
+        if fp["v"] is None:
+            return True, []
+        s = values[0] if values else None
+        hit = matches(salt, path, fp["v"], s)
+        return hit, ([] if hit else [0])
+    bad = []
+    for i, f in enumerate(fp["v"]):
+        if f is None:
+            continue
+        s = values[i] if i < len(values) else None
+        if not matches(salt, f"{path}@{i}", f, s):
+            bad.append(i)
+    return (not bad, bad)
+
+
+def match_close(salt: str, path: str, fp: Mapping[str, Any], s: float | None) -> bool:
+    """Whether ``s`` is within 0.1 % of the reference (the core's "close" diagnosis)."""
+    if "c" not in fp or s is None or not math.isfinite(s) or s == 0:
+        return False
+    e, h = int(fp["c"][0]), fp["c"][1]
+    b = _bucket(s, e)
+    if b is None:
+        return False
+    reach = int(math.floor(1e-3 * abs(s) / 10.0 ** e))
+    if reach > 5000:
+        return False
+    return any(value_hash(salt, f"{path}~close", b + d) == h for d in range(-reach, reach + 1))
+
+
+def match_relation(salt: str, path: str, fp: Mapping[str, Any], values: Sequence[float | None], which: str) -> bool:
+    """Whether the student's values differ from the reference by one constant (``which="d"``) or are one
+    constant multiple of it (``which="q"``), judged by the hashed differences / ratios."""
+    if fp["t"] != "expr" or fp.get("base") is None:
+        return False
+    base = fp["base"]
+    sb = values[base] if base < len(values) else None
+    if sb is None or (which == "q" and abs(sb) <= 1e-12):
+        return False
+    tested = 0
+    sep = "~" if which == "d" else "/"
+    for i, h in enumerate(fp[which]):
+        if h is None:
+            continue
+        s = values[i] if i < len(values) else None
+        if s is None:
+            return False
+        rel = s - sb if which == "d" else s / sb
+        if not matches(salt, f"{path}{sep}{i}", h, rel):
+            return False
+        tested += 1
+    return tested >= (2 if which == "d" else 1)
+
+
+def seed_for(qid: str) -> int:
+    return zlib.crc32(qid.encode()) & 0x7FFFFFFF
+
+
+def iter_values(values: Iterable[float | None], f: Any) -> list[float | None]:
+    out = []
+    for v in values:
+        try:
+            out.append(None if v is None else float(f(v)))
+        except (OverflowError, ZeroDivisionError, ValueError):
+            out.append(None)
+    return out

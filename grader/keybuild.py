@@ -1,0 +1,267 @@
+"""``calcgrade key``: build the private and public answer keys from the solution notebooks.
+
+Each ``solutions/<assignment>/*.ipynb`` is executed in a fresh kernel with ``CALCGRADE_RECORD``
+naming a file: every ``question(qid, reference, ...)`` appends its reference and options, every
+``check(qid, value)`` appends the solution's own answer.  Points come from the nbgrader metadata of
+the test cell that calls ``check("<qid>", ...)``.  The build refuses (``KeyBuildError``, listing every
+problem) when a qid is declared twice, has no test cell, is checked without being declared, a
+solution cell raises, or the solution's own answer does not get full marks from the private *and*
+the public key.  Output is canonical JSON, so the same solutions give byte-identical keys.
+
+    private key: <course root>/.calcgrade/keys/<assignment>.json   (never released)
+    public key:  solutions/<assignment>/calcgrade_public.json       (nbgrader copies it to exercises/)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grader import key as keymod
+from grader.kernelrun import NotebookRunError, read_notebook, run_notebook
+
+__all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "assignments_of", "main", "add_arguments"]
+
+_CHECK_CALL = re.compile(r"""\bcheck\(\s*(?:qid\s*=\s*)?["']([^"']+)["']""")
+
+
+class KeyBuildError(RuntimeError):
+    """The keys of an assignment cannot be built; ``problems`` lists every reason."""
+
+    def __init__(self, assignment: str, problems: list[str]) -> None:
+        self.assignment = assignment
+        self.problems = problems
+        super().__init__(f"{assignment}: cannot build the answer key:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass
+class KeyBuildResult:
+    assignment: str
+    private_path: Path
+    public_path: Path
+    private_text: str
+    public_text: str
+    questions: int
+    points: float
+    seconds: float
+    notebooks: list[str] = field(default_factory=list)
+
+
+def assignments_of(course_root: Path) -> list[str]:
+    """Assignment folders under solutions/ that hold at least one notebook."""
+    sol = Path(course_root) / "solutions"
+    if not sol.is_dir():
+        return []
+    return sorted(d.name for d in sol.iterdir() if d.is_dir() and _notebooks(d))
+
+
+def _notebooks(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+
+
+def test_cells(nb: Any) -> tuple[dict[str, float], list[str]]:
+    """{qid: points} of the graded test cells of a notebook, and the problems found."""
+    points: dict[str, float] = {}
+    problems: list[str] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade"):
+            continue
+        qids = sorted(set(_CHECK_CALL.findall(cell.source)))
+        gid = meta.get("grade_id", f"cell {index}")
+        if not qids:
+            continue
+        if len(qids) > 1:
+            problems.append(f"test cell {gid!r} checks several questions ({', '.join(qids)}); use one cell each")
+            continue
+        qid = qids[0]
+        if qid in points:
+            problems.append(f"question {qid!r} has more than one graded test cell")
+            continue
+        try:
+            points[qid] = float(meta.get("points", 0))
+        except (TypeError, ValueError):
+            problems.append(f"test cell {gid!r} has invalid points {meta.get('points')!r}")
+    return points, problems
+
+
+def _cell_errors(nb: Any) -> list[str]:
+    out = []
+    for index, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error":
+                gid = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+                out.append(f"{gid}: {o.get('ename')}: {str(o.get('evalue'))[:200]}")
+            elif o.get("output_type") == "stream" and o.get("name") == "stderr":
+                gid = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+                out.append(f"{gid} writes to stderr (nbgrader would score it 0): {o.get('text', '')[:200]!r}")
+    if nb.metadata.get("calcgrade_run_error"):
+        out.append(str(nb.metadata["calcgrade_run_error"]))
+    return out
+
+
+def build_keys(
+    course_root: Path | str,
+    assignment: str,
+    *,
+    write: bool = True,
+    on_cell: Callable[[int, int], None] | None = None,
+) -> KeyBuildResult:
+    """Run the solutions of ``assignment`` and build (and by default write) its two keys."""
+    started = time.perf_counter()
+    root = Path(course_root).resolve()
+    folder = root / "solutions" / assignment
+    notebooks = _notebooks(folder)
+    if not notebooks:
+        raise KeyBuildError(assignment, [f"no solution notebook in {folder}"])
+    problems: list[str] = []
+    private: dict[str, Any] = {}
+    checks: dict[str, list[Any]] = {}
+    for nb_path in notebooks:
+        try:
+            nb = read_notebook(nb_path)
+        except NotebookRunError as exc:
+            problems.append(str(exc))
+            continue
+        points, cell_problems = test_cells(nb)
+        problems += [f"{nb_path.name}: {p}" for p in cell_problems]
+        with tempfile.TemporaryDirectory(prefix="calcgrade-key-") as tmp:
+            record = Path(tmp) / "record.jsonl"
+            record.touch()
+            try:
+                ran = run_notebook(nb_path, env={"CALCGRADE_RECORD": str(record)}, on_cell=on_cell)
+            except NotebookRunError as exc:
+                problems.append(str(exc))
+                continue
+            problems += [f"{nb_path.name}: {e}" for e in _cell_errors(ran)]
+            items = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines() if line.strip()]
+        declared: list[str] = []
+        for item in items:
+            if "question" in item:
+                rec = item["question"]
+                qid = rec["qid"]
+                if qid in private or qid in declared:
+                    problems.append(f"{nb_path.name}: question {qid!r} is declared more than once")
+                    continue
+                declared.append(qid)
+                rec["notebook"] = nb_path.name
+                rec["points"] = points.get(qid, 0.0)
+                private[qid] = rec
+            elif "check" in item:
+                checks.setdefault(item["check"], []).append(item["answer"])
+        for qid in declared:
+            if qid not in points:
+                problems.append(f"{nb_path.name}: question {qid!r} has no graded test cell calling check({qid!r}, ...)")
+        for qid in points:
+            if qid not in declared:
+                problems.append(f"{nb_path.name}: test cell checks {qid!r}, but no solution cell calls question({qid!r}, ...)")
+    if problems:
+        raise KeyBuildError(assignment, problems)
+
+    public: dict[str, Any] = {}
+    for qid in sorted(private):
+        try:
+            public[qid] = keymod.public_entry(private[qid], assignment)
+        except Exception as exc:
+            problems.append(f"question {qid!r}: cannot fingerprint the reference ({exc.__class__.__name__}: {exc})")
+    for qid in sorted(private):
+        answers = checks.get(qid, [])
+        if not answers:
+            problems.append(f"question {qid!r}: its test cell did not run check({qid!r}, ...)")
+            continue
+        for which, entry in (("private", private[qid]), ("public", public.get(qid))):
+            if entry is None:
+                continue
+            v = keymod.grade(answers[-1], entry)
+            if not (v.correct and v.score >= 1.0):
+                problems.append(f"question {qid!r}: the solution's own answer is not accepted by the {which} key: "
+                                f"{v.message}")
+    if problems:
+        raise KeyBuildError(assignment, problems)
+
+    private_key = {"format": keymod.PRIVATE_FORMAT, "assignment": assignment, "questions": private}
+    public_key = {"format": keymod.PUBLIC_FORMAT, "assignment": assignment, "questions": public,
+                  "note": "Seeded fingerprints only: the reference answers are not in this file."}
+    private_text = keymod.dump_key(private_key)
+    public_text = keymod.dump_key(public_key)
+    private_path = keymod.private_key_path(root, assignment)
+    public_path = keymod.public_key_path(root, assignment)
+    if write:
+        private_path.parent.mkdir(parents=True, exist_ok=True)
+        private_path.write_text(private_text, encoding="utf-8")
+        public_path.write_text(public_text, encoding="utf-8")
+    return KeyBuildResult(
+        assignment=assignment, private_path=private_path, public_path=public_path, private_text=private_text,
+        public_text=public_text, questions=len(private), points=sum(float(e["points"]) for e in private.values()),
+        seconds=time.perf_counter() - started, notebooks=[p.name for p in notebooks],
+    )
+
+
+# --- command line ----------------------------------------------------------------------------------------
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                        help="assignment folders under solutions/ (default: all)")
+    parser.add_argument("--course-root", default=None, metavar="DIR",
+                        help="the course folder holding nbgrader_config.py (default: found from here)")
+    parser.add_argument("--check", action="store_true",
+                        help="do not write: fail when the committed public key is not what the solutions give")
+
+
+def main(args: argparse.Namespace) -> int:
+    root = Path(args.course_root) if getattr(args, "course_root", None) else keymod.find_course_root(Path.cwd())
+    if root is None or not root.is_dir():
+        print("calcgrade key: no course found (a folder with nbgrader_config.py); use --course-root DIR",
+              file=sys.stderr)
+        return 2
+    names = list(getattr(args, "assignments", []) or []) or assignments_of(root)
+    if not names:
+        print(f"calcgrade key: no solution notebooks under {root / 'solutions'}", file=sys.stderr)
+        return 2
+    failed = 0
+    for name in names:
+        try:
+            result = _build_with_progress(root, name, write=not getattr(args, "check", False))
+        except KeyBuildError as exc:
+            print(str(exc), file=sys.stderr)
+            failed += 1
+            continue
+        if getattr(args, "check", False):
+            current = result.public_path.read_text(encoding="utf-8") if result.public_path.exists() else ""
+            if current != result.public_text:
+                print(f"{name}: the public key {result.public_path} is out of date: run `calcgrade key {name}`",
+                      file=sys.stderr)
+                failed += 1
+            else:
+                print(f"{name}: public key is current ({result.questions} questions)")
+            continue
+        print(f"{name}: {result.questions} questions, {result.points:g} points, built in {result.seconds:.1f} s")
+        print(f"    private key: {result.private_path}")
+        print(f"    public key:  {result.public_path}")
+    return 1 if failed else 0
+
+
+def _build_with_progress(root: Path, name: str, *, write: bool) -> KeyBuildResult:
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        return build_keys(root, name, write=write)
+    bar = tqdm(desc=f"{name}", unit="cell", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+
+    def on_cell(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        return build_keys(root, name, write=write, on_cell=on_cell)
+    finally:
+        bar.close()

