@@ -368,6 +368,22 @@ def replace_cell_source(page: Page, cell: Locator, text: str) -> None:
         raise AssertionError(f"the cell holds {typed!r} after typing {text!r}")
 
 
+def scroll_to_center(element: Locator, attempts: int = 10) -> None:
+    """Scroll the notebook so that ``element`` sits in the middle of the view (for screenshots).
+
+    Cells above it may still be laying out (maths typesetting, off-screen cells rendered on
+    demand), which moves the element after the scroll: re-centre until it stays put.
+    """
+    page = element.page
+    height = (page.viewport_size or {"height": 1000})["height"]
+    for _ in range(attempts):
+        element.evaluate("el => el.scrollIntoView({block: 'center', inline: 'nearest'})")
+        page.wait_for_timeout(250)
+        box = element.bounding_box()
+        if box and height * 0.2 <= box["y"] + min(box["height"], height / 2) / 2 <= height * 0.8:
+            return
+
+
 def run_all_cells(page: Page) -> None:
     """Run > Run All Cells, from JupyterLab's menu bar."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()

@@ -27,8 +27,10 @@ try:  # tests/ is a plain folder on sys.path (no __init__.py) ...
 except ImportError:  # pragma: no cover  (... or a package, if someone adds one)
     from tests import browser_support as lab
 
+from playwright.sync_api import expect
+
 if TYPE_CHECKING:  # pragma: no cover
-    from playwright.sync_api import Page
+    from playwright.sync_api import Locator, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -90,6 +92,14 @@ def _screenshot(page: Page, name: str, capsys: pytest.CaptureFixture[str]) -> Pa
     return path
 
 
+def _points(verdict: Locator) -> tuple[float, float]:
+    """The "earned / total points" a verdict shows (CONTRACTS.md: e.g. "2 / 2 points")."""
+    text = verdict.inner_text()
+    match = re.search(r"([\d.]+)\s*/\s*([\d.]+)\s*points?", text)
+    assert match, f"no points in the verdict {text!r}"
+    return float(match.group(1)), float(match.group(2))
+
+
 def test_student_gets_feedback_in_jupyterlab(
     jupyterlab: lab.JupyterLabServer, page: Page, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -126,23 +136,31 @@ def test_student_gets_feedback_in_jupyterlab(
         lab.run_all_cells(page)
         power = panel.locator('.jp-OutputArea .calcgrade-verdict[data-qid="power_rule"]')
         chain = panel.locator('.jp-OutputArea .calcgrade-verdict[data-qid="chain_rule"]')
+        # Run All runs top to bottom, so the later verdict arrives last.
         chain.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
         power.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
         lab.wait_kernel_idle(panel, RUN_TIMEOUT_MS)
         timings["run all cells"] = time.monotonic() - t
 
         assert power.count() == 1 and chain.count() == 1
-        assert power.get_attribute("data-correct") == "true"
-        power.scroll_into_view_if_needed()
-        power_text = power.inner_text()
-        assert "Correct" in power_text and "Not yet" not in power_text, power_text
 
+        # What the student reads (innerText: only what is rendered, retried until it is).
+        # power_rule: the mark "Correct" and full points.
+        assert power.get_attribute("data-correct") == "true"
+        lab.scroll_to_center(power)
+        expect(power).to_contain_text("Correct", use_inner_text=True)
+        expect(power).not_to_contain_text("Not yet", use_inner_text=True)
+        earned, total = _points(power)
+        assert earned == total > 0, f"power_rule shows {earned} / {total} points"
+        _screenshot(page, "browser_power_rule.png", capsys)
+
+        # chain_rule: "Not yet", no points, and the targeted hint about the inner derivative.
         assert chain.get_attribute("data-correct") == "false"
-        chain.scroll_into_view_if_needed()
-        chain_text = chain.inner_text()
-        assert "Not yet" in chain_text, chain_text
-        assert "inner derivative" in chain_text.lower(), chain_text
-        assert chain.is_visible()
+        lab.scroll_to_center(chain)
+        expect(chain).to_contain_text("Not yet", use_inner_text=True)
+        expect(chain).to_contain_text(re.compile("inner derivative", re.IGNORECASE), use_inner_text=True)
+        earned, total = _points(chain)
+        assert earned == 0 and total > 0, f"chain_rule shows {earned} / {total} points"
         _screenshot(page, "browser_derivatives.png", capsys)
 
         # nbgrader's assignment list: Nbgrader > Assignment List opens the "Assignments" panel.
