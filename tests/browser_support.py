@@ -304,10 +304,22 @@ def chromium_context(profile: Path) -> Iterator[BrowserContext]:
 
 
 def open_notebook(page: Page, server: JupyterLabServer, relpath: str, timeout_ms: int = 60_000) -> Locator:
-    """Open a notebook in JupyterLab and return its panel once the kernel is idle."""
+    """Open a notebook in JupyterLab; return its panel once every cell is rendered and the kernel is idle.
+
+    JupyterLab attaches the cells of a long notebook in batches and creates their editors
+    as it goes, so "a cell is visible" is not "the notebook is there": wait until the
+    panel holds as many cells (each code cell with its editor) as the file has.
+    """
+    cells = len(json.loads((server.root / relpath).read_text())["cells"])
     page.goto(server.lab_url(relpath), wait_until="domcontentloaded", timeout=timeout_ms)
     panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
     panel.locator(".jp-Cell").first.wait_for(state="visible", timeout=timeout_ms)
+    page.wait_for_function(
+        """([panel, expected]) => panel.querySelectorAll('.jp-Cell').length === expected
+            && Array.from(panel.querySelectorAll('.jp-CodeCell')).every(c => c.querySelector('.cm-content'))""",
+        arg=[panel.element_handle(), cells],
+        timeout=timeout_ms,
+    )
     wait_kernel_idle(panel, timeout_ms)
     return panel
 
@@ -331,11 +343,15 @@ def wait_kernel_idle(panel: Locator, timeout_ms: int = 60_000) -> None:
     panel.page.wait_for_function(_KERNEL_READY_JS, arg=panel.element_handle(), timeout=timeout_ms)
 
 
+_SOURCE_JS = "el => Array.from(el.querySelectorAll('.jp-InputArea .cm-line'), l => l.textContent).join('\\n')"
+
+
 def code_cell_matching(panel: Locator, pattern: str) -> Locator:
     """The one code cell whose source has a line matching ``pattern`` (a regex)."""
     regex = re.compile(pattern, re.MULTILINE)
     cells = panel.locator(".jp-CodeCell")
-    matches = [index for index in range(cells.count()) if regex.search(cell_source(cells.nth(index)))]
+    sources = cells.evaluate_all(f"cells => cells.map({_SOURCE_JS})")  # one round trip for all cells
+    matches = [i for i, source in enumerate(sources) if regex.search(str(source).replace("\u00a0", " "))]
     if len(matches) != 1:
         raise AssertionError(f"expected one code cell matching {pattern!r}, found {len(matches)}")
     return cells.nth(matches[0])
@@ -348,9 +364,7 @@ def cell_source(cell: Locator) -> str:
     windowing skips rendering of off-screen cells (``content-visibility``), and
     ``innerText`` of a skipped element is empty.
     """
-    text = cell.locator(".jp-InputArea .cm-content").evaluate(
-        "el => Array.from(el.querySelectorAll('.cm-line'), line => line.textContent).join('\\n')"
-    )
+    text = cell.evaluate(_SOURCE_JS)
     return str(text).replace("\u00a0", " ").strip()
 
 

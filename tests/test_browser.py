@@ -118,8 +118,8 @@ def test_student_gets_feedback_in_jupyterlab(
         assert "@jupyter/nbgrader" in extensions, extensions
         # ... and its notebook part is live: the Validate button in the notebook toolbar.
         validate = panel.locator(".jp-Toolbar .validate-button")
-        assert validate.is_visible(), "nbgrader's Validate button is missing from the notebook toolbar"
-        assert "Validate" in validate.inner_text()
+        expect(validate, "nbgrader's Validate button in the notebook toolbar").to_be_visible()
+        expect(validate).to_contain_text("Validate")
 
         # The student types a correct answer and a classic mistake.
         t = time.monotonic()
@@ -176,7 +176,7 @@ def test_student_gets_feedback_in_jupyterlab(
         fetched = assignments.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
         fetched.wait_for(state="visible", timeout=30_000)
         assert course_id() in fetched.locator(".item_course").first.inner_text()
-        assert fetched.locator("button", has_text="Submit").is_visible()
+        expect(fetched.locator("button", has_text="Submit")).to_be_visible()
         _screenshot(page, "browser_assignment_list.png", capsys)
         timings["open assignment list"] = time.monotonic() - t
         passed = True
