@@ -8,13 +8,17 @@ errors in cells do not stop the run, and each cell can report progress.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import nbformat
 
-__all__ = ["NotebookRunError", "read_notebook", "run_notebook"]
+__all__ = ["NotebookRunError", "read_notebook", "run_notebook", "test_cells", "CHECK_CALL"]
+
+# a test cell's call check("<qid>", ...)
+CHECK_CALL = re.compile(r"""\bcheck\(\s*(?:qid\s*=\s*)?["']([^"']+)["']""")
 
 
 class NotebookRunError(RuntimeError):
@@ -82,3 +86,31 @@ def run_notebook(
     except Exception as exc:
         raise NotebookRunError(f"{path}: could not run ({exc.__class__.__name__}: {str(exc)[:200]})") from None
     return nb
+
+
+def test_cells(nb: Any) -> tuple[dict[str, float], list[str]]:
+    """{qid: points} of the graded test cells of a notebook, and the problems found."""
+    points: dict[str, float] = {}
+    problems: list[str] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade"):
+            continue
+        qids = sorted(set(CHECK_CALL.findall(cell.source)))
+        gid = meta.get("grade_id", f"cell {index}")
+        if not qids:
+            continue
+        if len(qids) > 1:
+            problems.append(f"test cell {gid!r} checks several questions ({', '.join(qids)}); use one cell each")
+            continue
+        qid = qids[0]
+        if qid in points:
+            problems.append(f"question {qid!r} has more than one graded test cell")
+            continue
+        try:
+            points[qid] = float(meta.get("points", 0))
+        except (TypeError, ValueError):
+            problems.append(f"test cell {gid!r} has invalid points {meta.get('points')!r}")
+    return points, problems

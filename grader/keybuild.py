@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
@@ -25,11 +24,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader import key as keymod
-from grader.kernelrun import NotebookRunError, read_notebook, run_notebook
+from grader.kernelrun import CHECK_CALL, NotebookRunError, read_notebook, run_notebook, test_cells
 
 __all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "assignments_of", "main", "add_arguments"]
 
-_CHECK_CALL = re.compile(r"""\bcheck\(\s*(?:qid\s*=\s*)?["']([^"']+)["']""")
 
 
 class KeyBuildError(RuntimeError):
@@ -64,34 +62,6 @@ def assignments_of(course_root: Path) -> list[str]:
 
 def _notebooks(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-
-
-def test_cells(nb: Any) -> tuple[dict[str, float], list[str]]:
-    """{qid: points} of the graded test cells of a notebook, and the problems found."""
-    points: dict[str, float] = {}
-    problems: list[str] = []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("grade"):
-            continue
-        qids = sorted(set(_CHECK_CALL.findall(cell.source)))
-        gid = meta.get("grade_id", f"cell {index}")
-        if not qids:
-            continue
-        if len(qids) > 1:
-            problems.append(f"test cell {gid!r} checks several questions ({', '.join(qids)}); use one cell each")
-            continue
-        qid = qids[0]
-        if qid in points:
-            problems.append(f"question {qid!r} has more than one graded test cell")
-            continue
-        try:
-            points[qid] = float(meta.get("points", 0))
-        except (TypeError, ValueError):
-            problems.append(f"test cell {gid!r} has invalid points {meta.get('points')!r}")
-    return points, problems
 
 
 def _cell_errors(nb: Any) -> list[str]:

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.display import VERDICT_MIME
-from grader.keybuild import test_cells
-from grader.kernelrun import NotebookRunError, read_notebook, run_notebook
+from grader.kernelrun import CHECK_CALL, NotebookRunError, read_notebook, run_notebook, test_cells
 
 __all__ = ["QuestionScore", "NotebookScore", "score_notebook", "main", "add_arguments"]
 
@@ -103,11 +102,9 @@ def score_notebook(path: Path, *, on_cell: Callable[[int, int], None] | None = N
     score = NotebookScore(path=str(path), assignment=path.parent.name,
                           run_error=ran.metadata.get("calcgrade_run_error"))
     cells_by_qid: dict[str, Any] = {}
-    from grader.keybuild import _CHECK_CALL
-
     for cell in ran.cells:
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-            for qid in _CHECK_CALL.findall(cell.source):
+            for qid in CHECK_CALL.findall(cell.source):
                 cells_by_qid.setdefault(qid, cell)
     order = list(points) + [q for q in verdicts if q not in points]
     for qid in order:

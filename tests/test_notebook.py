@@ -1,0 +1,173 @@
+"""check() in the notebook: verdicts, display forms, nbgrader's plain float, unanswered stubs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+import make_course  # noqa: E402
+
+from grader.display import VERDICT_MIME  # noqa: E402
+from grader.kernelrun import run_notebook  # noqa: E402
+from grader.notebook import Deferred, check  # noqa: E402
+
+x = sp.Symbol("x", real=True)
+y = sp.Symbol("y", real=True)
+
+
+@pytest.fixture(scope="module")
+def student_nb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_course.student_copy(tmp_path_factory.mktemp("nbcourse") / "course")
+
+
+@pytest.fixture
+def in_exercise(student_nb: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(student_nb.parent)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("CALCGRADE_RECORD", raising=False)
+    return student_nb.parent
+
+
+def test_correct_answer_shows_mark_points_and_the_html_root(in_exercise):
+    r = check("chain_rule", 6 * x * (x**2 + 1) ** 2)
+    assert r.correct and r.earned == 2.0 and r.key == "public"
+    html = r._repr_html_()
+    assert '<div class="calcgrade-verdict" data-qid="chain_rule" data-correct="true"' in html
+    assert "2 / 2 points" in html and "Correct" in html
+    assert "\\(" in html  # the answer in LaTeX
+    assert repr(r).startswith("[chain_rule] Correct - 2 / 2 points")
+    bundle = r._repr_mimebundle_()
+    assert bundle[VERDICT_MIME]["status"] == "correct" and bundle[VERDICT_MIME]["points"] == 2.0
+
+
+def test_named_mistake_gives_its_hint_and_a_plot_without_the_reference(in_exercise):
+    r = check("chain_rule", 3 * (x**2 + 1) ** 2)
+    assert not r.correct and r.earned == 0.0 and r.misconception == "forgot_inner_derivative"
+    html = r._repr_html_()
+    assert 'data-correct="false"' in html and "inner derivative" in html and "calcgrade-hint" in html
+    assert r.plot_png and r.plot_png.startswith(b"\x89PNG")
+    text = repr(r)
+    assert "Not yet" in text and "Hint: Did you forget" in text and "0 / 2 points" in text
+
+
+def test_wrong_expression_names_a_point_but_not_the_correct_value(in_exercise):
+    r = check("chain_rule", x**2)
+    assert r.status == "wrong" and r.counterexample.startswith("Counterexample: at x = ")
+    assert "correct value is" not in r.counterexample and "correct value is" not in r.message
+
+
+@pytest.mark.parametrize("stub", [Ellipsis, None])
+def test_unanswered_stub_gets_not_answered_yet_and_zero(in_exercise, stub):
+    r = check("closed_form", stub)
+    assert r.status == "unanswered" and r.earned == 0.0 and r.message.startswith("Not answered yet")
+    assert 'data-correct="unanswered"' in r._repr_html_()
+
+
+def test_an_undefined_name_is_not_answered_yet_not_a_traceback(in_exercise):
+    r = check("integral_x2", Deferred(lambda: undefined_answer_name))  # noqa: F821
+    assert r.status == "unanswered" and "`undefined_answer_name` is not defined" in r.message
+
+
+def test_an_error_while_computing_the_answer_is_a_verdict(in_exercise):
+    r = check("sum_value", Deferred(lambda: 1 / 0))
+    assert r.status == "wrong" and "ZeroDivisionError" in r.message
+
+
+def test_hostile_text_is_refused_without_running(in_exercise, tmp_path):
+    target = tmp_path / "owned"
+    r = check("chain_rule", f"__import__('os').system('touch {target}')")
+    assert not r.correct and not target.exists()
+
+
+@pytest.mark.parametrize("value", [np, iter([1]), object(), {"a": 1}, "", float("nan"), sp.Eq(x, 1),
+                                   sp.Derivative(x**2, x), [[1, 2], [3]]])
+def test_check_never_raises_on_odd_values(in_exercise, value):
+    r = check("chain_rule", value)
+    assert r.status in ("wrong", "error", "unanswered") and r.earned == 0.0 and r.message
+
+
+def test_function_questions_report_exceptions_and_endless_loops(in_exercise):
+    r = check("mse", lambda a, b: 1 / 0)
+    assert r.status == "wrong" and "ZeroDivisionError" in r.message
+
+    def loop(a, b):
+        while True:
+            pass
+
+    t = time.perf_counter()
+    r = check("mse", loop)
+    assert time.perf_counter() - t < 4.0
+    assert r.status == "wrong" and "did not finish" in r.message
+    r = check("mse", 3.0)
+    assert r.status == "wrong" and "Python function" in r.message
+    good = check("mse", lambda a, b: float(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)))
+    assert good.correct and good.earned == 2.0
+
+
+def test_gradient_descent_mistake_gets_a_loss_curve(in_exercise):
+    def ascent(lr):
+        w, out = 0.0, []
+        for _ in range(20):
+            out.append((w - 3.0) ** 2)
+            w = w + lr * 2 * (w - 3.0)
+        return np.array(out)
+
+    r = check("train", ascent)
+    assert r.misconception == "ascent" and r.plot_png and r.plot_png.startswith(b"\x89PNG")
+
+
+def test_unknown_question_or_missing_key_is_reported_not_raised(in_exercise, tmp_path, monkeypatch):
+    r = check("no_such_question", 1)
+    assert r.status == "error" and "no_such_question" in r.message
+    monkeypatch.chdir(tmp_path)
+    r = check("chain_rule", x)
+    assert r.status == "error" and "calcgrade_public.json" in r.message
+
+
+def test_under_nbgrader_check_returns_a_plain_float_and_uses_the_private_key(in_exercise, monkeypatch, capsys):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    value = check("chain_rule", 6 * x * (x**2 + 1) ** 2)
+    assert type(value) is float and value == 2.0
+    assert type(check("chain_rule", 3 * (x**2 + 1) ** 2)) is float
+    assert check("closed_form", ...) == 0.0
+    assert capsys.readouterr().err == ""
+
+
+def test_in_a_real_kernel_under_nbgrader_each_test_cell_ends_with_a_float_and_no_stderr(student_nb):
+    nb = run_notebook(student_nb, env={"NBGRADER_EXECUTION": "autograde"})
+    seen = {}
+    for cell in nb.cells:
+        if not cell.metadata.get("nbgrader", {}).get("grade"):
+            continue
+        kinds = [o.output_type for o in cell.outputs]
+        assert "error" not in kinds, cell.source
+        assert not [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"], cell.source
+        results = [o for o in cell.outputs if o.output_type == "execute_result"]
+        assert len(results) == 1
+        score = float(results[0].data["text/plain"])  # what nbgrader reads
+        verdict = next(o.data[VERDICT_MIME] for o in cell.outputs if o.output_type == "display_data")
+        assert verdict["key"] == "private" and score == verdict["points"]
+        seen[verdict["qid"]] = (verdict["status"], verdict["misconception"])
+    assert seen == make_course.EXPECTED_STATUS
+
+
+def test_in_a_real_kernel_without_nbgrader_the_public_key_gives_the_same_verdicts(student_nb):
+    nb = run_notebook(student_nb, env={"NBGRADER_EXECUTION": ""})
+    seen = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            assert o.output_type != "error", cell.source
+            if o.output_type == "execute_result" and VERDICT_MIME in o.data:
+                v = o.data[VERDICT_MIME]
+                assert v["key"] == "public"
+                assert f'data-qid="{v["qid"]}"' in o.data["text/html"]
+                seen[v["qid"]] = (v["status"], v["misconception"])
+    assert seen == make_course.EXPECTED_STATUS
