@@ -239,13 +239,13 @@ def _wait_until_answering(server: JupyterLabServer, timeout: float) -> None:
     )
 
 
-@contextlib.contextmanager
-def running_jupyterlab(root: Path, home: Path) -> Iterator[JupyterLabServer]:
-    """Start JupyterLab on ``root``; always stop it (and its kernels) on exit."""
-    token = secrets.token_hex(16)
+class _PortTaken(RuntimeError):
+    """The free port we picked was taken by someone else before the server bound it."""
+
+
+def _start_jupyterlab(root: Path, env: dict[str, str], token: str, log: Path) -> JupyterLabServer:
+    """Start one server process and wait until it answers; stop it again if it does not."""
     port = free_port()
-    log = home / "jupyterlab.log"
-    env = _isolated_env(home)
     command = [
         sys.executable,
         "-m",
@@ -275,9 +275,30 @@ def running_jupyterlab(root: Path, home: Path) -> Iterator[JupyterLabServer]:
     server = JupyterLabServer(f"http://127.0.0.1:{port}", token, root, log, proc)
     try:
         _wait_until_answering(server, SERVER_START_TIMEOUT)
+    except BaseException as error:
+        stop_process_tree(proc)
+        if isinstance(error, RuntimeError) and "already in use" in server.log_tail():
+            raise _PortTaken(str(error)) from error
+        raise
+    return server
+
+
+@contextlib.contextmanager
+def running_jupyterlab(root: Path, home: Path) -> Iterator[JupyterLabServer]:
+    """Start JupyterLab on ``root``; always stop it (and its kernels) on exit."""
+    token = secrets.token_hex(16)
+    env = _isolated_env(home)
+    for attempt in range(3):  # another process may grab the port between our probe and the bind
+        try:
+            server = _start_jupyterlab(root, env, token, home / f"jupyterlab-{attempt}.log")
+            break
+        except _PortTaken:
+            if attempt == 2:
+                raise
+    try:
         yield server
     finally:
-        stop_process_tree(proc)
+        stop_process_tree(server.proc)
 
 
 @contextlib.contextmanager
