@@ -214,8 +214,13 @@ def _render_answer(value: Any, entry: Mapping[str, Any]) -> tuple[str, str]:
             if len(latex) > 600:
                 latex = ""
             return latex, text[:200] + ("..." if len(text) > 200 else "")
+        if isinstance(value, (bool, np.bool_)):
+            return "", str(bool(value))
         if isinstance(value, (int, float, np.number)):
-            return sp.latex(sp.sympify(float(value) if isinstance(value, (float, np.floating)) else int(value))), repr(value)
+            plain = value.item() if isinstance(value, np.generic) else value
+            if isinstance(plain, complex):
+                return "", str(plain)
+            return sp.latex(sp.sympify(plain)), repr(plain)
         return "", type(value).__name__
     except Exception:
         return "", ""

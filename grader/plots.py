@@ -89,7 +89,7 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
         student = sp.diff(student, x)
         reference = sp.diff(reference, x) if reference is not None else None
     others = {s: float(fixed.get(n, 1.0)) for n, s in symbols.items() if n != var_name}
-    lo, hi = _domain(entry, var_name, fixed)
+    lo, hi = _domain(entry, var_name, fixed, symbols[var_name])
     xs = np.linspace(lo, hi, 200)
 
     def curve(expr: sp.Expr) -> np.ndarray:
@@ -107,10 +107,13 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
     ax = fig.add_subplot(1, 1, 1)
     label = "derivative of your answer" if entry.get("kind") == "antiderivative" else "your answer"
     ax.plot(xs, ys, color="#c62828", label=label)
+    curves = [ys]
     if reference is not None:
         try:
-            ax.plot(xs, curve(reference), color="#2e7d32", linestyle="--",
+            ref_ys = curve(reference)
+            ax.plot(xs, ref_ys, color="#2e7d32", linestyle="--",
                     label="integrand" if entry.get("kind") == "antiderivative" else "correct")
+            curves.append(ref_ys)
         except Exception:
             pass
     marks = details.get("mismatch_points") or ([ce["point"]] if ce.get("point") else [])
@@ -121,31 +124,33 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
                 v = float(student.xreplace(others).subs(x, p[var_name]).evalf())
             except Exception:
                 continue
-            mx.append(p[var_name])
-            my.append(v)
+            if lo <= p[var_name] <= hi:
+                mx.append(p[var_name])
+                my.append(v)
     if mx:
         ax.scatter(mx, my, color="black", marker="x", zorder=3, label="disagrees here")
     ax.set_xlabel(var_name)
     ax.legend(fontsize=7)
-    _clip(ax, ys)
+    _clip(ax, *curves)
     fig.tight_layout()
     return _png(fig)
 
 
-def _domain(entry: Mapping[str, Any], var: str, fixed: Mapping[str, float]) -> tuple[float, float]:
+def _domain(entry: Mapping[str, Any], var: str, fixed: Mapping[str, float], sym: sp.Symbol) -> tuple[float, float]:
+    """The author's domain, else a window around the origin that includes the counterexample."""
     if entry.get("domain"):
         return float(entry["domain"][0]), float(entry["domain"][1])
-    pts = [p[var] for p in entry.get("sample", []) if var in p]
-    if var in fixed:
-        pts.append(float(fixed[var]))
-    if pts:
-        lo, hi = min(pts), max(pts)
-        pad = 0.15 * max(hi - lo, 1.0)
-        return lo - pad, hi + pad
-    return -3.0, 3.0
+    lo, hi = (0.05, 4.0) if (sym.is_positive or sym.is_nonnegative) else (-3.0, 3.0)
+    x0 = fixed.get(var)
+    if x0 is not None and abs(float(x0)) <= 50:
+        lo, hi = min(lo, float(x0) - 1.0), max(hi, float(x0) + 1.0)
+        if sym.is_positive:
+            lo = max(lo, 1e-3)
+    return lo, hi
 
 
-def _clip(ax: Any, ys: np.ndarray) -> None:
+def _clip(ax: Any, *curves: np.ndarray) -> None:
+    ys = np.concatenate([np.asarray(c, dtype=float).reshape(-1) for c in curves])
     finite = ys[np.isfinite(ys)]
     if finite.size:
         lo, hi = np.percentile(finite, [2, 98])
