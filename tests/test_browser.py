@@ -3,9 +3,10 @@
 A student opens the derivatives assignment in JupyterLab, types a correct answer
 into one answer cell and the classic chain-rule mistake into another, runs the
 notebook, and reads the feedback that ``check`` renders.  The test asserts what the
-student sees (the verdict's mark and the targeted message), that nbgrader's
-JupyterLab extensions are there (the Validate button, the assignment list), and
-leaves a screenshot in ``test-artifacts/``.
+student sees (the verdict's mark, points and the targeted message), that nbgrader's
+JupyterLab extensions work there (the Validate button validates the edited notebook;
+the assignment list shows the assignment for the course), and leaves screenshots in
+``test-artifacts/``.
 
 Nothing is mocked: the project's own JupyterLab, kernel, nbgrader extensions, answer
 key and Debian's Chromium.  The harness lives in ``browser_support``.
@@ -44,6 +45,7 @@ CORRECT_ANSWER = "d_power = 10*x**9"
 CLASSIC_MISTAKE = "d_chain = 3*(x**2 + 1)**2"  # forgot the inner derivative 2x
 
 RUN_TIMEOUT_MS = 90_000  # the whole notebook, Run All, on 2 busy cores
+VALIDATE_TIMEOUT_MS = 90_000  # nbgrader validate runs the notebook again in a new kernel
 
 
 def course_id() -> str:
@@ -162,6 +164,21 @@ def test_student_gets_feedback_in_jupyterlab(
         earned, total = _points(chain)
         assert earned == 0 and total > 0, f"chain_rule shows {earned} / {total} points"
         _screenshot(page, "browser_derivatives.png", capsys)
+
+        # nbgrader's Validate button: it saves the notebook and runs `nbgrader validate` on it
+        # in the server (a fresh kernel, NBGRADER_EXECUTION=validate).  nbgrader reads each
+        # test cell's float score: the chain-rule cell fails, the power-rule cell passes.
+        t = time.monotonic()
+        validate.click()
+        dialog = page.locator(".jp-Dialog")
+        expect(dialog.locator(".jp-Dialog-header")).to_have_text("Validation Results", timeout=VALIDATE_TIMEOUT_MS)
+        failed = dialog.locator("#validation-message pre").all_inner_texts()
+        assert 'check("chain_rule", d_chain)' in failed, failed
+        assert not any('"power_rule"' in cell for cell in failed), failed
+        timings["validate"] = time.monotonic() - t
+        _screenshot(page, "browser_validate.png", capsys)
+        dialog.get_by_role("button", name="Ok").click()
+        expect(dialog).to_have_count(0)
 
         # nbgrader's assignment list: Nbgrader > Assignment List opens the "Assignments" panel.
         t = time.monotonic()
