@@ -109,12 +109,12 @@ def released_scores_zero(course_root: Path, assignment: str) -> list[str]:
 
     problems = []
     for nb in sorted((Path(course_root) / "exercises" / assignment).glob("*.ipynb")):
-        card = scorecard.run_notebook(nb)
-        earned = sum(v.get("points_earned", 0.0) for v in card.get("questions", []))
-        if earned:
-            problems.append(f"{nb.name} scores {earned:g} points unanswered")
-        if card.get("errors"):
-            problems.append(f"{nb.name}: errors escape check cells: {card['errors']}")
+        card = scorecard.score_notebook(nb)
+        if card.earned:
+            problems.append(f"{nb.name} scores {card.earned:g} points unanswered")
+        escaped = [q.qid for q in card.questions if q.status in ("error", "missing")]
+        if escaped or card.run_error:
+            problems.append(f"{nb.name}: errors escape the checks of {', '.join(escaped) or card.run_error}")
     return problems
 
 

@@ -101,17 +101,18 @@ def run_cycle(
 
 
 def gradebook_rows(course_root: Path, subs: list[sampleclass.Submission],
-                   assignments: list[str]) -> list[dict]:
+                   results: list[autograde.GradingResult]) -> list[dict]:
     """One row per student: points per assignment from the gradebook, plus what a correct grader gives."""
+    failed = {(r.assignment, r.student) for r in results if not r.success}
     rows: dict[str, dict] = {}
     for sub in subs:
         row = rows.setdefault(sub.student, {"student": sub.student, "cells": {}})
         got = autograde.scores(course_root, sub.assignment, sub.student, Path(sub.notebook).stem)
         cell = row["cells"].setdefault(sub.assignment, {"got": 0.0, "max": 0.0, "fair": 0.0, "graded": True})
-        if got is None:
+        if got is None or (sub.assignment, sub.student) in failed:
             cell["graded"] = False
-        else:
-            cell["got"] += sum(got.values())
+            got = got or {}
+        cell["got"] += sum(got.values())
         cell["fair"] += sum(sub.expected.values())
         cell["max"] += sum(sub.points.values())
     return [rows[k] for k in sorted(rows)]
@@ -132,7 +133,7 @@ def format_table(rows: list[dict], assignments: list[str]) -> str:
                 cells.append(f"{'':>9}")
                 continue
             mark = "!" if abs(c["got"] - c["fair"]) > 1e-9 else " "
-            text = f"{c['got']:g}/{c['max']:g}" if c["graded"] else f"failed/{c['max']:g}"
+            text = f"{c['got']:g}/{c['max']:g}" if c["graded"] else f"err {c['got']:g}/{c['max']:g}"
             cells.append(f"{text:>8}{mark}")
             total += c["got"]
             total_max += c["max"]
@@ -159,9 +160,10 @@ def main(args: argparse.Namespace) -> int:
     with timer.step("prepare a fresh course folder (config + solutions)"):
         prepare_course(source_root, target, assignments)
     summary = run_cycle(target, assignments, workers=args.workers, timer=timer)
-    rows = gradebook_rows(target, summary["submissions"], assignments)
+    rows = gradebook_rows(target, summary["submissions"], summary["results"])
     print()
-    print("Gradebook (points per assignment; '!' = nbgrader's score differs from a correct grade)")
+    print("Gradebook (points per assignment; 'err' = nbgrader could not grade the notebook;")
+    print("           '!' = nbgrader's score differs from what a careful grader gives)")
     print(format_table(rows, assignments))
     failed = [r for r in summary["results"] if not r.success]
     if failed:
@@ -169,9 +171,7 @@ def main(args: argparse.Namespace) -> int:
         print("Submissions nbgrader could not grade (the others were graded regardless):")
         for r in failed:
             print(f"  {r.assignment}/{r.student}: {r.error}")
-    misgraded = sorted({(s.student, a) for s in summary["submissions"] for a in [s.assignment]
-                        if s.student in sampleclass.NBGRADER_MISGRADES})
-    if misgraded:
+    if any(s.student in sampleclass.NBGRADER_MISGRADES for s in summary["submissions"]):
         print()
         print("Known tampering that nbgrader's own autograde scores wrongly:")
         for student, reason in sampleclass.NBGRADER_MISGRADES.items():

@@ -44,6 +44,8 @@ SOLUTION_END = "### END SOLUTION"
 NBGRADER_MISGRADES = {
     "monkeypatch": "student code replaces check() in the kernel; nbgrader reads any "
     "non-numeric cell value as full credit",
+    "kernel_crash": "nbgrader abandons the whole notebook when its kernel dies: 0 for every "
+    "question, even those answered before the crash, and no feedback",
 }
 
 
@@ -297,7 +299,7 @@ def _profile_notebooks(
         q.qid: (q.points if answer_cells.index(q.answer_cell) < crash_at else 0.0)
         for q in questions
     }
-    yield "kernel_crash", "one answer cell kills its kernel", nb, expected, dict(expected)
+    yield "kernel_crash", "one answer cell kills its kernel", nb, expected, dict(zero)
 
     text = nbformat.writes(filled(answer_cells))
     yield "invalid_json", "file cut off half-way: not valid JSON", text[: len(text) // 2], dict(zero), dict(zero)
