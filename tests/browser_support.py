@@ -63,53 +63,48 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _children(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (read from /proc: kernels run in their own sessions)."""
-    parents: dict[int, list[int]] = {}
+_Process = tuple[int, str]  # (pid, start time in clock ticks): a pid is only "the same" with both
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (which may hold spaces and ')')."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def _descendants(pid: int) -> list[_Process]:
+    """Every live descendant of ``pid`` (kernels run in sessions of their own, not in its group)."""
+    children: dict[int, list[_Process]] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may contain spaces and parentheses: split after the last ')'.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        parents.setdefault(int(fields[1]), []).append(int(entry.name))
-    found: list[int] = []
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))):
+            # fields[0] is the state, [1] the parent pid, [19] the start time.
+            children.setdefault(int(fields[1]), []).append((int(entry.name), fields[19]))
+    found: list[_Process] = []
     todo = [pid]
     while todo:
-        for child in parents.get(todo.pop(), []):
+        for child in children.get(todo.pop(), []):
             found.append(child)
-            todo.append(child)
+            todo.append(child[0])
     return found
 
 
-def _signal_pids(pids: list[int], sig: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purposes.
-    with contextlib.suppress(OSError):
-        return " Z " not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
-    return False
+def _alive(process: _Process) -> bool:
+    """Still running (not a zombie), and still the process we recorded (no pid reuse)."""
+    fields = _stat_fields(process[0])
+    return bool(fields) and fields[0] != "Z" and fields[19] == process[1]
 
 
 def stop_process_tree(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
     """Stop a server started with ``start_new_session=True`` and every process it spawned.
 
     SIGTERM first (JupyterLab then shuts its kernels down itself), SIGKILL for whatever
-    is still alive after ``grace`` seconds.  Only the server's own process group and its
-    recorded descendants are signalled, by id.
+    is still alive after ``grace`` seconds.  Only the server's own process group and the
+    descendants recorded before the stop are signalled, each by its id.
     """
-    descendants = _children(proc.pid)
+    descendants = _descendants(proc.pid)
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -120,9 +115,12 @@ def stop_process_tree(proc: subprocess.Popen[bytes], grace: float = 10.0) -> Non
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=grace)
     deadline = time.monotonic() + grace
-    while any(_alive(pid) for pid in descendants) and time.monotonic() < deadline:
+    while any(_alive(p) for p in descendants) and time.monotonic() < deadline:
         time.sleep(0.2)
-    _signal_pids([pid for pid in descendants if _alive(pid)], signal.SIGKILL)
+    for process in descendants:
+        if _alive(process):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(process[0], signal.SIGKILL)
 
 
 @dataclass(frozen=True)
