@@ -47,6 +47,9 @@ CLASSIC_MISTAKE = "d_chain = 3*(x**2 + 1)**2"  # forgot the inner derivative 2x
 RUN_TIMEOUT_MS = 90_000  # the whole notebook, Run All, on 2 busy cores
 VALIDATE_TIMEOUT_MS = 90_000  # nbgrader validate runs the notebook again in a new kernel
 
+# Rendering on 2 busy cores can lag: give Playwright's retrying assertions more than 5 s.
+expect.set_options(timeout=20_000)
+
 
 def course_id() -> str:
     """The course id set in the project's nbgrader_config.py."""
