@@ -62,8 +62,7 @@ def course_id() -> str:
 @pytest.fixture
 def lab_root(tmp_path: Path) -> Path:
     """A private copy of the released assignment (notebook, public key, data files)."""
-    if not lab.CHROMIUM.exists():
-        pytest.skip(f"{lab.CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+    _require_chromium()
     source = EXERCISES / ASSIGNMENT
     if not (EXERCISES / NOTEBOOK).exists():
         pytest.skip(f"exercises/{NOTEBOOK} does not exist yet (the assignment is not released)")
@@ -81,8 +80,15 @@ def jupyterlab(lab_root: Path, tmp_path: Path) -> Iterator[lab.JupyterLabServer]
         yield server
 
 
+def _require_chromium() -> None:
+    if not lab.CHROMIUM.exists():
+        pytest.skip(f"{lab.CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+
+
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[Page]:
+def browser_page(tmp_path: Path) -> Iterator[Page]:
+    """A tab of Debian's headless Chromium with a fresh profile (named so as not to clash with pytest-playwright)."""
+    _require_chromium()
     with lab.chromium_context(tmp_path / "chromium-profile") as context:
         context.set_default_timeout(30_000)
         yield context.pages[0] if context.pages else context.new_page()
@@ -106,8 +112,9 @@ def _points(verdict: Locator) -> tuple[float, float]:
 
 
 def test_student_gets_feedback_in_jupyterlab(
-    jupyterlab: lab.JupyterLabServer, page: Page, capsys: pytest.CaptureFixture[str]
+    jupyterlab: lab.JupyterLabServer, browser_page: Page, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    page = browser_page
     timings: dict[str, float] = {}
     start = time.monotonic()
     passed = False
