@@ -73,6 +73,9 @@ def _baseline(case: Case, which: str) -> bool:
 
 
 def _worker(conn: Any, corpus: list[Case]) -> None:
+    import warnings
+
+    warnings.simplefilter("ignore")
     while True:
         msg = conn.recv()
         if msg is None:

@@ -268,10 +268,14 @@ class _Builder:
         elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in _MODULE_ALIASES:
             name = func.attr
         if name is None:
+            if isinstance(func, (ast.Constant, ast.BinOp, ast.UnaryOp)):
+                raise InvalidAnswer(
+                    "Write products with *: for example 2*(x+1) and (x+1)*(x-1), not 2(x+1) or (x+1)(x-1).",
+                    "syntax",
+                )
             raise InvalidAnswer(
-                "Write products with *: for example (x+1)*(x-1), not (x+1)(x-1). "
-                "Only plain mathematics is read.",
-                "syntax",
+                "Only plain mathematics is read: numbers, the question's symbols, + - * / ** and functions like sin(x).",
+                "forbidden",
             )
         if name in _UNEVALUATED:
             raise InvalidAnswer(

@@ -155,9 +155,16 @@ def call_with_timeout(fn: Callable[..., Any], args: tuple, deadline: Deadline) -
         return local
 
     def target() -> None:
+        import warnings
+
+        import numpy as np
+
         sys.settrace(tracer)
         try:
-            out.value = fn(*args)
+            # a warning printed to stderr would make nbgrader score the cell 0
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                out.value = fn(*args)
         except Timeout:
             out.error = Timeout()
         except BaseException as exc:  # student code may raise anything, SystemExit included

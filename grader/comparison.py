@@ -18,10 +18,8 @@ stays fast; an equality it cannot confirm in time is reported as "numeric".
 
 from __future__ import annotations
 
-import copy
-import inspect
-import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -94,18 +92,21 @@ def compare(
         raise ValueError("rtol and atol must be >= 0 and timeout > 0")
     deadline = Deadline(max(0.005, timeout - min(0.03, 0.1 * timeout)))
     opts = _Options(kind, rtol, atol, timeout, deadline)
-    problem = _prepare(expected, kind, var, inputs)
-    named = _prepare_mistakes(mistakes, problem, kind)
     try:
+        # preparing the reference is inside the budget too (a huge reference is rebuilt per call);
+        # its ValueError/TypeError (authoring errors) propagate
         with enforced(deadline):
+            problem = _prepare(expected, kind, var, inputs)
+            named = _prepare_mistakes(mistakes, problem, kind)
+    except Timeout:
+        return _timeout_verdict(timeout)
+    try:
+        # no warning may reach stderr (nbgrader scores a cell with stderr output 0)
+        with enforced(deadline), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             return problem.grade(answer, opts, named)
     except Timeout:
-        return Verdict(
-            False, 0.0,
-            "Your answer could not be checked within the time limit: it may be extremely large or complicated. "
-            "Simplify it and try again.",
-            None, "timeout", {"reason": "timeout", "timeout": timeout},
-        )
+        return _timeout_verdict(timeout)
     except InvalidAnswer as exc:
         return Verdict.invalid(exc.message, exc.reason)
     except (RecursionError, MemoryError):
@@ -115,6 +116,15 @@ def compare(
             f"Your answer could not be checked ({type(exc).__name__}); please rewrite it in a simpler form.",
             "error",
         )
+
+
+def _timeout_verdict(timeout: float) -> Verdict:
+    return Verdict(
+        False, 0.0,
+        "Your answer could not be checked within the time limit: it may be extremely large or complicated. "
+        "Simplify it and try again.",
+        None, "timeout", {"reason": "timeout", "timeout": timeout},
+    )
 
 
 def infer_kind(expected: Any) -> str:

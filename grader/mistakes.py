@@ -107,6 +107,12 @@ def describe_factor(c: float) -> Diagnosis:
     if abs(c + 1) <= 1e-6:
         return ("opposite_sign", "Your answer has the opposite sign of the correct answer (check a minus sign).")
     shown = _nice_number(c)
+    if 0.99 < c < 1.01:
+        return (
+            "close",
+            f"Your answer is close to the correct one but not equal: it is {abs(c - 1) * 100:.2g} % "
+            f"{'too large' if c > 1 else 'too small'} (compute it exactly or keep more digits).",
+        )
     if c < 0:
         return (
             "constant_factor",
