@@ -64,8 +64,7 @@ def lab_root(tmp_path: Path) -> Path:
     """A private copy of the released assignment (notebook, public key, data files)."""
     _require_chromium()
     source = EXERCISES / ASSIGNMENT
-    if not (EXERCISES / NOTEBOOK).exists():
-        pytest.skip(f"exercises/{NOTEBOOK} does not exist yet (the assignment is not released)")
+    assert (EXERCISES / NOTEBOOK).exists(), f"exercises/{NOTEBOOK} is missing: release the assignment"
     root = tmp_path / "exercises"
     shutil.copytree(source, root / ASSIGNMENT, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     return root
