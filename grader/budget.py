@@ -93,18 +93,20 @@ def enforced(deadline: Deadline | None) -> Iterator[None]:
     if chained is None:
 
         def tracer(frame: Any, event: str, arg: Any) -> Any:
-            if mono() > end and frame.f_code.co_name != "__del__":
+            if mono() > end and _interruptible(frame):
                 raise Timeout
             return None
 
     else:
 
         def tracer(frame: Any, event: str, arg: Any) -> Any:
-            if mono() > end and frame.f_code.co_name != "__del__":
+            if mono() > end and _interruptible(frame):
                 raise Timeout
             return chained(frame, event, arg)
 
     tracer._calcgrade_end = end  # type: ignore[attr-defined]
+    if sys.unraisablehook is not _quiet_unraisable:
+        _install_quiet_unraisable()
     if mono() > end:
         raise Timeout
     sys.settrace(tracer)
@@ -112,6 +114,32 @@ def enforced(deadline: Deadline | None) -> Iterator[None]:
         yield
     finally:
         sys.settrace(old)
+
+
+# generator, coroutine and async-generator frames: resuming one may be its finalisation
+# (GeneratorExit), where an exception could only be "ignored" and printed to stderr
+_RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
+
+
+def _interruptible(frame: Any) -> bool:
+    code = frame.f_code
+    return not (code.co_flags & _RESUMABLE) and code.co_name != "__del__"
+
+
+_previous_unraisable: Any = None
+
+
+def _quiet_unraisable(info: Any) -> None:
+    """Drop our own Timeout when Python could only report it as "Exception ignored" on stderr."""
+    if isinstance(info.exc_value, Timeout) or info.exc_type is Timeout:
+        return
+    (_previous_unraisable or sys.__unraisablehook__)(info)
+
+
+def _install_quiet_unraisable() -> None:
+    global _previous_unraisable
+    _previous_unraisable = sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable
 
 
 def guarded(fn: Callable[..., Any], deadline: Deadline | None, *args: Any) -> Any:

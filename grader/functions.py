@@ -183,7 +183,7 @@ class FunctionProblem(_Problem):
         """Results of ``fn`` on every case: arrays, or a Verdict that ends grading."""
         results: list[Any] = []
         # stop student code a little before the overall deadline, so the verdict can still be written
-        reserve = min(0.05, 0.1 * opts.timeout)
+        reserve = max(0.05, 0.15 * opts.timeout)
         calls = Deadline.at(opts.deadline.end - reserve)
         for args, labels, _ in self.cases:
             status, value = call_with_timeout(fn, copy.deepcopy(args), calls)
