@@ -58,7 +58,7 @@ class CheckResult:
         latex, text = ("", "") if unanswered else _render_answer(value, entry)
         counter = _counterexample_text(verdict.details or {})
         plot = None
-        if status == "wrong":
+        if status == "wrong" and verdict.method not in ("timeout", "invalid"):
             try:
                 from grader.plots import plot_for
 
@@ -228,5 +228,5 @@ def _render_answer(value: Any, entry: Mapping[str, Any]) -> tuple[str, str]:
 
 def png_of(fig: Any) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=80)
     return buf.getvalue()

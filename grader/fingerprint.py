@@ -137,9 +137,11 @@ def eval_scalar(expr: sp.Expr, point: Mapping[str, float]) -> float | None:
             val = evaluate(expr, subs, deadline=Deadline(1.0))
         else:
             val = complex(expr.evalf(30, subs=subs))
-    except BaseException as exc:  # the core's Timeout is a BaseException
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
+    except BaseException as exc:
+        from grader.budget import Timeout
+
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, Timeout)):
+            raise  # the caller's overall time budget is over
         return None
     if val is None:
         return None
@@ -147,6 +149,10 @@ def eval_scalar(expr: sp.Expr, point: Mapping[str, float]) -> float | None:
         val = complex(val)
     except (TypeError, ValueError, OverflowError):
         return None
+    if math.isnan(val.real) or math.isnan(val.imag):
+        return None
+    if math.isinf(val.real) and not math.isinf(val.imag):
+        return val.real  # beyond the float range: astronomically large, not undefined
     if not (math.isfinite(val.real) and math.isfinite(val.imag)):
         return None
     if abs(val.imag) > 1e-9 * max(1.0, abs(val.real)):
@@ -205,6 +211,8 @@ def scalar_fingerprint(
     expression (values at the points, hashed differences and ratios between points)."""
     if not expr.free_symbols:
         v = eval_scalar(expr, {})
+        if v is not None and not math.isfinite(v):
+            v = None
         out: dict[str, Any] = {"t": "num", "v": None if v is None else fingerprint_value(salt, path, v, rtol, atol)}
         if v is not None and v != 0:
             # a fine grid (1e-5 relative) on which "within 0.1 %" is a range of buckets
@@ -216,6 +224,7 @@ def scalar_fingerprint(
                 out["x"] = [eb[0], value_hash(salt, f"{path}!", eb[1])]
         return out
     vals = [eval_scalar(expr, p) for p in points]
+    vals = [v if v is not None and math.isfinite(v) else None for v in vals]
     fps = [None if v is None else fingerprint_value(salt, f"{path}@{i}", v, rtol, atol) for i, v in enumerate(vals)]
     base = _base_index(vals)
     diffs, ratios = relation_hashes(salt, path, vals, base, rtol, atol)

@@ -196,6 +196,8 @@ def _to_wire_answer(value: Any, entry: dict[str, Any] | None) -> Any:
         return keymod.error_answer(str(exc))
     except RecursionError:
         return keymod.error_answer("the value is too deeply nested to be checked")
+    except Exception as exc:  # a value whose parts refuse to be read (a broken __len__, say)
+        return keymod.error_answer(f"your answer could not be read ({exc.__class__.__name__})")
 
 
 # --- calling student code under a time limit ----------------------------------------------------

@@ -34,7 +34,28 @@ def _png(fig: Any) -> bytes:
     return png_of(fig)
 
 
+PLOT_TIMEOUT = 1.5
+
+
 def plot_for(entry: Mapping[str, Any], answer: Any, verdict: Any, value: Any) -> bytes | None:
+    """A PNG for a wrong function-shaped answer, or None (also when it would take too long)."""
+    from grader.budget import Deadline, Timeout, enforced
+
+    _figure_class()  # import matplotlib outside the time budget: it is a one-off cost per kernel
+    try:
+        with enforced(Deadline(PLOT_TIMEOUT)):
+            return _plot_for(entry, answer, verdict, value)
+    except Timeout:
+        return None
+
+
+def _figure_class() -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure
+
+
+def _plot_for(entry: Mapping[str, Any], answer: Any, verdict: Any, value: Any) -> bytes | None:
     kind = entry.get("kind")
     if kind == "function":
         return _plot_function(entry, answer, verdict)
@@ -118,15 +139,16 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
             pass
     marks = details.get("mismatch_points") or ([ce["point"]] if ce.get("point") else [])
     mx, my = [], []
+    f_student = sp.lambdify(x, student.xreplace(others), modules="numpy")
     for p in marks:
-        if var_name in p:
+        if var_name in p and lo <= p[var_name] <= hi:
             try:
-                v = float(student.xreplace(others).subs(x, p[var_name]).evalf())
+                with np.errstate(all="ignore"):
+                    v = float(np.real(f_student(float(p[var_name]))))
             except Exception:
                 continue
-            if lo <= p[var_name] <= hi:
-                mx.append(p[var_name])
-                my.append(v)
+            mx.append(p[var_name])
+            my.append(v)
     if mx:
         ax.scatter(mx, my, color="black", marker="x", zorder=3, label="disagrees here")
     ax.set_xlabel(var_name)

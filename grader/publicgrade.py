@@ -218,8 +218,25 @@ def _norm_shape(shape: Sequence[int]) -> tuple[int, ...]:
 
 
 # --- grading ----------------------------------------------------------------------------------------
+PUBLIC_TIMEOUT = 2.0
+
+
 def grade_public(value: Any, entry: Mapping[str, Any]) -> Any:
-    """Mirror of the core's verdict for one answer, decided by fingerprints."""
+    """Mirror of the core's verdict for one answer, decided by fingerprints, within PUBLIC_TIMEOUT s."""
+    from grader.budget import Deadline, Timeout, enforced
+
+    try:
+        with enforced(Deadline(PUBLIC_TIMEOUT)):
+            return _grade_public(value, entry)
+    except Timeout:
+        return _verdict()(
+            False, 0.0,
+            "Your answer could not be checked within the time limit: it may be extremely large or complicated. "
+            "Simplify it and try again.", None, "timeout", {"reason": "timeout"},
+        )
+
+
+def _grade_public(value: Any, entry: Mapping[str, Any]) -> Any:
     from grader.answers import InvalidAnswer
 
     Verdict = _verdict()
@@ -258,6 +275,8 @@ def _named(entry: Mapping[str, Any], vals: Sequence[float | None], expr: sp.Expr
 def _fmt(v: float | None) -> str:
     if v is None:
         return "undefined"
+    if math.isinf(v):
+        return "astronomically large" if v > 0 else "astronomically large and negative"
     return f"{v:.6g}"
 
 
@@ -382,7 +401,7 @@ def _grade_number(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
     m = _named(entry, [v], expr)
     if m is not None:
         return Verdict.wrong(m["message"], "numeric", m["id"])
-    if v is None:
+    if v is None or math.isinf(v):
         return Verdict.wrong("Your answer is astronomically large; it is not correct.", "numeric")
     if fpm.match_close(salt, "r", fp, v):
         return Verdict.wrong(f"Your answer {shown} is close but not within the required tolerance (relative "

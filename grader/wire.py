@@ -81,10 +81,28 @@ def _float_in(v: Any) -> float:
     return float(v)
 
 
+MAX_INT_BITS = 400_000
+
+
+def _int_text(v: int) -> str:
+    """Decimal for ordinary integers, hexadecimal for huge ones (no 4300-digit conversion limit)."""
+    v = int(v)
+    if v.bit_length() > MAX_INT_BITS:
+        raise WireError("the number is too large to be checked")
+    return str(v) if v.bit_length() < 10_000 else hex(v)
+
+
+def _int_in(text: str) -> int:
+    text = str(text)
+    if len(text) > MAX_INT_BITS // 3:
+        raise WireError("the number is too large to be checked")
+    return int(text, 16) if text.lstrip("-").startswith("0x") else int(text)
+
+
 def _int_out(v: int) -> Any:
     if -_BIG_INT < v < _BIG_INT:
         return int(v)
-    return {"$": "int", "v": str(int(v))}
+    return {"$": "int", "v": _int_text(v)}
 
 
 def _sym_out(e: sp.Basic, budget: _Budget, depth: int) -> Any:
@@ -93,9 +111,9 @@ def _sym_out(e: sp.Basic, budget: _Budget, depth: int) -> Any:
     if name is not None:
         return name
     if isinstance(e, sp.Integer):
-        return ["Integer", str(int(e))]
+        return ["Integer", _int_text(int(e))]
     if isinstance(e, sp.Rational):
-        return ["Rational", str(int(e.p)), str(int(e.q))]
+        return ["Rational", _int_text(int(e.p)), _int_text(int(e.q))]
     if isinstance(e, sp.Float):
         # mpmath's exact binary form keeps every digit at every precision
         mpf = e._mpf_
@@ -139,9 +157,9 @@ def _sym_in(node: Any, budget: _Budget, depth: int) -> Any:
         raise WireError("malformed expression node")
     head, rest = node[0], node[1:]
     if head == "Integer":
-        return sp.Integer(int(rest[0]))
+        return sp.Integer(_int_in(rest[0]))
     if head == "Rational":
-        return sp.Rational(int(rest[0]), int(rest[1]))
+        return sp.Rational(_int_in(rest[0]), _int_in(rest[1]))
     if head == "Float":
         sign, man, exp, bc = rest[0]
         return sp.Float._new((int(sign), int(man, 16), int(exp), int(bc)), int(rest[1]))
@@ -276,7 +294,7 @@ def _in(d: Any, budget: _Budget, depth: int) -> Any:
     if tag == "float":
         return _float_in(d)
     if tag == "int":
-        return int(d["v"])
+        return _int_in(d["v"])
     if tag == "complex":
         return complex(_float_in(d["re"]), _float_in(d["im"]))
     if tag == "np":

@@ -171,3 +171,15 @@ def test_in_a_real_kernel_without_nbgrader_the_public_key_gives_the_same_verdict
                 assert f'data-qid="{v["qid"]}"' in o.data["text/html"]
                 seen[v["qid"]] = (v["status"], v["misconception"])
     assert seen == make_course.EXPECTED_STATUS
+
+
+@pytest.mark.parametrize("nbgrader", ["", "autograde"])
+@pytest.mark.parametrize("value", [x**(10**10), (x + 1) ** 100000, sp.Integer(10) ** (10**5), "x^(10^10)"],
+                         ids=["x^1e10", "(x+1)^1e5", "10^1e5", "text power"])
+def test_pathological_answers_end_quickly_with_a_verdict(in_exercise, monkeypatch, value, nbgrader):
+    monkeypatch.setenv("NBGRADER_EXECUTION", nbgrader)
+    for qid in ("chain_rule", "integral_x2", "sum_value"):
+        t = time.perf_counter()
+        out = check(qid, value)
+        assert time.perf_counter() - t < 5.0
+        assert float(out) == 0.0
