@@ -877,16 +877,28 @@ def prove_equal(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | None = 
                 diff = sp.nsimplify(diff, rational=True)
                 if _is_zero(diff):
                     return True
+            trig = diff.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc)
+            hyper = diff.has(sp.sinh, sp.cosh, sp.tanh, sp.exp)
+            logs = diff.has(sp.log) or any(not p.exp.is_Integer for p in diff.atoms(sp.Pow))
+            # cheapest first; measured on the benchmark corpus, the rewrite to exponentials settles most
+            # trig, hyperbolic and sigmoid identities in 5-30 ms where simplify needs 30-130 ms
             tactics: list[Callable[[sp.Expr], sp.Expr]] = [lambda d: sp.expand(d)]
             if diff.is_rational_function():
                 tactics.append(lambda d: sp.cancel(d))
+            if trig:
+                tactics.append(lambda d: sp.expand(sp.expand_trig(d)))
+            if trig or hyper:
+                tactics.append(lambda d: sp.factor_terms(sp.together(sp.expand(d.rewrite(sp.exp)))))
+            if trig:
+                tactics.append(lambda d: sp.fu(d))
+            if logs:
+                tactics.append(
+                    lambda d: sp.expand(sp.powdenest(sp.expand_log(d, force=True), force=True), force=True)
+                )
             tactics += [
-                lambda d: sp.expand(sp.powdenest(sp.expand_log(d, force=True), force=True), force=True),
                 lambda d: sp.simplify(d),
-                lambda d: sp.trigsimp(sp.expand_trig(d)),
                 lambda d: sp.simplify(sp.logcombine(sp.expand_log(d, force=True), force=True)),
                 lambda d: sp.simplify(sp.powsimp(sp.powdenest(d, force=True), force=True)),
-                lambda d: sp.simplify(d.rewrite(sp.exp)),
             ]
             for tactic in tactics:
                 try:

@@ -20,6 +20,7 @@ import inspect
 import math
 import numbers
 import random
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -72,9 +73,15 @@ def default_inputs(reference: Callable[..., Any]) -> list[tuple[Any, ...]]:
 def _prepare_input(arg: Any) -> tuple[Any, str]:
     """Turn instructor-given inputs into call arguments (sp.Lambda -> NumPy callable)."""
     if isinstance(arg, sp.Lambda):
-        fn = sp.lambdify(arg.variables, arg.expr, modules="numpy")
-        return fn, f"the function {arg.variables[0] if len(arg.variables) == 1 else arg.variables} -> {arg.expr}"
+        return _lambda_input(arg)
     return arg, _fmt_arg(arg)
+
+
+@lru_cache(maxsize=256)
+def _lambda_input(arg: sp.Lambda) -> tuple[Callable[..., Any], str]:
+    # lambdify generates code from the instructor's (trusted) expression; cached, as it costs milliseconds
+    fn = sp.lambdify(arg.variables, arg.expr, modules="numpy")
+    return fn, f"the function {arg.variables[0] if len(arg.variables) == 1 else arg.variables} -> {arg.expr}"
 
 
 def _fmt_arg(a: Any) -> str:
