@@ -257,12 +257,13 @@ def _exc_text(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def _quiet() -> Any:
-    """No warnings, no NumPy floating-point chatter: any stderr output costs a student under nbgrader."""
+    """No warnings, no NumPy floating-point chatter, no log lines (matplotlib's first-run "building the
+    font cache"): any stderr output makes nbgrader score the cell 0."""
     import numpy as np
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), contextlib.redirect_stderr(io.StringIO()):
             yield
 
 
