@@ -407,12 +407,12 @@ def _to_sympy_scalar(value: Any, allowed: Mapping[str, sp.Symbol], what: str) ->
         return _sympy_scalar(value, what)
     if isinstance(value, (list, tuple)):
         raise InvalidAnswer(
-            f"Your answer is a {type(value).__name__} of {len(value)} entries, but {what} is expected (a single value).",
+            f"Your answer is a {type(value).__name__} of {_entries(len(value))}, but {what} is expected (a single value).",
             "wrong_shape",
         )
     if callable(value):
         raise InvalidAnswer(
-            f"Your answer is a function; give {what} itself (for example the expression it returns).",
+            f"Your answer is a function, but {what} is expected: give the value itself, not a function computing it.",
             "wrong_type",
         )
     if isinstance(value, numbers.Real):
@@ -421,6 +421,10 @@ def _to_sympy_scalar(value: Any, allowed: Mapping[str, sp.Symbol], what: str) ->
         except (TypeError, ValueError, OverflowError):
             pass
     raise InvalidAnswer(f"Your answer is {describe_type(value)}, which cannot be read as {what}.", "wrong_type")
+
+
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
 
 
 def _is_matrix(value: Any) -> bool:
@@ -434,6 +438,8 @@ def _sympy_scalar(value: sp.Basic, what: str) -> sp.Expr:
     from sympy.matrices import MatrixBase
     from sympy.tensor.array import NDimArray
 
+    if isinstance(value, sp.Lambda):
+        raise InvalidAnswer(f"Your answer is a Lambda (a function), but {what} is expected: give the expression itself.", "wrong_type")
     if isinstance(value, sp.Expr) and not isinstance(value, (MatrixBase, NDimArray)):
         return value
 
@@ -444,7 +450,7 @@ def _sympy_scalar(value: sp.Basic, what: str) -> sp.Expr:
         )
     if isinstance(value, sp.Tuple):
         raise InvalidAnswer(
-            f"Your answer is a tuple of {len(value)} entries, but {what} is expected (a single value).", "wrong_shape"
+            f"Your answer is a tuple of {_entries(len(value))}, but {what} is expected (a single value).", "wrong_shape"
         )
     if isinstance(value, sp.core.relational.Relational):
         raise InvalidAnswer(
@@ -453,7 +459,7 @@ def _sympy_scalar(value: sp.Basic, what: str) -> sp.Expr:
     if isinstance(value, sp.logic.boolalg.Boolean):
         raise InvalidAnswer(f"Your answer is a logical value, but {what} is expected.", "wrong_type")
     if isinstance(value, sp.Lambda):
-        raise InvalidAnswer(f"Your answer is a Lambda (a function); give {what} itself.", "wrong_type")
+        raise InvalidAnswer(f"Your answer is a Lambda (a function), but {what} is expected: give the expression itself.", "wrong_type")
     if not isinstance(value, sp.Expr):
         raise InvalidAnswer(f"Your answer is a SymPy {type(value).__name__}, which is not {what}.", "wrong_type")
     return value
@@ -465,6 +471,7 @@ _UNEVALUATED_CLASSES: tuple[tuple[type, str], ...] = (
     (sp.Sum, "a sum"),
     (sp.Product, "a product"),
     (sp.Limit, "a limit"),
+    (sp.Subs, "a substitution"),
 )
 
 
@@ -476,6 +483,9 @@ def _check_expr(expr: sp.Expr, allowed: Mapping[str, sp.Symbol], question_symbol
                 "(for example with .doit()) and give the result.",
                 "unevaluated",
             )
+    for r in expr.atoms(sp.Rational):
+        if max(int(r.p).bit_length(), int(r.q).bit_length()) > MAX_NUMBER_BITS:
+            raise InvalidAnswer("A number in your answer is too large to work with (over 30000 digits).", "too_large")
     if expr.has(sp.nan):
         raise InvalidAnswer("Your answer is NaN (not a number): something was undefined, like 0/0.", "nan")
     if expr.has(sp.zoo):
