@@ -18,7 +18,6 @@ it.  Private entries are decided by the grading core's ``compare``; public ones 
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -26,7 +25,6 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from grader import fingerprint as fpm
 from grader.wire import WireError, from_wire, to_wire
 
 __all__ = [
@@ -310,11 +308,8 @@ def _grade_function(answer: Any, entry: Mapping[str, Any]) -> Any:
     inputs = entry.get("inputs", [])
     if len(results) != len(inputs):
         return Verdict.invalid("Your function's results do not match the grader's inputs.", "unreadable")
-    private = "reference" in entry
-    if private:
-        from grader.publicgrade import FunctionJudge
-
-        judge = _PrivateFunctionJudge(entry)
+    if "reference" in entry:
+        judge: Any = _PrivateFunctionJudge(entry)
     else:
         from grader.publicgrade import FunctionJudge
 
@@ -485,8 +480,5 @@ def find_key_for_check(cwd: Path) -> tuple[dict[str, Any] | None, str, str]:
 
 
 def is_private(entry: Mapping[str, Any]) -> bool:
+    """Whether a key entry holds the reference (private) or only fingerprints (public)."""
     return "reference" in entry
-
-
-def finite(x: float) -> bool:
-    return isinstance(x, float) and math.isfinite(x)

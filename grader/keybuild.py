@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader import key as keymod
-from grader.kernelrun import CHECK_CALL, NotebookRunError, read_notebook, run_notebook, test_cells
+from grader.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
 
 __all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "assignments_of", "main", "add_arguments"]
 

@@ -26,7 +26,6 @@ import ast
 import contextlib
 import io
 import json
-import math
 import os
 import signal
 import threading
@@ -309,10 +308,6 @@ def _install_transformer() -> None:
         return
     if not any(isinstance(t, _DeferCheckArguments) for t in ip.ast_transformers):
         ip.ast_transformers.append(_DeferCheckArguments())
-
-
-def _install_cleanup() -> None:
-    pass
 
 
 _install_transformer()
