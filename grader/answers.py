@@ -118,8 +118,17 @@ def parse_expression(text: str, symbols: Mapping[str, sp.Symbol]) -> sp.Expr:
     return value
 
 
-def parse_text(text: str, symbols: Mapping[str, sp.Symbol], *, allow_arrays: bool = True) -> Any:
-    """Like ``parse_expression`` but a bracketed list gives nested Python lists."""
+def parse_text(
+    text: str,
+    symbols: Mapping[str, sp.Symbol],
+    *,
+    allow_arrays: bool = True,
+    question: Mapping[str, sp.Symbol] | None = None,
+) -> Any:
+    """Like ``parse_expression`` but a bracketed list gives nested Python lists.
+
+    ``question``: the question's own symbols, named in messages (default: ``symbols``).
+    """
     if not isinstance(text, str):
         raise InvalidAnswer("A typed answer must be a string.", "wrong_type")
     stripped = text.strip()
@@ -139,7 +148,7 @@ def parse_text(text: str, symbols: Mapping[str, sp.Symbol], *, allow_arrays: boo
         raise InvalidAnswer(_syntax_hint(source, exc), "syntax") from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         raise InvalidAnswer("Your answer is too deeply nested or too large to read.", "too_large") from None
-    builder = _Builder(symbols, allow_arrays)
+    builder = _Builder(symbols, allow_arrays, question if question is not None else symbols)
     try:
         return builder.build(tree.body, 0)
     except InvalidAnswer:
@@ -163,9 +172,10 @@ def _syntax_hint(source: str, exc: SyntaxError) -> str:
 
 
 class _Builder:
-    def __init__(self, symbols: Mapping[str, sp.Symbol], allow_arrays: bool) -> None:
+    def __init__(self, symbols: Mapping[str, sp.Symbol], allow_arrays: bool, question: Mapping[str, sp.Symbol]) -> None:
         self.symbols = dict(symbols)
         self.allow_arrays = allow_arrays
+        self.question = question
 
     def build(self, node: ast.AST, depth: int) -> Any:
         if depth > MAX_DEPTH:
@@ -258,7 +268,7 @@ class _Builder:
             raise InvalidAnswer("Your answer contains the imaginary unit; the answer is real.", "complex")
         if ident in _FUNCTIONS:
             raise InvalidAnswer(f"{ident} is a function: write it with an argument, like {ident}(x).", "syntax")
-        raise InvalidAnswer(_stray_message([ident], self.symbols), "stray_symbol")
+        raise InvalidAnswer(_stray_message([ident], self.question), "stray_symbol")
 
     def call(self, node: ast.Call, depth: int) -> sp.Expr:
         func = node.func
@@ -323,7 +333,7 @@ def safe_power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
 
 
 def _stray_message(names: Sequence[str], symbols: Mapping[str, sp.Symbol]) -> str:
-    known = sorted(n for n in symbols if not getattr(symbols[n], "_calcgrade_constant", False))
+    known = sorted(symbols)
     used = ", ".join(known) if known else "no symbols"
     noun = "the symbol" if len(names) == 1 else "the symbols"
     return f"Your answer uses {noun} {', '.join(sorted(names))}, which this question does not use (it uses {used})."
@@ -356,11 +366,13 @@ def to_expression(
     for c in constants:
         if c not in allowed:
             allowed[c] = sp.Symbol(c, real=True)
-    expr = _to_sympy_scalar(value, allowed, what)
+    expr = _to_sympy_scalar(value, allowed, what, symbols)
     return _check_expr(expr, allowed, symbols)
 
 
-def _to_sympy_scalar(value: Any, allowed: Mapping[str, sp.Symbol], what: str) -> sp.Expr:
+def _to_sympy_scalar(
+    value: Any, allowed: Mapping[str, sp.Symbol], what: str, question: Mapping[str, sp.Symbol] | None = None
+) -> sp.Expr:
     import numpy as np
 
     if value is None:
@@ -373,10 +385,10 @@ def _to_sympy_scalar(value: Any, allowed: Mapping[str, sp.Symbol], what: str) ->
     if isinstance(value, (bool, np.bool_)):
         raise InvalidAnswer(f"Your answer is {bool(value)}, a True/False value, but {what} is expected.", "wrong_type")
     if isinstance(value, str):
-        return parse_text(value, allowed, allow_arrays=False)
+        return parse_text(value, allowed, allow_arrays=False, question=question)
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
-            return _to_sympy_scalar(value.item(), allowed, what)
+            return _to_sympy_scalar(value.item(), allowed, what, question)
         raise InvalidAnswer(
             f"Your answer is an array of shape {tuple(value.shape)}, but {what} is expected (a single value).",
             "wrong_shape",

@@ -19,6 +19,7 @@ stays fast; an equality it cannot confirm in time is reported as "numeric".
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -52,6 +53,7 @@ __all__ = ["compare", "infer_kind", "KINDS", "CONSTANT_NAMES"]
 
 KINDS = ("expression", "antiderivative", "number", "array", "function")
 CONSTANT_NAMES = ("C", "c", "k", "K", "D", "C0", "C1", "C2", "C3", "c0", "c1", "c2", "k1", "k2", "const")
+_CONSTANT_NAME = re.compile(r"^([CcKk]_?\d*|const\w*)$")  # further names read as integration constants
 PROOF_SHARE = 0.04    # fraction of the timeout that symbolic confirmation may use
 PROOF_MIN = 0.02      # ... but at least this many seconds when the budget allows
 FLOAT_PROOF = 0.02    # seconds of proof for answers that contain floats
@@ -416,7 +418,8 @@ class _AntiderivativeProblem(_ExpressionProblem):
         self.integrand = sp.diff(self.expected, self.var)
 
     def normalise(self, value: Any) -> sp.Expr:
-        return to_expression(value, self.canon, constants=self.constants)
+        extra = [n for n in _symbol_names(value) if n not in self.canon and _CONSTANT_NAME.match(n)]
+        return to_expression(value, self.canon, constants=self.constants + tuple(extra))
 
     def normalise_reference_like(self, value: Any) -> sp.Expr:
         if isinstance(value, str):
