@@ -152,6 +152,8 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
     if mx:
         ax.scatter(mx, my, color="black", marker="x", zorder=3, label="disagrees here")
     ax.set_xlabel(var_name)
+    if others:
+        ax.set_title("slice at " + ", ".join(f"{s.name} = {v:.3g}" for s, v in others.items()), fontsize=8)
     ax.legend(fontsize=7)
     _clip(ax, *curves)
     fig.tight_layout()

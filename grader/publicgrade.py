@@ -120,10 +120,12 @@ def build_public_entry(entry: Mapping[str, Any], assignment: str) -> dict[str, A
 
     reference = from_wire(entry["reference"])
     var = from_wire(entry["var"]) if entry.get("var") is not None else None
+    if isinstance(var, str):  # question(..., var="x"): the symbol of that name
+        var = sp.Symbol(var)
     free: set[sp.Symbol] = set()
     for item in _flat_items(reference):
         free |= getattr(item, "free_symbols", set())
-    if isinstance(var, sp.Symbol):
+    if isinstance(var, sp.Symbol) and var.name not in {s.name for s in free}:
         free.add(var)
     symbols = canonical_symbols(free)
     if var is None and len(symbols) == 1:
