@@ -153,6 +153,7 @@ class Verdict:
     errors: list[str]
     key: str | None = None     # which key graded it: "private" under nbgrader
     status: str | None = None
+    points: float | None = None  # points earned, as the verdict JSON says
 
 
 def verdict_of(cell: Any) -> Verdict:
@@ -183,14 +184,17 @@ def verdict_of(cell: Any) -> Verdict:
         errors=errors,
         key=data.get("key"),
         status=data.get("status"),
+        points=data.get("points"),
     )
 
 
-def execute(path: Path) -> nbformat.NotebookNode:
-    """Run a notebook in a real kernel as nbgrader's autograder does (private key, float scores)."""
+def execute(path: Path, *, public: bool = False) -> nbformat.NotebookNode:
+    """Run a notebook in a real kernel as nbgrader's autograder does (private key, float scores),
+    or as a student or self-learner does (``public``: the public key next to the notebook)."""
     from grader.kernelrun import run_notebook
 
-    return run_notebook(path, env={"NBGRADER_EXECUTION": "autograde"}, cell_timeout=60)
+    mode = "" if public else "autograde"
+    return run_notebook(path, env={"NBGRADER_EXECUTION": mode, "CALCGRADE_RECORD": ""}, cell_timeout=60)
 
 
 def mistakes_notebook(solution: Path, out: Path) -> dict[int, tuple[Question, str]]:
@@ -258,6 +262,8 @@ class Course:
             if self.release(a).is_file():
                 self._runs[a, "release"] = pool.submit(execute, self.release(a))
             self._runs[a, "mistakes"] = pool.submit(execute, self.solution(a).with_name("mistakes.ipynb"))
+            self._runs[a, "mistakes/public"] = pool.submit(
+                execute, self.solution(a).with_name("mistakes.ipynb"), public=True)
         pool.shutdown(wait=False)
 
     def solution(self, assignment: str) -> Path:
@@ -396,16 +402,21 @@ def test_public_key_is_current(course: Course, assignment: str) -> None:
 
 # --- named mistakes ------------------------------------------------------------------------------
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_named_mistakes_get_their_message(course: Course, assignment: str) -> None:
-    nb, targets = course.executed(assignment, "mistakes"), course.targets[assignment]
+@pytest.mark.parametrize("key", ["private", "public"])
+def test_named_mistakes_get_their_message(course: Course, assignment: str, key: str) -> None:
+    """Graded by nbgrader (private key, the float it reads) and seen by a student (public key)."""
+    nb = course.executed(assignment, "mistakes" if key == "private" else "mistakes/public")
+    targets = course.targets[assignment]
     assert targets, "no named mistakes found"
     problems = []
     for index, (q, mistake) in targets.items():
         v = verdict_of(nb.cells[index])
         message = q.mistakes[mistake][1]
-        if v.errors or v.misconception != mistake or message not in v.message or v.earned != 0.0:
-            problems.append(f"{q.qid}/{mistake}: misconception={v.misconception} earned={v.earned} "
-                            f"message={v.message!r} errors={v.errors}")
+        earned = v.earned if key == "private" else v.points
+        if (v.errors or v.key != key or v.status != "wrong" or v.misconception != mistake
+                or message not in v.message or earned != 0.0):
+            problems.append(f"{q.qid}/{mistake}: status={v.status} misconception={v.misconception} "
+                            f"earned={earned} key={v.key} message={v.message!r} errors={v.errors}")
     assert not problems, "\n".join(problems)
 
 
