@@ -112,3 +112,33 @@ def test_evaluate_float_then_high_precision():
     assert big is not None and big.real == float("inf")  # beyond float range
     tiny = evaluate((x + 1) ** 1000 / (x + 1) ** 999, {x: 2.0})
     assert tiny == 3.0
+
+
+def test_concurrent_compares_in_threads_give_the_same_verdicts():
+    from grader import compare
+
+    x = sp.Symbol("x")
+    jobs = [
+        ((x + 1) ** 100000, (x + 1) ** 99999 * (x + 1), True),
+        (sp.cosh(x) ** 2 - sp.sinh(x) ** 2, 1 + 0 * x, True),
+        (1.001 * sp.exp(x), sp.exp(x), False),
+        (sp.log(x), sp.log(sp.Abs(x)), False),
+        ("2*x*exp(x^2)", 2 * x * sp.exp(x**2), True),
+    ]
+    def key(v):  # verdict and words; the method may be "numeric" when a proof ran out of time under load
+        return (v.correct, v.message, v.misconception, v.details.get("counterexample"))
+
+    serial = [key(compare(a, e, kind="expression")) for a, e, _ in jobs]
+    results: dict[int, list] = {}
+
+    def work(k: int) -> None:
+        results[k] = [key(compare(a, e, kind="expression")) for a, e, _ in jobs]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert [d[0] for d in serial] == [want for *_, want in jobs]
+    for k in range(4):
+        assert results[k] == serial
