@@ -261,6 +261,8 @@ def match_scalar(
         hit = matches(salt, path, fp["v"], s)
         return hit, ([] if hit else [0])
     bad = []
+    if not any(f is not None for f in fp["v"]):
+        return False, []  # nothing to compare with: never accept blindly
     for i, f in enumerate(fp["v"]):
         if f is None:
             continue

@@ -147,6 +147,10 @@ def build_public_entry(entry: Mapping[str, Any], assignment: str) -> dict[str, A
     points = fpm.sample_for(ordered, fpm.N_POINTS, fpm.seed_for(qid), defined if checked else None)
     pub["sample"] = points if symbols else []
     pub["fp"] = _value_fp(salt, "r", reference, kind, symbols, points, var_name, rtol, atol)
+    for fp in (pub["fp"].get("elems") or [pub["fp"]]):
+        if fp["t"] == "expr" and sum(v is not None for v in fp["v"]) < 3:
+            raise ValueError("the reference is real and finite at fewer than 3 sample points, so the public key "
+                             "could not check it")
     if kind in ("expression", "antiderivative") and var_name is not None:
         alt_expr = _derivative(ref_expr, var_name)
         if kind == "antiderivative":  # the derivative of the integrand
