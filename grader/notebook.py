@@ -277,9 +277,13 @@ class _DeferCheckArguments(ast.NodeTransformer):
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
             if name != "check" or len(node.args) < 2 or isinstance(node.args[1], ast.Starred):
                 return node
-            arg = node.args[1]
-            if isinstance(arg, ast.Constant):
-                return node
+            first, arg = node.args[0], node.args[1]
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                return node  # only the test-cell form check("<qid>", ...)
+            if isinstance(arg, ast.Constant) or any(
+                isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)) for n in ast.walk(arg)
+            ):
+                return node  # nothing to defer, or not expressible inside a lambda
             lam = ast.Lambda(
                 args=ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[],
                                    kw_defaults=[], kwarg=None, defaults=[]),

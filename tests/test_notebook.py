@@ -184,3 +184,20 @@ def test_pathological_answers_end_quickly_with_a_verdict(in_exercise, monkeypatc
         out = check(qid, value)
         assert time.perf_counter() - t < 5.0
         assert float(out) == 0.0
+
+
+@pytest.mark.parametrize("source, deferred", [
+    ('check("chain_rule", d_chain)', True),
+    ('score = check("mse", make_model(2))', True),
+    ('check(qid, d_chain)', False),           # not the test-cell form
+    ('check("sum_value", 55)', False),        # a constant needs no deferral
+    ('check("q", (y := 2))', False),          # not expressible in a lambda
+])
+def test_the_test_cell_rewrite_defers_only_test_cell_answers(source, deferred):
+    import ast
+
+    from grader.notebook import _DeferCheckArguments
+
+    out = ast.unparse(_DeferCheckArguments().visit(ast.parse(source)))
+    assert ("Deferred(lambda:" in out) is deferred
+    compile(ast.fix_missing_locations(_DeferCheckArguments().visit(ast.parse(source))), "<cell>", "exec")
