@@ -123,7 +123,11 @@ _RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
 
 def _interruptible(frame: Any) -> bool:
     code = frame.f_code
-    return not (code.co_flags & _RESUMABLE) and code.co_name != "__del__"
+    return (
+        not (code.co_flags & _RESUMABLE)
+        and code.co_name not in ("__del__", "<module>")
+        and not code.co_filename.startswith("<frozen importlib")
+    )
 
 
 _previous_unraisable: Any = None

@@ -38,6 +38,16 @@ import sympy as sp
 
 from grader.budget import Deadline, Timeout, enforced
 
+# Modules that SymPy's simplify family imports lazily on first use. Importing them now means a
+# deadline can never interrupt (and leave half-initialised) an import in the middle of a proof.
+import sympy.assumptions.wrapper  # noqa: E402,F401
+import sympy.combinatorics  # noqa: E402,F401
+import sympy.physics.matrices  # noqa: E402,F401
+import sympy.physics.units  # noqa: E402,F401
+import sympy.sets.handlers.issubset  # noqa: E402,F401
+import sympy.sets.setexpr  # noqa: E402,F401
+import sympy.tensor.tensor  # noqa: E402,F401
+
 __all__ = [
     "SEED",
     "sample_points",
