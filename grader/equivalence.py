@@ -905,6 +905,9 @@ def prove_equal(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | None = 
                 tactics.append(
                     lambda d: sp.expand(sp.powdenest(sp.expand_log(d, force=True), force=True), force=True)
                 )
+            if diff.has(sp.Abs, sp.sign, sp.Max, sp.Min, sp.Heaviside, sp.Piecewise):
+                # ReLU-style answers: split into cases (Max(0, x) == (x + |x|)/2)
+                tactics.append(lambda d: sp.piecewise_fold(d.rewrite(sp.Piecewise)).simplify())
             tactics += [
                 lambda d: sp.simplify(d),
                 lambda d: sp.simplify(sp.logcombine(sp.expand_log(d, force=True), force=True)),
