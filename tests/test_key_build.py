@@ -64,7 +64,7 @@ def test_cli_writes_both_keys_and_check_detects_a_stale_public_key(tmp_path, cap
     shutil.copytree(make_course.COURSE, root, ignore=shutil.ignore_patterns(".calcgrade", "calcgrade_public.json"))
     assert cli(["key", "--course-root", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "fx_basics: 7 questions, 11 points" in out
+    assert "fx_basics: 8 questions, 12 points" in out
     public = root / "solutions" / "fx_basics" / "calcgrade_public.json"
     private = root / ".calcgrade" / "keys" / "fx_basics.json"
     assert public.is_file() and private.is_file()

@@ -127,7 +127,7 @@ def assert_parity(private: dict[str, Any], public: dict[str, Any]) -> int:
 def test_public_and_private_verdicts_agree_on_the_fixture_course(fixture_keys):
     private, public = fixture_keys
     assert set(private["questions"]) == set(public["questions"]) == {
-        "chain_rule", "sum_value", "closed_form", "integral_x2", "gradient", "mse", "train"}
+        "chain_rule", "sum_value", "closed_form", "integral_x2", "gradient", "mse", "train", "central"}
     assert assert_parity(private, public) >= 40
 
 

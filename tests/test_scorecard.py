@@ -37,11 +37,11 @@ def test_scorecard_of_a_folder_prints_marks_points_messages_total_and_progress(s
     assert "inner derivative" in row["chain_rule"]
     assert row["closed_form"].lstrip().startswith("○") and "Not answered yet" in row["closed_form"]
     assert "`F` is not defined" in row["integral_x2"]
-    assert "Total: 1 / 11 points (1 of 7 questions correct)" in proc.stdout
+    assert "Total: 2 / 12 points (2 of 8 questions correct)" in proc.stdout
     assert "Traceback" not in proc.stderr
     assert "Progress" in proc.stdout
     overview = [ln for ln in lines if ln.strip().startswith("fx_basics")]
-    assert overview and "1/7" in overview[0] and "1/11" in overview[0] and "in progress" in overview[0]
+    assert overview and "2/8" in overview[0] and "2/12" in overview[0] and "in progress" in overview[0]
 
 
 def test_json_of_one_notebook(student_nb):
@@ -49,7 +49,7 @@ def test_json_of_one_notebook(student_nb):
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert set(doc) == {"notebooks", "errors", "earned", "max_points"}
-    assert doc["earned"] == 1.0 and doc["max_points"] == 11.0 and doc["errors"] == []
+    assert doc["earned"] == 2.0 and doc["max_points"] == 12.0 and doc["errors"] == []
     (nb,) = doc["notebooks"]
     assert nb["assignment"] == "fx_basics" and nb["complete"] is False
     got = {q["qid"]: (q["status"], q["misconception"]) for q in nb["questions"]}
