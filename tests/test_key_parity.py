@@ -184,7 +184,7 @@ def assert_no_leak(private: dict[str, Any], public: dict[str, Any]) -> None:
         numbers = [v for v in _leaves(prints) if isinstance(v, (int, float)) and not isinstance(v, bool)]
         assert all(isinstance(n, int) for n in numbers), f"{qid}: a value in the fingerprints"  # exponents, shapes
         strings = [v for v in _leaves(prints) if isinstance(v, str)]
-        assert all(len(s) == 20 or s in ("num", "expr", "array", "out", "opaque", "error", "inf", "-inf", "nan")
+        assert all(len(s) == 20 or s in ("num", "expr", "array", "out", "wire", "error", "inf", "-inf", "nan")
                    for s in strings), f"{qid}: readable text in the fingerprints"
         for v in _reference_numbers(entry):
             if not math.isfinite(v) or float(v).is_integer() and abs(v) < 1000:
