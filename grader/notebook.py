@@ -132,6 +132,7 @@ def _check(qid: str, value: Any) -> "CheckResult":
     from grader import key as keymod
     from grader.display import CheckResult
 
+    value = _resolve(value)  # evaluate a deferred answer once: student code runs a single time
     record = os.environ.get(RECORD_ENV)
     if record:
         entry = _RECORDED.get(qid)
@@ -151,11 +152,8 @@ def _check(qid: str, value: Any) -> "CheckResult":
 
 
 def _display_value(value: Any) -> Any:
-    if isinstance(value, Deferred):
-        try:
-            return value.thunk()
-        except Exception:
-            return None
+    if isinstance(value, (Deferred, _Unanswered)) or (isinstance(value, dict) and value.get("$") == "error"):
+        return None
     return value
 
 

@@ -201,3 +201,13 @@ def test_the_test_cell_rewrite_defers_only_test_cell_answers(source, deferred):
     out = ast.unparse(_DeferCheckArguments().visit(ast.parse(source)))
     assert ("Deferred(lambda:" in out) is deferred
     compile(ast.fix_missing_locations(_DeferCheckArguments().visit(ast.parse(source))), "<cell>", "exec")
+
+
+def test_a_deferred_answer_is_computed_once(in_exercise):
+    calls = []
+
+    def answer():
+        calls.append(1)
+        return 55
+
+    assert check("sum_value", Deferred(answer)).correct and len(calls) == 1
