@@ -14,10 +14,10 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 
-# The stub left where a solution was removed.  ``...`` keeps the cell runnable
-# (also inside a function body), so a released notebook runs top to bottom and
+# The stub left where a solution was removed.  ``pass`` keeps the cell runnable
+# (also inside a function body) and prints nothing, so a released notebook runs top to bottom and
 # ``check`` reports "not answered yet" instead of a traceback.
-c.ClearSolutions.code_stub = {"python": "...  # YOUR CODE HERE"}
+c.ClearSolutions.code_stub = {"python": "pass  # YOUR CODE HERE"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # One cell may not hold the grading of a whole class hostage: a student's

@@ -71,9 +71,16 @@ def value_hash(salt: str, path: str, bucket: int) -> str:
     return h.hexdigest()
 
 
-def fingerprint_value(salt: str, path: str, v: float, rtol: float, atol: float) -> list[Any]:
-    """[exponent, hash] of one finite real value."""
-    e = quantum_exponent(v, rtol, atol)
+def fingerprint_value(salt: str, path: str, v: float, rtol: float, atol: float,
+                      scale: float | None = None) -> list[Any]:
+    """[exponent, hash] of one finite real value.
+
+    ``scale`` (the largest magnitude among the entries of the same array or output) sets the grid
+    instead of ``|v|``: every entry of an array then shares one exponent, so the stored exponents do
+    not tell a zero entry from a one (a 0/1 answer would otherwise be readable off the file).  The
+    tolerance becomes norm-wise, ``atol + rtol * max|ref|``, the usual criterion for vectors.
+    """
+    e = quantum_exponent(v if scale is None else scale, rtol, atol)
     b = _bucket(v, e)
     assert b is not None
     return [e, value_hash(salt, path, b)]
@@ -160,12 +167,15 @@ def eval_scalar(expr: sp.Expr, point: Mapping[str, float]) -> float | None:
     return val.real
 
 
-def _exact_bucket(expr: sp.Expr) -> tuple[int, int] | None:
-    """(exponent, bucket) of an exact number at 25 significant digits, or None."""
+def _exact_bucket(expr: sp.Expr, scale: float | None = None) -> tuple[int, int] | None:
+    """(exponent, bucket) of an exact number at 25 significant digits (of ``scale`` if given), or None."""
     try:
         v = sp.N(expr, 45)
         if not v.is_real or not v.is_finite:
             return None
+        if scale is not None and scale > 0:
+            e = int(math.floor(math.log10(scale))) - 25
+            return e, int(sp.floor(v / sp.Integer(10) ** e + sp.Rational(1, 2)))
         if v == 0:
             return (-60, 0)
         e = int(sp.floor(sp.log(abs(v), 10))) - 25
@@ -205,21 +215,28 @@ def relation_hashes(salt: str, path: str, vals: Sequence[float | None], base: in
 
 
 def scalar_fingerprint(
-    salt: str, path: str, expr: sp.Expr, points: Sequence[Mapping[str, float]], rtol: float, atol: float
+    salt: str, path: str, expr: sp.Expr, points: Sequence[Mapping[str, float]], rtol: float, atol: float,
+    scale: float | None = None,
 ) -> dict[str, Any]:
     """Fingerprint of a scalar: a number (value, exact digits, a coarse 'close' bucket) or an
-    expression (values at the points, hashed differences and ratios between points)."""
+    expression (values at the points, hashed differences and ratios between points).
+
+    ``scale``: see ``fingerprint_value``; given for the entries of an array so that every entry's
+    record has the same fields and exponents whatever its value (zero included).
+    """
     if not expr.free_symbols:
         v = eval_scalar(expr, {})
         if v is not None and not math.isfinite(v):
             v = None
-        out: dict[str, Any] = {"t": "num", "v": None if v is None else fingerprint_value(salt, path, v, rtol, atol)}
-        if v is not None and v != 0:
+        out: dict[str, Any] = {"t": "num",
+                               "v": None if v is None else fingerprint_value(salt, path, v, rtol, atol, scale)}
+        magnitude = scale if scale else (abs(v) if v is not None else 0.0)
+        if v is not None and magnitude > 0:
             # a fine grid (1e-5 relative) on which "within 0.1 %" is a range of buckets
-            e = quantum_exponent(v, 1e-5, 0.0)
+            e = quantum_exponent(magnitude, 1e-5, 0.0)
             out["c"] = [e, value_hash(salt, f"{path}~close", _bucket(v, e))]
         if is_exact(expr):
-            eb = _exact_bucket(expr)
+            eb = _exact_bucket(expr, scale)
             if eb is not None:
                 out["x"] = [eb[0], value_hash(salt, f"{path}!", eb[1])]
         return out

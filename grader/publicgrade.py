@@ -184,16 +184,23 @@ def _value_fp(salt: str, path: str, value: Any, kind: str, symbols: Mapping[str,
               points: Sequence[Mapping[str, float]], var: str | None, rtol: float, atol: float) -> dict[str, Any]:
     if kind == "array":
         shape, elems = _array(value, symbols)
+        numeric = all(not e.free_symbols for e in elems)
+        vals = [fpm.eval_scalar(e, {}) for e in elems] if numeric else []
+        # one grid for every numeric entry: the file must not tell zero entries from the others
+        scale = max((abs(v) for v in vals if v is not None and math.isfinite(v)), default=0.0) or None
         out = {"t": "array", "shape": list(shape),
-               "elems": [fpm.scalar_fingerprint(salt, f"{path}[{j}]", e, points, rtol, atol)
+               "elems": [fpm.scalar_fingerprint(salt, f"{path}[{j}]", e, points, rtol, atol,
+                                                scale if numeric else None)
                          for j, e in enumerate(elems)]}
-        if all(not e.free_symbols for e in elems):
-            vals = [fpm.eval_scalar(e, {}) for e in elems]
+        if numeric:
             # ratios between entries, relative to the first non-zero entry (whole-array factor diagnosis)
             base = next((j for j, v in enumerate(vals) if v is not None and v != 0), None)
             if base is not None:
-                out["q"] = [None if v is None else fpm.fingerprint_value(salt, f"{path}/{j}", v / vals[base], 10 * rtol, 1e-12)
-                            for j, v in enumerate(vals)]
+                ratios = [None if v is None else v / vals[base] for v in vals]
+                rscale = max((abs(r) for r in ratios if r is not None and math.isfinite(r)), default=0.0) or None
+                out["q"] = [None if r is None else fpm.fingerprint_value(salt, f"{path}/{j}", r, 10 * rtol, 1e-12,
+                                                                         rscale)
+                            for j, r in enumerate(ratios)]
         return out
     expr = _scalar(value, symbols, kind)
     if kind == "antiderivative":
@@ -208,11 +215,14 @@ def _output_fp(salt: str, path: str, out: Any, rtol: float, atol: float) -> dict
     except (TypeError, ValueError):
         return {"t": "wire", "h": _wire_hash(salt, path, out)}
     flat = arr.reshape(-1)
+    finite = [abs(float(v)) for v in flat if math.isfinite(float(v))]
+    scale = (max(finite) or None) if finite and flat.size > 1 else None  # one grid per output array
     elems = []
     for j, v in enumerate(flat):
         v = float(v)
         # a non-finite output (a mistake's overflow, say) is stored as what it is
-        elems.append(fpm.fingerprint_value(salt, f"{path}[{j}]", v, rtol, atol) if math.isfinite(v) else [repr(v)])
+        elems.append(fpm.fingerprint_value(salt, f"{path}[{j}]", v, rtol, atol, scale)
+                     if math.isfinite(v) else [repr(v)])
     return {"t": "out", "shape": list(_norm_shape(arr.shape)), "elems": elems}
 
 

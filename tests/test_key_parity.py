@@ -257,3 +257,19 @@ def test_the_public_key_is_deterministic(fixture_keys, tmp_path):
     assert again.public_path.read_text() == again.public_text
     assert again.private_path == course / ".calcgrade" / "keys" / "fx_basics.json"
     assert again.private_path.is_file()
+
+
+def test_array_fingerprints_do_not_tell_zero_entries_from_others():
+    """A 0/1 answer must not be readable off the stored exponents or fields of the public key."""
+    import re
+
+    from grader.publicgrade import _value_fp
+
+    def skeleton(value: Any) -> str:
+        fp = _value_fp("salt", "q", value, "array", {}, [{}], None, 1e-6, 1e-9)
+        return re.sub(r'"[0-9a-f]{20}"', '"#"', json.dumps(fp, sort_keys=True))
+
+    a = skeleton(sp.Matrix([0, 0, 0, 1, 1]))
+    b = skeleton(sp.Matrix([1, 1, 0, 0, 0]))
+    c = skeleton(sp.Matrix([1, 0, 1, 0, 1]))
+    assert a == b == c
