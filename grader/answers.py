@@ -32,6 +32,9 @@ __all__ = [
     "to_array",
     "canonical_symbols",
     "describe_type",
+    "booleans_as_numbers",
+    "boolean_as_number",
+    "BOOLEAN_NOTE",
     "MAX_TEXT",
 ]
 
@@ -533,6 +536,50 @@ def _check_expr(expr: sp.Expr, allowed: Mapping[str, sp.Symbol], question_symbol
 
 def _fmt_c(v: complex) -> str:
     return f"{v.real:.4g}{v.imag:+.4g}i"
+
+
+# ---------------------------------------------------------------------------
+# True/False where a number is expected
+
+BOOLEAN_NOTE = "True/False were read as 1/0."
+
+
+def _is_boolean(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, (bool, np.bool_))
+
+
+def boolean_as_number(value: Any) -> tuple[Any, bool]:
+    """``value`` with True/False (Python, NumPy, or a 0-d NumPy bool array) as the integer 1/0.
+
+    Why: a question whose answer is 0 or 1 ("1 for yes, 0 for no") is naturally answered with a
+    comparison, ``loss > 1``, which gives a bool.  Only number and array questions read bools this
+    way (their callers decide); an expression is never a truth value.  Returns (value, converted).
+    """
+    import numpy as np
+
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype == bool:
+        value = value.item()
+    if _is_boolean(value):
+        return int(bool(value)), True
+    return value, False
+
+
+def booleans_as_numbers(raw: Sequence[Any]) -> tuple[list[Any], bool]:
+    """The raw entries of an array answer (see ``to_array``) with True/False entries as 1/0.
+
+    Why: a 0/1 vector ("which learning rates diverge") is naturally written ``[False, True, ...]``
+    or as a NumPy comparison ``np.array(losses) > 1``.  Returns (entries, whether any was converted);
+    any other non-numeric entry is left for ``to_expression`` to refuse with its own message.
+    """
+    out: list[Any] = []
+    converted = False
+    for r in raw:
+        r, c = boolean_as_number(r)
+        out.append(r)
+        converted = converted or c
+    return out, converted
 
 
 # ---------------------------------------------------------------------------

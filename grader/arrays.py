@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 
 from grader import mistakes as mk
-from grader.answers import InvalidAnswer, canonical_symbols, to_array, to_expression
+from grader.answers import BOOLEAN_NOTE, InvalidAnswer, booleans_as_numbers, canonical_symbols, to_array, to_expression
 from grader.budget import Timeout
 from grader.comparison import (
     CORRECT,
@@ -78,6 +78,7 @@ class ArrayProblem(_Problem):
                 raise ValueError(f"unusable array reference: {exc.message}") from None
         if shape == ():
             raise ValueError("an array reference needs at least one dimension")
+        raw, _ = booleans_as_numbers(raw)  # a 0/1 reference written as a comparison
         entries = [_reference_expr(r) for r in raw]
         v = _var_symbol(var)
         syms: set[sp.Symbol] = set().union(*(e.free_symbols for e in entries)) | ({v} if v is not None else set())
@@ -106,6 +107,7 @@ class ArrayProblem(_Problem):
 
     def normalise_reference_like(self, value: Any) -> tuple[tuple[int, ...], list[sp.Expr]]:
         shape, raw = self._read(value)
+        raw, _ = booleans_as_numbers(raw)
         return shape, self._entries(shape, raw)
 
     def _align(self, shape: tuple[int, ...]) -> str | None:
@@ -132,6 +134,16 @@ class ArrayProblem(_Problem):
 
     def grade(self, answer: Any, opts: _Options, named: list[_Named]) -> Verdict:
         shape, raw = self._read(answer)
+        raw, read_booleans = booleans_as_numbers(raw)
+        if not read_booleans:
+            return self._grade(shape, raw, opts, named)
+        try:
+            verdict = self._grade(shape, raw, opts, named)
+        except InvalidAnswer as exc:  # another entry is unreadable: that is the message
+            verdict = Verdict.invalid(exc.message, exc.reason)
+        return verdict.with_note(BOOLEAN_NOTE)
+
+    def _grade(self, shape: tuple[int, ...], raw: list[Any], opts: _Options, named: list[_Named]) -> Verdict:
         if shape == ():
             return Verdict.wrong(
                 f"Your answer is a single value, but {describe_shape(self.shape)} is expected.", "invalid",

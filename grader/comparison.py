@@ -29,7 +29,9 @@ import sympy as sp
 
 from grader import mistakes as mk
 from grader.answers import (
+    BOOLEAN_NOTE,
     InvalidAnswer,
+    boolean_as_number,
     canonical_symbols,
     describe_type,
     parse_text,
@@ -485,6 +487,7 @@ class _NumberProblem(_Problem):
     def __init__(self, expected: Any) -> None:
         if isinstance(expected, np.ndarray):
             expected = expected.item()
+        expected, _ = boolean_as_number(expected)
         e = _reference_expr(expected)
         if e.free_symbols:
             raise ValueError("a number reference cannot contain symbols")
@@ -502,12 +505,18 @@ class _NumberProblem(_Problem):
                 ) from None
             raise
 
-    normalise_reference_like = normalise
+    def normalise_reference_like(self, value: Any) -> sp.Expr:
+        return self.normalise(boolean_as_number(value)[0])
 
     def matches(self, value: Any, wrong: Any, opts: _Options) -> bool:
         return _same_number(value, wrong, opts).equal is True
 
     def grade(self, answer: Any, opts: _Options, named: list[_Named]) -> Verdict:
+        answer, read_boolean = boolean_as_number(answer)  # "1 for yes": True is read as 1
+        verdict = self._grade(answer, opts, named)
+        return verdict.with_note(BOOLEAN_NOTE) if read_boolean else verdict
+
+    def _grade(self, answer: Any, opts: _Options, named: list[_Named]) -> Verdict:
         a = self.normalise(answer)
         out = _same_number(a, self.expected, opts)
         if out.equal:
@@ -524,7 +533,7 @@ class _NumberProblem(_Problem):
             return Verdict.wrong("Your answer is astronomically large; it is not correct.", out.method)
         diag = None
         try:
-            if av is not None and ev is not None and ev != 0:
+            if av is not None and ev is not None and ev != 0 and av != 0:  # 0 is no "factor of 0"
                 ratio = float(av / ev)
                 if abs(ratio - 1) > 1e-3:
                     c = ratio

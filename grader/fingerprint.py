@@ -10,9 +10,22 @@ stored only as *salted hashes of quantised values*:
 * each value ``v`` is quantised on a grid whose step is a power of ten just below the tolerance
   ``atol + rtol*|v|`` (the exponent is stored: it only reveals the order of magnitude), and
   ``blake2b(salt, path, bucket)`` is stored;
-* a student's value ``s`` matches when its bucket or a neighbouring one hashes equal, i.e. when it is
-  within roughly 0.5 to 1.5 grid steps of the reference (a little stricter than the private key's
-  ``rtol``, never looser by more than one step);
+* a student's value ``s`` matches when one of the buckets that the interval ``s ± tol_s`` touches
+  hashes equal, where ``tol_s = atol + rtol*|s|`` is the declared tolerance computed from the
+  student's own value (the reference is not known here; ``rtol*|s|`` and the private key's
+  ``rtol*|ref|`` differ by ``rtol`` times the error, a negligible amount).  Every value the private
+  key accepts is therefore accepted (no public false reject: the public key is never stricter than
+  the declared tolerance), and a value is accepted only when it is within ``tol_s`` plus one grid
+  step of the reference.  The step lies between a tenth of the tolerance and the tolerance, so the
+  public check is looser by at most one step: 1.5 tolerances off is always rejected when the
+  tolerance is at least twice the step (its leading digit is 2 or more), and 2 tolerances off always.
+  Knowing only the reference's bucket, no rule can be exact both ways; this one errs towards
+  accepting, because a self-check must not reject what the grade will accept.  See ``matches``;
+* entries of a numeric array (and of a function's output array) share one grid set by the array's
+  largest magnitude, while their tolerance stays per entry (``atol + rtol*|s_j|``, the private
+  core's rule): an entry much smaller than the largest one is thus judged to within one grid step
+  of the array (``<= atol + rtol*max|ref|``), looser than its own tolerance.  The grid cannot be finer
+  without telling zero entries from the others in the file (see ``fingerprint_value``);
 * named mistakes are fingerprinted the same way, so their targeted message is given; generic
   diagnoses work by transforming the student's values (``-s``, ``s/2``, ``2s``, ...) and re-testing,
   and an added constant by hashing differences between sample points.
@@ -34,7 +47,7 @@ import sympy as sp
 
 __all__ = [
     "N_POINTS", "make_salt", "quantum_exponent", "value_hash", "matches", "sample_for",
-    "eval_scalar", "scalar_fingerprint", "match_scalar",
+    "eval_scalar", "scalar_fingerprint", "match_scalar", "tolerance", "MAX_REACH",
 ]
 
 N_POINTS = 10
@@ -86,15 +99,56 @@ def fingerprint_value(salt: str, path: str, v: float, rtol: float, atol: float,
     return [e, value_hash(salt, path, b)]
 
 
-def matches(salt: str, path: str, fp: Sequence[Any], s: float | None) -> bool:
-    """Whether the student's value ``s`` hits the fingerprint ``[exponent, hash]``."""
+# at most this many buckets on either side of the student's own are hashed for one value: a
+# correct value never needs more than ~10 (the grid step is at least a tenth of the tolerance)
+MAX_REACH = 50
+
+
+def tolerance(s: float, rtol: float, atol: float) -> float:
+    """The declared tolerance ``atol + rtol*|s|`` taken at the student's value ``s``."""
+    return float(atol) + float(rtol) * abs(float(s))
+
+
+def matches(salt: str, path: str, fp: Sequence[Any], s: float | None, tol: float | None = None,
+            max_reach: int = MAX_REACH) -> bool:
+    """Whether the student's value ``s`` hits the fingerprint ``[exponent, hash]``.
+
+    With ``tol`` (an absolute tolerance, ``tolerance(s, rtol, atol)``), every bucket that the
+    interval ``[s - tol, s + tol]`` reaches is tried (at most ``max_reach`` on each side): the
+    reference ``r`` is accepted when ``|r - s| <= tol`` and rejected when ``|r - s| >= tol + step``;
+    in between it depends on where ``r`` and ``s -/+ tol`` lie in their buckets.  Rounding is
+    monotonic, so the buckets of the interval's ends bound the bucket of every value inside it, and
+    the bucket of ``r`` can only be one of them when ``r`` is less than a step outside the interval.
+    Without ``tol``: the student's bucket and its two neighbours (the grid's own rule, for stored
+    values without a declared tolerance).
+    """
     if s is None or not isinstance(s, (int, float)) or not math.isfinite(s):
         return False
     e, h = int(fp[0]), fp[1]
-    b = _bucket(float(s), e)
+    s = float(s)
+    b = _bucket(s, e)
     if b is None:
         return False
-    return any(value_hash(salt, path, b + d) == h for d in (0, -1, 1))
+    if tol is None or not math.isfinite(tol) or tol < 0:
+        lo, hi = b - 1, b + 1
+    else:
+        lo_b, hi_b = _bucket(s - tol, e), _bucket(s + tol, e)
+        lo = b - max_reach if lo_b is None else max(lo_b, b - max_reach)
+        hi = b + max_reach if hi_b is None else min(hi_b, b + max_reach)
+    if value_hash(salt, path, b) == h:
+        return True
+    for d in range(1, max(b - lo, hi - b) + 1):  # nearest buckets first
+        if b - d >= lo and value_hash(salt, path, b - d) == h:
+            return True
+        if b + d <= hi and value_hash(salt, path, b + d) == h:
+            return True
+    return False
+
+
+def _tol(s: Any, rtol: float | None, atol: float | None) -> float | None:
+    if rtol is None or atol is None or s is None or isinstance(s, bool) or not isinstance(s, (int, float)):
+        return None
+    return tolerance(s, rtol, atol) if math.isfinite(s) else None
 
 
 # --- evaluation -------------------------------------------------------------------------------------
@@ -268,14 +322,19 @@ def match_exact(salt: str, path: str, fp: Mapping[str, Any], expr: sp.Expr) -> b
 
 
 def match_scalar(
-    salt: str, path: str, fp: Mapping[str, Any], values: Sequence[float | None]
+    salt: str, path: str, fp: Mapping[str, Any], values: Sequence[float | None],
+    rtol: float | None = None, atol: float | None = None,
 ) -> tuple[bool, list[int]]:
-    """(all defined points match, indices of the points that do not)."""
+    """(all defined points match, indices of the points that do not).
+
+    ``rtol``/``atol``: the question's declared tolerance, applied to each student value (see
+    ``matches``); without them only the grid's neighbouring buckets are tried.
+    """
     if fp["t"] == "num":
         if fp["v"] is None:
             return True, []
         s = values[0] if values else None
-        hit = matches(salt, path, fp["v"], s)
+        hit = matches(salt, path, fp["v"], s, _tol(s, rtol, atol))
         return hit, ([] if hit else [0])
     bad = []
     if not any(f is not None for f in fp["v"]):
@@ -284,7 +343,7 @@ def match_scalar(
         if f is None:
             continue
         s = values[i] if i < len(values) else None
-        if not matches(salt, f"{path}@{i}", f, s):
+        if not matches(salt, f"{path}@{i}", f, s, _tol(s, rtol, atol)):
             bad.append(i)
     return (not bad, bad)
 
@@ -303,9 +362,14 @@ def match_close(salt: str, path: str, fp: Mapping[str, Any], s: float | None) ->
     return any(value_hash(salt, f"{path}~close", b + d) == h for d in range(-reach, reach + 1))
 
 
-def match_relation(salt: str, path: str, fp: Mapping[str, Any], values: Sequence[float | None], which: str) -> bool:
+def match_relation(salt: str, path: str, fp: Mapping[str, Any], values: Sequence[float | None], which: str,
+                   rtol: float | None = None, atol: float | None = None) -> bool:
     """Whether the student's values differ from the reference by one constant (``which="d"``) or are one
-    constant multiple of it (``which="q"``), judged by the hashed differences / ratios."""
+    constant multiple of it (``which="q"``), judged by the hashed differences / ratios.
+
+    With ``rtol``/``atol`` each hashed relation is matched with the tolerance its grid was built for
+    (``relation_hashes``): ``atol + rtol*max(|s_i|, |s_base|)`` for a difference, ``1e-12 + 10*rtol*|ratio|``
+    for a ratio."""
     if fp["t"] != "expr" or fp.get("base") is None:
         return False
     base = fp["base"]
@@ -321,7 +385,10 @@ def match_relation(salt: str, path: str, fp: Mapping[str, Any], values: Sequence
         if s is None:
             return False
         rel = s - sb if which == "d" else s / sb
-        if not matches(salt, f"{path}{sep}{i}", h, rel):
+        tol = None
+        if rtol is not None and atol is not None and math.isfinite(rel):
+            tol = (atol + rtol * max(abs(s), abs(sb))) if which == "d" else 1e-12 + 10 * rtol * abs(rel)
+        if not matches(salt, f"{path}{sep}{i}", h, rel, tol):
             return False
         tested += 1
     return tested >= (2 if which == "d" else 1)

@@ -71,9 +71,11 @@ def _constants(symbols: Mapping[str, sp.Symbol]) -> tuple[str, ...]:
 
 
 def _array(value: Any, symbols: Mapping[str, sp.Symbol]) -> tuple[tuple[int, ...], list[sp.Expr]]:
-    from grader.answers import to_array, to_expression
+    """A reference (or mistake) array as (shape, entries); True/False entries are 1/0, as in the core."""
+    from grader.answers import booleans_as_numbers, to_array, to_expression
 
     shape, raw = to_array(value, symbols)
+    raw, _ = booleans_as_numbers(raw)
     return shape, [to_expression(r, symbols, what="an entry") for r in raw]
 
 
@@ -264,11 +266,14 @@ def grade_public(value: Any, entry: Mapping[str, Any]) -> Any:
 
 
 def _grade_public(value: Any, entry: Mapping[str, Any]) -> Any:
-    from grader.answers import InvalidAnswer
+    from grader.answers import BOOLEAN_NOTE, InvalidAnswer, boolean_as_number
 
     Verdict = _verdict()
     symbols = _symbols_of(entry)
     kind = entry["kind"]
+    read_boolean = False
+    if kind == "number":  # "1 for yes": True is read as 1, as the core does
+        value, read_boolean = boolean_as_number(value)
     try:
         if kind == "array":
             return _grade_array(value, entry, symbols)
@@ -276,10 +281,16 @@ def _grade_public(value: Any, entry: Mapping[str, Any]) -> Any:
     except InvalidAnswer as exc:
         return Verdict.invalid(exc.message, exc.reason)
     if kind == "number":
-        return _grade_number(expr, entry)
+        verdict = _grade_number(expr, entry)
+        return verdict.with_note(BOOLEAN_NOTE) if read_boolean else verdict
     if kind == "antiderivative":
         return _grade_antiderivative(expr, entry)
     return _grade_expression(expr, entry)
+
+
+def _tols(entry: Mapping[str, Any]) -> tuple[float, float]:
+    """(rtol, atol) declared for the question: the public match applies them to the student's values."""
+    return float(entry.get("rtol", 1e-6)), float(entry.get("atol", 1e-9))
 
 
 def _named(entry: Mapping[str, Any], vals: Sequence[float | None], expr: sp.Expr | None = None) -> Any:
@@ -288,13 +299,10 @@ def _named(entry: Mapping[str, Any], vals: Sequence[float | None], expr: sp.Expr
         fp = m.get("fp")
         if not fp or fp.get("t") == "array":
             continue
-        if expr is not None and fp["t"] == "num":
-            exact = fpm.match_exact(salt, f"m:{m['id']}", fp, expr)
-            if exact is not None:
-                if exact:
-                    return m
-                continue
-        if fpm.match_scalar(salt, f"m:{m['id']}", fp, vals)[0]:
+        if expr is not None and fp["t"] == "num" and fpm.match_exact(salt, f"m:{m['id']}", fp, expr):
+            return m
+        # an exact answer that is not the exact mistake may still be within the tolerance of it (the core's rule)
+        if fpm.match_scalar(salt, f"m:{m['id']}", fp, vals, *_tols(entry))[0]:
             return m
     return None
 
@@ -328,8 +336,9 @@ def _grade_expression(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
     Verdict = _verdict()
     mk = _core_messages()
     salt, fp, points = entry["salt"], entry["fp"], entry.get("sample") or [{}]
+    tols = _tols(entry)
     vals = _values(expr, points)
-    ok, bad = fpm.match_scalar(salt, "r", fp, vals)
+    ok, bad = fpm.match_scalar(salt, "r", fp, vals, *tols)
     if ok:
         return Verdict.right("Correct.", "numeric")
     ce, details = _ce(entry, vals, bad, "your answer")
@@ -337,18 +346,19 @@ def _grade_expression(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
     if m is not None:
         return Verdict.wrong(m["message"], "numeric", m["id"], **details)
     diag = None
-    if fpm.match_relation(salt, "r", fp, vals, "q"):
-        diag = _factor_diagnosis(salt, "r", fp, vals, mk)
-    elif fpm.match_relation(salt, "r", fp, vals, "d"):
+    if fpm.match_relation(salt, "r", fp, vals, "q", *tols) and not _factor_near_one(salt, fp, vals):
+        diag = _factor_diagnosis(salt, "r", fp, vals, mk, tols)
+    elif fpm.match_relation(salt, "r", fp, vals, "d", *tols):
         diag = ("added_constant", "Your answer differs from the correct answer by a constant: check for a constant "
                 "term that should not be there or is missing.")
     var = entry.get("var")
     if diag is None and var:
         dvals = _values(_derivative(expr, var), points)
-        if not _all_zero(dvals) and fpm.match_scalar(salt, "r", fp, dvals)[0]:
+        if not _all_zero(dvals) and fpm.match_scalar(salt, "r", fp, dvals, *tols)[0]:
             diag = ("antiderivative_instead", "The derivative of your answer is the correct answer: you gave the "
                     "function (or an antiderivative) instead of its derivative.")
-        elif entry.get("alt") and _alt_nonzero(entry["alt"]) and fpm.match_scalar(salt, "alt", entry["alt"], vals)[0]:
+        elif (entry.get("alt") and _alt_nonzero(entry["alt"])
+              and fpm.match_scalar(salt, "alt", entry["alt"], vals, *tols)[0]):
             diag = ("differentiated_once_more", "Your answer is the derivative of the correct answer: you "
                     "differentiated once too often.")
     if diag is not None:
@@ -365,17 +375,33 @@ def _alt_nonzero(fp: Mapping[str, Any]) -> bool:
     return fp.get("t") != "num" or fp.get("v") is not None
 
 
+# the core names no factor c with |c - 1| <= 0.1 % (grader.mistakes.constant_ratio): a value just outside
+# the tolerance is "not quite", not "off by a factor"
+NEAR_ONE = 1e-3
+
+
+def _factor_near_one(salt: str, fp: Mapping[str, Any], vals: Sequence[float | None]) -> bool:
+    """For an answer known to be c * reference: whether |c - 1| <= NEAR_ONE, judged at the base point
+    (the answer within 0.1 % of the reference there).  Up to 5000 buckets on each side are tried: on
+    the finest grids (rtol 1e-6) that still covers |c - 1| up to 5e-4."""
+    base = fp.get("base")
+    if fp.get("t") != "expr" or base is None or base >= len(vals) or vals[base] is None or fp["v"][base] is None:
+        return False
+    s = vals[base]
+    return fpm.matches(salt, f"r@{base}", fp["v"][base], s, NEAR_ONE * abs(s), max_reach=5000)
+
+
 SMALL_FACTORS: tuple[float, ...] = (-1.0,) + tuple(
     f for k in range(2, 11) for f in (float(k), -float(k), 1.0 / k, -1.0 / k)
 )
 
 
 def _factor_diagnosis(salt: str, path: str, fp: Mapping[str, Any], vals: Sequence[float | None],
-                      mk: Any) -> tuple[str, str]:
+                      mk: Any, tols: tuple[float, float]) -> tuple[str, str]:
     """Answer = c * reference (known from the hashed ratios).  A small c is named, as the core does;
     any other c stays unnamed, since naming it would give the reference value away."""
     for c in SMALL_FACTORS:
-        if fpm.match_scalar(salt, path, fp, fpm.iter_values(vals, lambda s: s / c))[0]:
+        if fpm.match_scalar(salt, path, fp, fpm.iter_values(vals, lambda s: s / c), *tols)[0]:
             return mk.describe_factor(c)
     return ("constant_factor", "Your answer is a constant multiple of the correct answer: check the constant "
             "factors (and the sign).")
@@ -385,9 +411,10 @@ def _grade_antiderivative(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
     Verdict = _verdict()
     salt, fp, points = entry["salt"], entry["fp"], entry.get("sample") or [{}]
     var = entry.get("var")
+    tols = _tols(entry)
     d = _derivative(expr, var)
     vals = _values(d, points)
-    ok, bad = fpm.match_scalar(salt, "r", fp, vals)
+    ok, bad = fpm.match_scalar(salt, "r", fp, vals, *tols)
     if ok:
         return Verdict.right("Correct.", "numeric")
     ce, details = _ce(entry, vals, bad, "the derivative of your answer")
@@ -401,14 +428,14 @@ def _grade_antiderivative(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
             f"The constant {', '.join(stray)} must only be added at the end (F(x) + C); in your answer it "
             "changes the derivative.", "numeric", "constant_misplaced", **details)
     raw = _values(expr, points)
-    if entry.get("alt") and fpm.match_scalar(salt, "alt", entry["alt"], raw)[0]:
+    if entry.get("alt") and fpm.match_scalar(salt, "alt", entry["alt"], raw, *tols)[0]:
         return Verdict.wrong("You differentiated instead of integrating: your answer is the derivative of the "
                              "integrand, not an antiderivative.", "numeric", "differentiated_instead", **details)
-    if fpm.match_scalar(salt, "r", fp, raw)[0]:
+    if fpm.match_scalar(salt, "r", fp, raw, *tols)[0]:
         return Verdict.wrong("Your answer is the integrand itself; find a function whose derivative is the "
                              "integrand.", "numeric", "integrand_given", **details)
-    if fpm.match_relation(salt, "r", fp, vals, "q"):
-        ident, sentence = _factor_diagnosis(salt, "r", fp, vals, _core_messages())
+    if fpm.match_relation(salt, "r", fp, vals, "q", *tols) and not _factor_near_one(salt, fp, vals):
+        ident, sentence = _factor_diagnosis(salt, "r", fp, vals, _core_messages(), tols)
         return Verdict.wrong(sentence.replace("the correct answer", "a correct antiderivative"), "numeric", ident,
                              **details)
     text = "The derivative of your answer is not the integrand, so it is not an antiderivative."
@@ -421,8 +448,10 @@ def _grade_number(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
     salt, fp = entry["salt"], entry["fp"]
     v = fpm.eval_scalar(expr, {})
     shown = _fmt(v) if v is not None else sp.sstr(expr)[:60]
+    tols = _tols(entry)
     exact = fpm.match_exact(salt, "r", fp, expr)
-    ok = exact if exact is not None else fpm.match_scalar(salt, "r", fp, [v])[0]
+    # an exact answer that is not the exact reference may still be within the tolerance (the core's rule)
+    ok = bool(exact) or fpm.match_scalar(salt, "r", fp, [v], *tols)[0]
     if ok:
         return Verdict.right("Correct.", "exact" if exact else "numeric")
     m = _named(entry, [v], expr)
@@ -436,19 +465,30 @@ def _grade_number(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
                              "numeric", "close")
     if v != 0:
         for c in NUMBER_FACTORS:
-            if fpm.match_scalar(salt, "r", fp, [v / c])[0]:
+            if fpm.match_scalar(salt, "r", fp, [v / c], *tols)[0]:
                 ident, sentence = mk.describe_factor(c)
                 return Verdict.wrong(f"Your answer {shown} is not correct. {sentence}", "numeric", ident)
     return Verdict.wrong(f"Your answer {shown} is not correct.", "numeric")
 
 
 def _grade_array(value: Any, entry: Mapping[str, Any], symbols: Mapping[str, sp.Symbol]) -> Any:
-    from grader.answers import InvalidAnswer, to_array
+    from grader.answers import BOOLEAN_NOTE, InvalidAnswer, booleans_as_numbers, to_array
+
+    Verdict = _verdict()
+    shape, raw = to_array(value, symbols)
+    raw, read_booleans = booleans_as_numbers(raw)  # a 0/1 vector written with True/False, as in the core
+    verdict = _grade_array_entries(tuple(shape), raw, entry, symbols)
+    return verdict.with_note(BOOLEAN_NOTE) if read_booleans else verdict
+
+
+def _grade_array_entries(shape: tuple[int, ...], raw: list[Any], entry: Mapping[str, Any],
+                         symbols: Mapping[str, sp.Symbol]) -> Any:
+    from grader.answers import InvalidAnswer
 
     Verdict = _verdict()
     salt, fp, points = entry["salt"], entry["fp"], entry.get("sample") or [{}]
+    tols = _tols(entry)
     ref_shape = tuple(fp["shape"])
-    shape, raw = to_array(value, symbols)
     if shape == ():
         return Verdict.wrong(f"Your answer is a single value, but {_describe_shape(ref_shape)} is expected.",
                              "invalid", None, reason="wrong_shape")
@@ -461,7 +501,7 @@ def _grade_array(value: Any, entry: Mapping[str, Any], symbols: Mapping[str, sp.
     if align == "bad":
         return _wrong_shape(tuple(shape), elems, vals, entry)
     notes = " Note: you gave an array of shape {}; it was read as a vector.".format(tuple(shape)) if align == "note" else ""
-    wrong = [j for j, v in enumerate(vals) if not _entry_ok(salt, f"r[{j}]", fp["elems"][j], v, elems[j])]
+    wrong = [j for j, v in enumerate(vals) if not _entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], v, elems[j])]
     if not wrong:
         return Verdict.right("Correct." + notes, "numeric")
     details = {"wrong_entries": [list(_unravel(j, ref_shape)) for j in wrong], "index_base": 0}
@@ -471,25 +511,27 @@ def _grade_array(value: Any, entry: Mapping[str, Any], symbols: Mapping[str, sp.
     n = len(vals)
     if len(ref_shape) == 2 and ref_shape[0] == ref_shape[1] and ref_shape[0] > 1:
         r, c = ref_shape
-        if all(_entry_ok(salt, f"r[{j * c + i}]", fp["elems"][j * c + i], vals[i * c + j], elems[i * c + j])
+        if all(_entry_ok(tols, salt, f"r[{j * c + i}]", fp["elems"][j * c + i], vals[i * c + j], elems[i * c + j])
                for i in range(r) for j in range(c)):
             return Verdict.wrong("Your matrix is the transpose of the correct one: rows and columns are swapped.",
                                  "numeric", "transposed", **details)
     if len(wrong) == 2:
         i, j = wrong
-        if (_entry_ok(salt, f"r[{j}]", fp["elems"][j], vals[i], elems[i])
-                and _entry_ok(salt, f"r[{i}]", fp["elems"][i], vals[j], elems[j])):
+        if (_entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], vals[i], elems[i])
+                and _entry_ok(tols, salt, f"r[{i}]", fp["elems"][i], vals[j], elems[j])):
             li, lj = (_entry_label(_unravel(k, ref_shape)) for k in (i, j))
             return Verdict.wrong(f"Two entries are swapped: {li} and {lj} (counting from 1) are in each other's place.",
                                  "numeric", "swapped_components", **details)
     if len(wrong) == n and n > 1 and "q" in fp and all(not e.free_symbols for e in elems):
         svals = [v[0] for v in vals]
         base = next((j for j, v in enumerate(svals) if v is not None and v != 0), None)
+        # ratios between entries were hashed on a grid for 10*rtol (see _value_fp): matched with that tolerance
         if base is not None and all(
-            f is not None and s is not None and fpm.matches(salt, f"r/{j}", f, s / svals[base])
+            f is not None and s is not None
+            and fpm.matches(salt, f"r/{j}", f, s / svals[base], 1e-12 + 10 * tols[0] * abs(s / svals[base]))
             for j, (f, s) in enumerate(zip(fp["q"], svals))
         ):
-            ident, sentence = _array_factor(salt, fp, vals, elems)
+            ident, sentence = _array_factor(salt, fp, vals, elems, tols)
             return Verdict.wrong(sentence.replace("correct answer", "correct array"), "numeric", ident, **details)
     labels = [_entry_label(_unravel(k, ref_shape)) for k in wrong]
     if len(wrong) == 1:
@@ -501,22 +543,23 @@ def _grade_array(value: Any, entry: Mapping[str, Any], symbols: Mapping[str, sp.
 
 
 def _array_factor(salt: str, fp: Mapping[str, Any], vals: list[list[float | None]],
-                  elems: list[sp.Expr]) -> tuple[str, str]:
+                  elems: list[sp.Expr], tols: tuple[float, float]) -> tuple[str, str]:
     mk = _core_messages()
     for c in SMALL_FACTORS:
-        if all(_entry_ok(salt, f"r[{j}]", fp["elems"][j], fpm.iter_values(v, lambda s: s / c), sp.Float(0.5))
+        if all(_entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], fpm.iter_values(v, lambda s: s / c), sp.Float(0.5))
                for j, v in enumerate(vals)):
             return mk.describe_factor(c)
     return ("constant_factor", "Your answer is a constant multiple of the correct answer: check the constant "
             "factors (and the sign).")
 
 
-def _entry_ok(salt: str, path: str, fp: Mapping[str, Any], vals: Sequence[float | None], expr: sp.Expr) -> bool:
-    if fp["t"] == "num":
-        exact = fpm.match_exact(salt, path, fp, expr)
-        if exact is not None:
-            return exact
-    return fpm.match_scalar(salt, path, fp, vals)[0]
+def _entry_ok(tols: tuple[float, float], salt: str, path: str, fp: Mapping[str, Any],
+              vals: Sequence[float | None], expr: sp.Expr) -> bool:
+    """One entry: equal to the exact reference entry, or within the declared tolerance of it (per entry,
+    ``atol + rtol*|s_j|``, like the core; on the array's grid, see ``grader.fingerprint``)."""
+    if fp["t"] == "num" and fpm.match_exact(salt, path, fp, expr):
+        return True
+    return fpm.match_scalar(salt, path, fp, vals, *tols)[0]
 
 
 def _entries(shape: tuple[int, ...], raw: list[Any], symbols: Mapping[str, sp.Symbol]) -> list[sp.Expr]:
@@ -549,7 +592,7 @@ def _align(shape: tuple[int, ...], ref: tuple[int, ...]) -> str | None:
 
 def _named_array(entry: Mapping[str, Any], shape: tuple[int, ...], elems: list[sp.Expr],
                  vals: list[list[float | None]]) -> Any:
-    salt = entry["salt"]
+    salt, tols = entry["salt"], _tols(entry)
     for m in entry.get("mistakes", []):
         mf = m.get("fp")
         if not mf or mf.get("t") != "array":
@@ -558,7 +601,7 @@ def _named_array(entry: Mapping[str, Any], shape: tuple[int, ...], elems: list[s
         if shape != mshape and not (int(np.prod(shape)) == int(np.prod(mshape)) and (len(shape) == 1 or len(mshape) == 1)):
             continue
         if len(mf["elems"]) == len(vals) and all(
-            _entry_ok(salt, f"m:{m['id']}[{j}]", f, v, e) for j, (f, v, e) in enumerate(zip(mf["elems"], vals, elems))
+            _entry_ok(tols, salt, f"m:{m['id']}[{j}]", f, v, e) for j, (f, v, e) in enumerate(zip(mf["elems"], vals, elems))
         ):
             return m
     return None
@@ -567,7 +610,7 @@ def _named_array(entry: Mapping[str, Any], shape: tuple[int, ...], elems: list[s
 def _wrong_shape(shape: tuple[int, ...], elems: list[sp.Expr], vals: list[list[float | None]],
                  entry: Mapping[str, Any]) -> Any:
     Verdict = _verdict()
-    salt, fp = entry["salt"], entry["fp"]
+    salt, fp, tols = entry["salt"], entry["fp"], _tols(entry)
     ref_shape = tuple(fp["shape"])
     details = {"reason": "wrong_shape", "shape": list(shape), "expected_shape": list(ref_shape)}
     n_e, n_a = len(fp["elems"]), len(elems)
@@ -576,7 +619,7 @@ def _wrong_shape(shape: tuple[int, ...], elems: list[sp.Expr], vals: list[list[f
         return Verdict.wrong(m["message"], "numeric", m["id"], **details)
     if len(shape) == 2 and len(ref_shape) == 2 and shape == ref_shape[::-1]:
         r, c = ref_shape
-        if all(_entry_ok(salt, f"r[{i * c + j}]", fp["elems"][i * c + j], vals[j * r + i], elems[j * r + i])
+        if all(_entry_ok(tols, salt, f"r[{i * c + j}]", fp["elems"][i * c + j], vals[j * r + i], elems[j * r + i])
                for i in range(r) for j in range(c)):
             return Verdict.wrong(
                 f"Your answer is the transpose of the correct one: it has shape {shape}, the correct one {ref_shape}.",
@@ -586,7 +629,7 @@ def _wrong_shape(shape: tuple[int, ...], elems: list[sp.Expr], vals: list[list[f
     if n_a == n_e - 1 and vec_a and vec_e:
         for skip in range(n_e):
             rest = [j for j in range(n_e) if j != skip]
-            if all(_entry_ok(salt, f"r[{j}]", fp["elems"][j], v, e) for j, v, e in zip(rest, vals, elems)):
+            if all(_entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], v, e) for j, v, e in zip(rest, vals, elems)):
                 return Verdict.wrong(
                     f"A component is missing: your answer has {n_a} entries but {n_e} are expected "
                     f"({_entry_label((skip,))}, counting from 1, is missing).", "numeric", "missing_component",
@@ -653,7 +696,8 @@ class FunctionJudge:
                 if repr(v) != f[0]:
                     return "value"
                 continue
-            if not fpm.matches(self.salt, f"{path}[{j}]", f, v):
+            # per output entry, the private rule atol + rtol*|v| (on the output's grid, see grader.fingerprint)
+            if not fpm.matches(self.salt, f"{path}[{j}]", f, v, fpm.tolerance(v, *_tols(self.entry))):
                 return "value"
         return None
 

@@ -78,6 +78,18 @@ class Verdict:
     ) -> "Verdict":
         return cls(False, 0.0, message, misconception, method, dict(details))
 
+    def with_note(self, note: str) -> "Verdict":
+        """The same verdict with ``note`` appended to its message and to ``details["notes"]``.
+
+        For how the answer was read (a column read as a vector, True/False read as 1/0): the student
+        should know it whatever the outcome."""
+        notes = list(self.details.get("notes") or [])
+        if note not in notes:
+            notes.append(note)
+        message = self.message if note in self.message else f"{self.message} Note: {note}".strip()
+        return Verdict(self.correct, self.score, message, self.misconception, self.method,
+                       {**self.details, "notes": notes})
+
     @classmethod
     def invalid(cls, message: str, reason: str = "invalid", **details: Any) -> "Verdict":
         details = {"reason": reason, **details}

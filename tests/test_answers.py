@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grader.answers import InvalidAnswer, canonical_symbols, parse_expression, to_array, to_expression
+from grader.answers import (
+    InvalidAnswer,
+    boolean_as_number,
+    booleans_as_numbers,
+    canonical_symbols,
+    parse_expression,
+    to_array,
+    to_expression,
+)
 
 x, y = sp.symbols("x y", real=True)
 SYMS = {"x": x, "y": y}
@@ -128,3 +136,16 @@ def test_to_array_shapes():
         to_array([[1], [2, 3]], {})
     with pytest.raises(InvalidAnswer, match="empty"):
         to_array([[]], {})
+
+
+def test_true_false_become_one_zero_only_when_asked():
+    assert boolean_as_number(True) == (1, True) and boolean_as_number(np.False_) == (0, True)
+    assert boolean_as_number(np.array(True)) == (1, True)
+    assert boolean_as_number(2.5) == (2.5, False) and boolean_as_number("True") == ("True", False)
+    shape, raw = to_array(np.array([0.5, 2.0]) > 1, SYMS)
+    entries, converted = booleans_as_numbers(raw)
+    assert shape == (2,) and entries == [0, 1] and converted
+    assert all(type(e) is int for e in entries)
+    assert booleans_as_numbers([1, 2.5, x]) == ([1, 2.5, x], False)
+    with pytest.raises(InvalidAnswer, match="True/False value"):
+        to_expression(True, SYMS)  # the reader itself still refuses: only number/array questions convert

@@ -246,6 +246,24 @@ def test_number_diagnoses():
     bad(v, misconception="constant_factor", contains="factor of 3")
 
 
+def test_a_zero_answer_is_not_off_by_a_factor_of_zero():
+    v = compare(0, 55)
+    bad(v, misconception=None, contains="not correct")
+    assert "factor" not in v.message
+
+
+def test_true_false_for_a_number_is_read_as_one_zero_with_a_note():
+    for answer in (True, np.True_, np.array(True)):
+        v = compare(answer, 1)
+        assert v.correct and v.score == 1.0 and v.message.startswith("Correct.")
+        assert "True/False were read as 1/0" in v.message and v.details["notes"] == ["True/False were read as 1/0."]
+    v = compare(False, 1)
+    bad(v, contains="True/False were read as 1/0")
+    assert v.details["notes"] == ["True/False were read as 1/0."] and "factor" not in v.message
+    assert compare(False, 0).correct
+    ok(compare(1, np.True_))  # a reference written as a comparison
+
+
 def test_number_with_symbols_left_over():
     bad(compare(2 * x, 6), method="invalid", contains="still contains x")
     bad(compare("2*m", 6), method="invalid", contains="still contains m")

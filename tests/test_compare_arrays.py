@@ -116,3 +116,49 @@ def test_named_mistake_for_arrays():
     mistakes = {"dropped_y": ([2 * x, x**2], "Treat y as a constant, but keep it.")}
     v = compare([2 * x, x**2], GRAD, mistakes=mistakes)
     assert v.misconception == "dropped_y" and v.message == "Treat y as a constant, but keep it."
+
+
+# --- True/False entries ("1 for yes, 0 for no") ---------------------------------------------------
+BOOL_NOTE = "True/False were read as 1/0."
+RATES = np.array([0.05, 0.4, 1.2, 2.0, 5.0])
+
+
+@pytest.mark.parametrize("answer", [
+    [False, False, True, True, True],
+    RATES > 1,
+    [np.False_, np.False_, np.True_, np.True_, np.True_],
+    np.array([False, False, True, True, True], dtype=object),
+    (RATES > 1).reshape(-1, 1),
+    [0, False, 1, True, 1],
+], ids=["list", "numpy comparison", "numpy bools", "object array", "column", "mixed"])
+def test_boolean_entries_are_read_as_ones_and_zeros_with_a_note(answer):
+    v = compare(answer, [0, 0, 1, 1, 1])
+    assert v.correct, v.message
+    assert BOOL_NOTE in v.message and BOOL_NOTE in v.details["notes"]
+
+
+def test_a_wrong_boolean_vector_names_the_wrong_entry_and_keeps_the_note():
+    v = compare(RATES > 0.3, [0, 0, 1, 1, 1])
+    assert not v.correct and v.misconception == "one_wrong_entry"
+    assert v.details["wrong_entries"] == [[1]] and "Entry 2" in v.message
+    assert BOOL_NOTE in v.message and v.details["notes"] == [BOOL_NOTE]
+    v = compare([True, False], [0, 0, 1, 1, 1])
+    assert not v.correct and v.misconception == "missing_component" and BOOL_NOTE in v.message
+
+
+def test_a_boolean_reference_and_named_mistake():
+    mistakes = {"all_diverge": ([1, 1, 1, 1, 1], "A small enough learning rate converges.")}
+    assert compare([0, 0, 1, 1, 1], RATES > 1).correct
+    v = compare(RATES > 0, RATES > 1, mistakes=mistakes)
+    assert v.misconception == "all_diverge" and v.message.startswith("A small enough learning rate converges.")
+
+
+@pytest.mark.parametrize("answer, words", [
+    ([False, None, True], "In entry 2 (counting from 1): Not answered yet: your answer is None"),
+    ([False, object(), True], "In entry 2 (counting from 1): it is an object, which cannot be read as an entry"),
+    ([False, "yes", True], "In entry 2 (counting from 1): it uses the symbol yes"),
+])
+def test_other_non_numeric_entries_keep_their_message(answer, words):
+    v = compare(answer, [0, 0, 1])
+    assert not v.correct and v.method == "invalid"
+    assert v.message.startswith(words), v.message

@@ -127,3 +127,15 @@ def test_deep_and_huge_values_are_refused_cleanly():
         to_wire(expr)
     with pytest.raises(WireError):
         to_wire(list(range(300_000)))
+
+
+def test_numpy_booleans_round_trip_as_booleans():
+    comparison = np.array([0.05, 0.4, 1.2]) > 1
+    back = _roundtrip(comparison)
+    assert back.dtype == bool and back.tolist() == [False, False, True]
+    back = _roundtrip((np.array([[0.5], [2.0]]) > 1))
+    assert back.shape == (2, 1) and back.dtype == bool
+    assert _roundtrip([np.False_, np.True_]) == [False, True]
+    assert _roundtrip(np.True_) is True
+    back = _roundtrip(np.array([np.True_, 1, x], dtype=object))
+    assert back.dtype == object and list(back) == [True, 1, x] and back[0] is True
