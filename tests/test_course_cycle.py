@@ -215,3 +215,28 @@ def test_validate_reports_a_stale_release_and_a_leaked_file(tmp_path):
     assert "nothing answer-bearing is released" in bad and "answers.txt" in bad["nothing answer-bearing is released"]
     assert "solutions earn full marks from their own key" not in bad
     assert "course is consistent" not in validation.format_report(findings)
+
+
+def test_calcgrade_demo_runs_the_whole_cycle_from_the_command_line(tmp_path):
+    """The README's main job, as a user runs it (one assignment, to keep the suite quick)."""
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "calcgrade"
+    target = tmp_path / "demo"
+    proc = subprocess.run([str(script), "demo", "--assignments", "01_sums_products", "--dir", str(target)],
+                          capture_output=True, text=True, timeout=600)
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table = out[out.index("Gradebook (points"):out.index("Submissions nbgrader could not grade")]
+    rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[3:] if line.strip()}
+    full = rows["perfect"][-1]
+    assert full.split("/")[0] == full.split("/")[1] != "0"
+    assert rows["blank"][-1].startswith("0/")
+    assert rows["invalid_json"][0] == "err" and rows["monkeypatch"][0].endswith("!")
+    assert len(rows) >= 12
+    for step in ["release", "place the sample class", "autograde", "generate feedback", "export grades"]:
+        assert re.search(r"\d+\.\d s  .*" + step, out), step
+    assert (target / "gradebook.db").is_file() and (target / "grades.csv").is_file()
+    assert list((target / "feedback").glob("*/01_sums_products/*.html"))
+    assert "%|" in proc.stderr  # the progress bar
