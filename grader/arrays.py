@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -24,7 +24,6 @@ from grader.budget import Timeout
 from grader.comparison import (
     CORRECT,
     _ce_details,
-    _ce_sentence,
     _expected_symbols_from_text,
     _Named,
     _Options,
@@ -37,7 +36,7 @@ from grader.comparison import (
 from grader.equivalence import format_point, format_value
 from grader.verdict import Verdict
 
-__all__ = ["ArrayProblem", "entry_label", "describe_shape"]
+__all__ = ["ArrayProblem", "entry_label", "describe_shape", "unravel"]
 
 
 def describe_shape(shape: tuple[int, ...]) -> str:
@@ -59,7 +58,8 @@ def entry_label(index: tuple[int, ...]) -> str:
     return "entry (" + ", ".join(str(i + 1) for i in index) + ")"
 
 
-def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+def unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The index tuple of a flat (row-major) position."""
     return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
 
 
@@ -98,7 +98,7 @@ class ArrayProblem(_Problem):
             try:
                 out.append(to_expression(r, self.canon, what="an entry"))
             except InvalidAnswer as exc:
-                label = entry_label(_unravel(k, shape)) if shape else "your answer"
+                label = entry_label(unravel(k, shape)) if shape else "your answer"
                 msg = exc.message
                 if msg.startswith("Your answer"):
                     msg = "it" + msg[len("Your answer"):]
@@ -179,11 +179,11 @@ class ArrayProblem(_Problem):
         for k, v in enumerate(a):
             if math.isnan(v):
                 raise InvalidAnswer(
-                    f"In {entry_label(_unravel(k, self.shape))} (counting from 1): it is NaN (not a number).", "nan"
+                    f"In {entry_label(unravel(k, self.shape))} (counting from 1): it is NaN (not a number).", "nan"
                 )
             if math.isinf(v):
                 raise InvalidAnswer(
-                    f"In {entry_label(_unravel(k, self.shape))} (counting from 1): it is infinite.", "infinite"
+                    f"In {entry_label(unravel(k, self.shape))} (counting from 1): it is infinite.", "infinite"
                 )
         e = self.raw_numbers
         assert e is not None
@@ -203,7 +203,7 @@ class ArrayProblem(_Problem):
         named: list[_Named],
         notes: list[str],
     ) -> Verdict:
-        idx = [_unravel(k, self.shape) for k in wrong]
+        idx = [unravel(k, self.shape) for k in wrong]
         details: dict[str, Any] = {"wrong_entries": [list(i) for i in idx], "index_base": 0}
         if notes:
             details["notes"] = notes
@@ -243,7 +243,7 @@ class ArrayProblem(_Problem):
         # two components swapped
         pair = mk.swapped_pair(wrong, lambda i, j: self._eq(ent_a[i], self.entries[j], opts))
         if pair is not None:
-            i, j = (entry_label(_unravel(k, self.shape)) for k in pair)
+            i, j = (entry_label(unravel(k, self.shape)) for k in pair)
             return ("swapped_components", f"Two entries are swapped: {i} and {j} (counting from 1) are in each other's place.")
         # whole array off by a factor / sign
         if len(wrong) == n and n > 1:

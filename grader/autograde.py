@@ -17,9 +17,10 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 RETRIES_ON_LOCK = 3
 
@@ -43,6 +44,17 @@ def course_environment(extra_path: str | None = None) -> dict[str, str]:
     env["PATH"] = os.pathsep.join(p for p in parts if p)
     env.setdefault("PYTHONWARNINGS", "ignore")
     return env
+
+
+@contextmanager
+def course_path() -> Iterator[None]:
+    """Run nbgrader in-process with this interpreter's scripts on PATH (alembic creates gradebooks)."""
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = course_environment()["PATH"]
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old
 
 
 def load_api(course_root: Path):  # -> nbgrader.apps.NbGraderAPI
@@ -188,32 +200,32 @@ def autograde_class(
 def _ensure_gradebook(course_root: Path) -> None:
     from nbgrader.api import Gradebook
 
-    env_path = course_environment()["PATH"]
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = env_path
-    try:
-        api = load_api(course_root)
-        with Gradebook(api.coursedir.db_url):
+    with course_path():
+        with Gradebook(load_api(course_root).coursedir.db_url):
             pass
-    finally:
-        os.environ["PATH"] = old
+
+
+def all_scores(course_root: Path) -> dict[tuple[str, str, str], dict[str, float]]:
+    """(assignment, student, notebook) -> points per question (test cell grade id without ``test_``),
+    read from the gradebook in one pass."""
+    from nbgrader.api import Gradebook
+
+    api = load_api(course_root)
+    out: dict[tuple[str, str, str], dict[str, float]] = {}
+    with Gradebook(api.coursedir.db_url) as gb:
+        for assignment in gb.assignments:
+            for submission in assignment.submissions:
+                for nb in submission.notebooks:
+                    out[(assignment.name, submission.student.id, nb.name)] = {
+                        (g.name[len("test_"):] if g.name.startswith("test_") else g.name): float(g.score or 0.0)
+                        for g in nb.grades
+                    }
+    return out
 
 
 def scores(course_root: Path, assignment: str, student: str, notebook: str) -> dict[str, float] | None:
-    """Points per question (test cell grade id without its ``test_`` prefix), or None if not graded."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    api = load_api(course_root)
-    with Gradebook(api.coursedir.db_url) as gb:
-        try:
-            sub = gb.find_submission_notebook(notebook, assignment, student)
-        except MissingEntry:
-            return None
-        out = {}
-        for grade in sub.grades:
-            name = grade.name[len("test_"):] if grade.name.startswith("test_") else grade.name
-            out[name] = float(grade.score or 0.0)
-        return out
+    """Points per question of one graded notebook, or None if it is not in the gradebook."""
+    return all_scores(course_root).get((assignment, student, notebook))
 
 
 def main(argv: Iterable[str] | None = None) -> int:  # worker entry point

@@ -11,19 +11,13 @@ course consistent before students see it.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
-from grader.autograde import course_environment, load_api
-
-PUBLIC_KEY_NAME = "calcgrade_public.json"
+from grader.autograde import course_environment, course_path, load_api
+from grader.key import PUBLIC_KEY_NAME
+from grader.keybuild import assignments_of as assignments
 
 
 class ReleaseRefused(RuntimeError):
@@ -44,21 +38,6 @@ def project_root() -> Path:
     )
 
 
-def assignments(course_root: Path) -> list[str]:
-    """Assignment folders of solutions/, in course order."""
-    folder = Path(course_root) / "solutions"
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
-
-
-def _with_course_path(func: Callable[[], dict]) -> dict:
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = course_environment()["PATH"]
-    try:
-        return func()
-    finally:
-        os.environ["PATH"] = old
-
-
 def release(course_root: Path, assignment: str, *, validate: bool = True) -> None:
     """Build the keys (refusing failing solutions), then generate the student version.
 
@@ -72,7 +51,8 @@ def release(course_root: Path, assignment: str, *, validate: bool = True) -> Non
     except Exception as exc:  # the key builder explains what failed
         raise ReleaseRefused(f"{assignment}: {exc}") from exc
     api = load_api(course_root)
-    result = _with_course_path(lambda: api.generate_assignment(assignment, force=True, create=True))
+    with course_path():
+        result = api.generate_assignment(assignment, force=True, create=True)
     if not result.get("success"):
         raise ReleaseRefused(f"{assignment}: nbgrader generate_assignment failed:\n{result.get('log', '')}")
     if validate:
@@ -84,7 +64,8 @@ def release(course_root: Path, assignment: str, *, validate: bool = True) -> Non
 def generate_feedback(course_root: Path, assignment: str) -> bool:
     """nbgrader generate_feedback for every autograded student of the assignment."""
     api = load_api(course_root)
-    result = _with_course_path(lambda: api.generate_feedback(assignment, force=True))
+    with course_path():
+        result = api.generate_feedback(assignment, force=True)
     return bool(result.get("success"))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -104,10 +103,11 @@ def gradebook_rows(course_root: Path, subs: list[sampleclass.Submission],
                    results: list[autograde.GradingResult]) -> list[dict]:
     """One row per student: points per assignment from the gradebook, plus what a correct grader gives."""
     failed = {(r.assignment, r.student) for r in results if not r.success}
+    graded = autograde.all_scores(course_root)
     rows: dict[str, dict] = {}
     for sub in subs:
         row = rows.setdefault(sub.student, {"student": sub.student, "cells": {}})
-        got = autograde.scores(course_root, sub.assignment, sub.student, Path(sub.notebook).stem)
+        got = graded.get((sub.assignment, sub.student, Path(sub.notebook).stem))
         cell = row["cells"].setdefault(sub.assignment, {"got": 0.0, "max": 0.0, "fair": 0.0, "graded": True})
         if got is None or (sub.assignment, sub.student) in failed:
             cell["graded"] = False

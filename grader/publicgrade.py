@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from grader import fingerprint as fpm
+from grader.arrays import describe_shape, entry_label, unravel
 from grader.wire import WireError, from_wire
 
 __all__ = ["build_public_entry", "grade_public", "FunctionJudge", "GENERIC_FACTORS"]
@@ -332,19 +333,29 @@ def _ce(entry: Mapping[str, Any], vals: Sequence[float | None], bad: Sequence[in
     return sentence, details
 
 
+def _match_or_named(entry: Mapping[str, Any], vals: Sequence[float | None], what: str) -> tuple[Any, str, dict]:
+    """The steps every scalar check starts with: a verdict when the values match the reference or a
+    named mistake (else None), plus the counterexample sentence and details for what follows."""
+    Verdict = _verdict()
+    ok, bad = fpm.match_scalar(entry["salt"], "r", entry["fp"], vals, *_tols(entry))
+    if ok:
+        return Verdict.right("Correct.", "numeric"), "", {}
+    ce, details = _ce(entry, vals, bad, what)
+    m = _named(entry, vals)
+    if m is not None:
+        return Verdict.wrong(m["message"], "numeric", m["id"], **details), ce, details
+    return None, ce, details
+
+
 def _grade_expression(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
     Verdict = _verdict()
     mk = _core_messages()
     salt, fp, points = entry["salt"], entry["fp"], entry.get("sample") or [{}]
     tols = _tols(entry)
     vals = _values(expr, points)
-    ok, bad = fpm.match_scalar(salt, "r", fp, vals, *tols)
-    if ok:
-        return Verdict.right("Correct.", "numeric")
-    ce, details = _ce(entry, vals, bad, "your answer")
-    m = _named(entry, vals)
-    if m is not None:
-        return Verdict.wrong(m["message"], "numeric", m["id"], **details)
+    verdict, ce, details = _match_or_named(entry, vals, "your answer")
+    if verdict is not None:
+        return verdict
     diag = None
     if fpm.match_relation(salt, "r", fp, vals, "q", *tols) and not _factor_near_one(salt, fp, vals):
         diag = _factor_diagnosis(salt, "r", fp, vals, mk, tols)
@@ -414,13 +425,9 @@ def _grade_antiderivative(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
     tols = _tols(entry)
     d = _derivative(expr, var)
     vals = _values(d, points)
-    ok, bad = fpm.match_scalar(salt, "r", fp, vals, *tols)
-    if ok:
-        return Verdict.right("Correct.", "numeric")
-    ce, details = _ce(entry, vals, bad, "the derivative of your answer")
-    m = _named(entry, vals)
-    if m is not None:
-        return Verdict.wrong(m["message"], "numeric", m["id"], **details)
+    verdict, ce, details = _match_or_named(entry, vals, "the derivative of your answer")
+    if verdict is not None:
+        return verdict
     consts = set(_constant_names()) - {n for n, _ in entry.get("symbols", [])}
     stray = sorted(s.name for s in d.free_symbols if s.name in consts)
     if stray:
@@ -490,7 +497,7 @@ def _grade_array_entries(shape: tuple[int, ...], raw: list[Any], entry: Mapping[
     tols = _tols(entry)
     ref_shape = tuple(fp["shape"])
     if shape == ():
-        return Verdict.wrong(f"Your answer is a single value, but {_describe_shape(ref_shape)} is expected.",
+        return Verdict.wrong(f"Your answer is a single value, but {describe_shape(ref_shape)} is expected.",
                              "invalid", None, reason="wrong_shape")
     try:
         elems = _entries(shape, raw, symbols)
@@ -504,7 +511,7 @@ def _grade_array_entries(shape: tuple[int, ...], raw: list[Any], entry: Mapping[
     wrong = [j for j, v in enumerate(vals) if not _entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], v, elems[j])]
     if not wrong:
         return Verdict.right("Correct." + notes, "numeric")
-    details = {"wrong_entries": [list(_unravel(j, ref_shape)) for j in wrong], "index_base": 0}
+    details = {"wrong_entries": [list(unravel(j, ref_shape)) for j in wrong], "index_base": 0}
     m = _named_array(entry, tuple(shape), elems, vals)
     if m is not None:
         return Verdict.wrong(m["message"], "numeric", m["id"], **details)
@@ -519,7 +526,7 @@ def _grade_array_entries(shape: tuple[int, ...], raw: list[Any], entry: Mapping[
         i, j = wrong
         if (_entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], vals[i], elems[i])
                 and _entry_ok(tols, salt, f"r[{i}]", fp["elems"][i], vals[j], elems[j])):
-            li, lj = (_entry_label(_unravel(k, ref_shape)) for k in (i, j))
+            li, lj = (entry_label(unravel(k, ref_shape)) for k in (i, j))
             return Verdict.wrong(f"Two entries are swapped: {li} and {lj} (counting from 1) are in each other's place.",
                                  "numeric", "swapped_components", **details)
     if len(wrong) == n and n > 1 and "q" in fp and all(not e.free_symbols for e in elems):
@@ -533,7 +540,7 @@ def _grade_array_entries(shape: tuple[int, ...], raw: list[Any], entry: Mapping[
         ):
             ident, sentence = _array_factor(salt, fp, vals, elems, tols)
             return Verdict.wrong(sentence.replace("correct answer", "correct array"), "numeric", ident, **details)
-    labels = [_entry_label(_unravel(k, ref_shape)) for k in wrong]
+    labels = [entry_label(unravel(k, ref_shape)) for k in wrong]
     if len(wrong) == 1:
         text = f"{labels[0][0].upper()}{labels[0][1:]} (counting from 1) is wrong; the other entries are right."
         return Verdict.wrong(text, "numeric", "one_wrong_entry", **details)
@@ -570,7 +577,7 @@ def _entries(shape: tuple[int, ...], raw: list[Any], symbols: Mapping[str, sp.Sy
         try:
             out.append(to_expression(r, symbols, what="an entry"))
         except InvalidAnswer as exc:
-            label = _entry_label(_unravel(k, shape)) if shape else "your answer"
+            label = entry_label(unravel(k, shape)) if shape else "your answer"
             msg = exc.message
             if msg.startswith("Your answer"):
                 msg = "it" + msg[len("Your answer"):]
@@ -632,37 +639,15 @@ def _wrong_shape(shape: tuple[int, ...], elems: list[sp.Expr], vals: list[list[f
             if all(_entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], v, e) for j, v, e in zip(rest, vals, elems)):
                 return Verdict.wrong(
                     f"A component is missing: your answer has {n_a} entries but {n_e} are expected "
-                    f"({_entry_label((skip,))}, counting from 1, is missing).", "numeric", "missing_component",
+                    f"({entry_label((skip,))}, counting from 1, is missing).", "numeric", "missing_component",
                     **details)
     if n_a < n_e and vec_a:
         return Verdict.wrong(
-            f"Your answer has {n_a} entries, but {_describe_shape(ref_shape)} is expected: a component is missing.",
+            f"Your answer has {n_a} entries, but {describe_shape(ref_shape)} is expected: a component is missing.",
             "invalid", "missing_component", **details)
     return Verdict.wrong(
-        f"Your answer has shape {shape} ({_describe_shape(shape)}), but {_describe_shape(ref_shape)} "
+        f"Your answer has shape {shape} ({describe_shape(shape)}), but {describe_shape(ref_shape)} "
         f"(shape {ref_shape}) is expected.", "invalid", None, **details)
-
-
-def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
-
-
-def _describe_shape(shape: tuple[int, ...]) -> str:
-    if len(shape) == 0:
-        return "a single value"
-    if len(shape) == 1:
-        return f"a vector of {shape[0]} entries"
-    if len(shape) == 2:
-        return f"a {shape[0]} x {shape[1]} matrix"
-    return f"an array of shape {shape}"
-
-
-def _entry_label(index: tuple[int, ...]) -> str:
-    if len(index) == 1:
-        return f"entry {index[0] + 1}"
-    if len(index) == 2:
-        return f"entry ({index[0] + 1}, {index[1] + 1}) (row {index[0] + 1}, column {index[1] + 1})"
-    return "entry (" + ", ".join(str(i + 1) for i in index) + ")"
 
 
 # --- function questions --------------------------------------------------------------------------------

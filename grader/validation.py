@@ -18,8 +18,7 @@ from typing import Any, Iterable
 
 import nbformat
 
-PUBLIC_KEY_NAME = "calcgrade_public.json"
-
+from grader.autograde import course_path, load_api
 
 @dataclass(frozen=True)
 class Finding:
@@ -107,7 +106,7 @@ def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
     add("solutions earn full marks from their own key", True,
         f"{built.questions} questions, {built.points:g} points")
 
-    public_path = root / "solutions" / assignment / PUBLIC_KEY_NAME
+    public_path = keymod.public_key_path(root, assignment)
     current = public_path.exists() and public_path.read_text(encoding="utf-8") == built.public_text
     add("public key is current", current,
         "" if current else f"run: calcgrade key {assignment} (then release)")
@@ -128,9 +127,10 @@ def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
         shutil.copy2(root / "nbgrader_config.py", copy / "nbgrader_config.py")
         shutil.copytree(root / "solutions" / assignment, copy / "solutions" / assignment,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        (copy / "solutions" / assignment / PUBLIC_KEY_NAME).write_text(built.public_text, encoding="utf-8")
-        api = course.load_api(copy)
-        result = course._with_course_path(lambda: api.generate_assignment(assignment, force=True, create=True))
+        keymod.public_key_path(copy, assignment).write_text(built.public_text, encoding="utf-8")
+        api = load_api(copy)
+        with course_path():
+            result = api.generate_assignment(assignment, force=True, create=True)
         if not result.get("success"):
             add("release is current", False, "nbgrader generate_assignment failed on a copy of the course")
         else:
