@@ -21,16 +21,16 @@ __all__ = ["compare", "check", "question", "Verdict"]
 __version__ = "0.1.0"
 
 _LAZY = {
-    "compare": ("grader.comparison", "compare"),
-    "Verdict": ("grader.verdict", "Verdict"),
-    "check": ("grader.notebook", "check"),
-    "question": ("grader.notebook", "question"),
+    "compare": ("grader.core.comparison", "compare"),
+    "Verdict": ("grader.core.verdict", "Verdict"),
+    "check": ("grader.notebook.check", "check"),
+    "question": ("grader.notebook.check", "question"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from grader.comparison import compare
-    from grader.notebook import check, question
-    from grader.verdict import Verdict
+    from grader.core.comparison import compare
+    from grader.notebook.check import check, question
+    from grader.core.verdict import Verdict
 
 
 def __getattr__(name: str) -> Any:

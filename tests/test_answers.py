@@ -1,4 +1,4 @@
-"""Reading answers: the safe parser and value normalisation (grader.answers)."""
+"""Reading answers: the safe parser and value normalisation (grader.core.answers)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grader.answers import (
+from grader.core.answers import (
     InvalidAnswer,
     boolean_as_number,
     booleans_as_numbers,

@@ -40,7 +40,7 @@ BIN = Path(sys.executable).parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 PUBLIC_KEY = "calcgrade_public.json"
-from grader.display import VERDICT_MIME  # what check() emits
+from grader.notebook.display import VERDICT_MIME  # what check() emits
 
 ASSIGNMENTS = sorted(
     p.name for p in SOLUTIONS.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))
@@ -191,7 +191,7 @@ def verdict_of(cell: Any) -> Verdict:
 def execute(path: Path, *, public: bool = False) -> nbformat.NotebookNode:
     """Run a notebook in a real kernel as nbgrader's autograder does (private key, float scores),
     or as a student or self-learner does (``public``: the public key next to the notebook)."""
-    from grader.kernelrun import run_notebook
+    from grader.course.kernelrun import run_notebook
 
     mode = "" if public else "autograde"
     return run_notebook(path, env={"NBGRADER_EXECUTION": mode, "CALCGRADE_RECORD": ""}, cell_timeout=60)

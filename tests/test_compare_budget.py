@@ -1,4 +1,4 @@
-"""Time budgets without signals (grader.budget) and the core's public helpers."""
+"""Time budgets without signals (grader.core.budget) and the core's public helpers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 
 import sympy as sp
 
-from grader.budget import Deadline, Timeout, call_with_timeout, enforced
-from grader.equivalence import evaluate, prove_equal, sample_points
+from grader.core.budget import Deadline, Timeout, call_with_timeout, enforced
+from grader.core.equivalence import evaluate, prove_equal, sample_points
 
 
 def _step(i: int) -> int:

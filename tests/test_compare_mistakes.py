@@ -1,4 +1,4 @@
-"""Diagnoses (grader.mistakes) and the Verdict record."""
+"""Diagnoses (grader.core.mistakes) and the Verdict record."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import sympy as sp
 
 from grader import compare
-from grader.mistakes import constant_offset, constant_ratio, describe_factor, diagnose_values
-from grader.verdict import Verdict
+from grader.core.mistakes import constant_offset, constant_ratio, describe_factor, diagnose_values
+from grader.core.verdict import Verdict
 
 x = sp.Symbol("x")
 

@@ -18,7 +18,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import autograde, course, demo, sampleclass, validation
+from grader.course import autograde
+from grader.course import release as course
+from grader.course import demo
+from grader.course import sampleclass
+from grader.course import validation
 
 ROOT = Path(__file__).resolve().parent.parent
 CYCLE_ASSIGNMENTS = ["02_derivatives", "05_gradient_descent"]
@@ -114,9 +118,9 @@ def test_only_the_unreadable_and_the_crashing_submission_fail_and_the_rest_are_g
 
 def test_feedback_html_shows_the_targeted_messages(cycle):
     root, summary = cycle
-    from grader import key as keymod
+    from grader.key import files
 
-    private = keymod.load_key(keymod.private_key_path(root, "02_derivatives"))
+    private = files.load_key(files.private_key_path(root, "02_derivatives"))
     page = root / "feedback" / "mistakes_a" / "02_derivatives" / "derivatives.html"
     text = html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8")))
     text = " ".join(text.split())

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grader import key as keymod
-from grader.keybuild import KeyBuildError, assignments_of, build_keys
-from grader.wire import from_wire, to_wire
+from grader.key import grading
+from grader.course.keybuild import KeyBuildError, assignments_of, build_keys
+from grader.key.wire import from_wire, to_wire
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "course"
@@ -155,7 +155,7 @@ def assert_parity(private: dict[str, Any], public: dict[str, Any]) -> int:
     for qid, entry in private["questions"].items():
         pub = public["questions"][qid]
         for label, answer in cases(entry):
-            a, b = keymod.grade(answer, entry), keymod.grade(answer, pub)
+            a, b = grading.grade(answer, entry), grading.grade(answer, pub)
             if label == "reference":
                 assert a.correct and b.correct, f"{qid}: the reference is not accepted ({a.message} / {b.message})"
             if _triple(a) != _triple(b) and not (
@@ -263,7 +263,7 @@ def test_array_fingerprints_do_not_tell_zero_entries_from_others():
     """A 0/1 answer must not be readable off the stored exponents or fields of the public key."""
     import re
 
-    from grader.publicgrade import _value_fp
+    from grader.key.publicvalues import value_fp as _value_fp
 
     def skeleton(value: Any) -> str:
         fp = _value_fp("salt", "q", value, "array", {}, [{}], None, 1e-6, 1e-9)

@@ -5,7 +5,7 @@ from it (as ``calcgrade key`` does), then grades the same serialised answer with
 fraction k of the tolerance ``atol + rtol*|ref|`` away: k = 0.5 and 0.9 must be accepted by both keys,
 k = 1.5 and 3 rejected by both.  References are chosen with a tolerance whose leading digit is at
 least 2 (3.7e-4, 2.25e-4, ...): the public grid step is then at most half the tolerance, and the
-public check (never stricter, looser by at most one step, see ``grader.fingerprint``) rejects 1.5
+public check (never stricter, looser by at most one step, see ``grader.key.fingerprint``) rejects 1.5
 tolerances by construction, not by where the value falls in its bucket.
 """
 
@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grader.answers import BOOLEAN_NOTE
-from grader.key import grade, make_question_record
-from grader.notebook import _call_student
-from grader.publicgrade import build_public_entry
-from grader.wire import to_wire
+from grader.core.answers import BOOLEAN_NOTE
+from grader.key.entries import make_question_record
+from grader.key.grading import grade
+from grader.notebook.check import _call_student
+from grader.key.publicbuild import build_public_entry
+from grader.key.wire import to_wire
 
 x = sp.Symbol("x", real=True)
 ATOL = 1e-9

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.releaseprep import drop_declaration_regions
+from grader.course.releaseprep import drop_declaration_regions
 
 ROOT = Path(__file__).resolve().parent.parent
 

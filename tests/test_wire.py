@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grader.wire import WireError, from_wire, to_wire
+from grader.key.wire import WireError, from_wire, to_wire
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", positive=True)

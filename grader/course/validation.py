@@ -9,6 +9,7 @@ compared with what is committed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import tempfile
@@ -18,7 +19,7 @@ from typing import Any, Iterable
 
 import nbformat
 
-from grader.autograde import course_path, load_api
+from grader.course.autograde import course_path, load_api
 
 @dataclass(frozen=True)
 class Finding:
@@ -66,7 +67,7 @@ def release_differences(course_root: Path, assignment: str, generated_root: Path
 
 def _parity_problems(private: dict[str, Any], public: dict[str, Any]) -> tuple[int, list[str]]:
     """Public and private keys must agree on the reference and on every named mistake."""
-    from grader import key as keymod
+    from grader.key import grading
 
     checked, problems = 0, []
     for qid, entry in private.get("questions", {}).items():
@@ -77,7 +78,7 @@ def _parity_problems(private: dict[str, Any], public: dict[str, Any]) -> tuple[i
         answers = [("reference", entry["reference"])]
         answers += [(f"mistake {m['id']}", m["answer"]) for m in entry.get("mistakes", [])]
         for label, answer in answers:
-            a, b = keymod.grade(answer, entry), keymod.grade(answer, pub)
+            a, b = grading.grade(answer, entry), grading.grade(answer, pub)
             checked += 1
             if (a.correct, a.score, a.misconception) != (b.correct, b.score, b.misconception):
                 problems.append(f"{qid} [{label}]: private says {a.message!r}, public says {b.message!r}")
@@ -89,8 +90,10 @@ def _parity_problems(private: dict[str, Any], public: dict[str, Any]) -> tuple[i
 
 
 def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
-    from grader import course, keybuild, scorecard
-    from grader import key as keymod
+    from grader.course import release as course
+    from grader.course import keybuild
+    from grader.course import scorecard
+    from grader.key import files
 
     root = Path(course_root).resolve()
     findings: list[Finding] = []
@@ -106,12 +109,12 @@ def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
     add("solutions earn full marks from their own key", True,
         f"{built.questions} questions, {built.points:g} points")
 
-    public_path = keymod.public_key_path(root, assignment)
+    public_path = files.public_key_path(root, assignment)
     current = public_path.exists() and public_path.read_text(encoding="utf-8") == built.public_text
     add("public key is current", current,
         "" if current else f"run: calcgrade key {assignment} (then release)")
 
-    private_path = keymod.private_key_path(root, assignment)
+    private_path = files.private_key_path(root, assignment)
     if private_path.exists():
         fresh = private_path.read_text(encoding="utf-8") == built.private_text
         add("private key is current", fresh, "" if fresh else f"run: calcgrade key {assignment}")
@@ -127,7 +130,7 @@ def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
         shutil.copy2(root / "nbgrader_config.py", copy / "nbgrader_config.py")
         shutil.copytree(root / "solutions" / assignment, copy / "solutions" / assignment,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        keymod.public_key_path(copy, assignment).write_text(built.public_text, encoding="utf-8")
+        files.public_key_path(copy, assignment).write_text(built.public_text, encoding="utf-8")
         api = load_api(copy)
         with course_path():
             result = api.generate_assignment(assignment, force=True, create=True)
@@ -158,7 +161,7 @@ def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
 
 
 def validate_course(course_root: Path, assignments: Iterable[str] | None = None) -> list[Finding]:
-    from grader import course
+    from grader.course import release as course
 
     root = Path(course_root).resolve()
     names = list(assignments) if assignments else course.assignments(root)
@@ -184,3 +187,21 @@ def format_report(findings: list[Finding]) -> str:
     lines.append("")
     lines.append("course is consistent" if not bad else f"{bad} problem(s) found")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--course-root", type=Path, default=None,
+                        help="course folder (default: the one holding nbgrader_config.py)")
+    parser.add_argument("assignment", nargs="*", help="only these assignments (default: all)")
+
+
+def validate_main(args: argparse.Namespace) -> int:
+    from grader.course import release as course
+
+    root = (args.course_root or course.project_root()).resolve()
+    report = validate_course(root, args.assignment or None)
+    print(format_report(report))
+    return 0 if all(item.ok for item in report) else 1

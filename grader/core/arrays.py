@@ -18,23 +18,23 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from grader import mistakes as mk
-from grader.answers import BOOLEAN_NOTE, InvalidAnswer, booleans_as_numbers, canonical_symbols, to_array, to_expression
-from grader.budget import Timeout
-from grader.comparison import (
+from grader.core import mistakes as mk
+from grader.core.answers import BOOLEAN_NOTE, InvalidAnswer, booleans_as_numbers, canonical_symbols, to_array, to_expression
+from grader.core.budget import Timeout
+from grader.core.problem import (
     CORRECT,
-    _ce_details,
-    _expected_symbols_from_text,
-    _Named,
-    _Options,
-    _Outcome,
-    _Problem,
-    _reference_expr,
-    _same_scalar,
-    _var_symbol,
+    ce_details,
+    expected_symbols_from_text,
+    Named,
+    Options,
+    Outcome,
+    Problem,
+    reference_expr,
+    same_scalar,
+    var_symbol,
 )
-from grader.equivalence import format_point, format_value
-from grader.verdict import Verdict
+from grader.core.equivalence import format_point, format_value
+from grader.core.verdict import Verdict
 
 __all__ = ["ArrayProblem", "entry_label", "describe_shape", "unravel"]
 
@@ -67,10 +67,10 @@ def _is_plain_number(v: Any) -> bool:
     return isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
-class ArrayProblem(_Problem):
+class ArrayProblem(Problem):
     def __init__(self, expected: Any, var: Any) -> None:
         if isinstance(expected, str):
-            shape, raw = to_array(expected, _expected_symbols_from_text(expected))
+            shape, raw = to_array(expected, expected_symbols_from_text(expected))
         else:
             try:
                 shape, raw = to_array(expected, {})
@@ -79,8 +79,8 @@ class ArrayProblem(_Problem):
         if shape == ():
             raise ValueError("an array reference needs at least one dimension")
         raw, _ = booleans_as_numbers(raw)  # a 0/1 reference written as a comparison
-        entries = [_reference_expr(r) for r in raw]
-        v = _var_symbol(var)
+        entries = [reference_expr(r) for r in raw]
+        v = var_symbol(var)
         syms: set[sp.Symbol] = set().union(*(e.free_symbols for e in entries)) | ({v} if v is not None else set())
         self.canon = canonical_symbols(syms)
         self.shape = shape
@@ -124,15 +124,15 @@ class ArrayProblem(_Problem):
         return "bad"
 
     # -- comparison ----------------------------------------------------------
-    def matches(self, value: Any, wrong: Any, opts: _Options) -> bool:
+    def matches(self, value: Any, wrong: Any, opts: Options) -> bool:
         shape_a, ent_a = value
         shape_w, ent_w = wrong
         if shape_a != shape_w and not (int(np.prod(shape_a)) == int(np.prod(shape_w)) and
                                        (len(shape_a) == 1 or len(shape_w) == 1)):
             return False
-        return all(_same_scalar(a, w, opts, prove=False).equal is True for a, w in zip(ent_a, ent_w))
+        return all(same_scalar(a, w, opts, prove=False).equal is True for a, w in zip(ent_a, ent_w))
 
-    def grade(self, answer: Any, opts: _Options, named: list[_Named]) -> Verdict:
+    def grade(self, answer: Any, opts: Options, named: list[Named]) -> Verdict:
         shape, raw = self._read(answer)
         raw, read_booleans = booleans_as_numbers(raw)
         if not read_booleans:
@@ -143,7 +143,7 @@ class ArrayProblem(_Problem):
             verdict = Verdict.invalid(exc.message, exc.reason)
         return verdict.with_note(BOOLEAN_NOTE)
 
-    def _grade(self, shape: tuple[int, ...], raw: list[Any], opts: _Options, named: list[_Named]) -> Verdict:
+    def _grade(self, shape: tuple[int, ...], raw: list[Any], opts: Options, named: list[Named]) -> Verdict:
         if shape == ():
             return Verdict.wrong(
                 f"Your answer is a single value, but {describe_shape(self.shape)} is expected.", "invalid",
@@ -163,7 +163,7 @@ class ArrayProblem(_Problem):
             ent_a = None
         else:
             ent_a = self._entries(shape, raw)
-            outcomes = [_same_scalar(a, e, opts) for a, e in zip(ent_a, self.entries)]
+            outcomes = [same_scalar(a, e, opts) for a, e in zip(ent_a, self.entries)]
         wrong = [k for k, o in enumerate(outcomes) if not o.equal]
         methods = {o.method for o in outcomes}
         method = "numeric" if "numeric" in methods else "symbolic" if "symbolic" in methods else "exact"
@@ -174,7 +174,7 @@ class ArrayProblem(_Problem):
             ent_a = self._entries(shape, raw)
         return self._explain(shape, ent_a, outcomes, wrong, method, opts, named, notes)
 
-    def _fast_numeric(self, raw: list[Any], opts: _Options) -> list[_Outcome]:
+    def _fast_numeric(self, raw: list[Any], opts: Options) -> list[Outcome]:
         a = np.array([float(r) for r in raw])
         for k, v in enumerate(a):
             if math.isnan(v):
@@ -189,18 +189,18 @@ class ArrayProblem(_Problem):
         assert e is not None
         ok = np.abs(a - e) <= opts.atol + opts.rtol * np.abs(e)
         exact = all(isinstance(r, (int, np.integer)) for r in raw)
-        return [_Outcome(bool(x), "exact" if exact else "numeric") for x in ok]
+        return [Outcome(bool(x), "exact" if exact else "numeric") for x in ok]
 
     # -- explanations ----------------------------------------------------------
     def _explain(
         self,
         shape: tuple[int, ...],
         ent_a: list[sp.Expr],
-        outcomes: list[_Outcome],
+        outcomes: list[Outcome],
         wrong: list[int],
         method: str,
-        opts: _Options,
-        named: list[_Named],
+        opts: Options,
+        named: list[Named],
         notes: list[str],
     ) -> Verdict:
         idx = [unravel(k, self.shape) for k in wrong]
@@ -208,7 +208,7 @@ class ArrayProblem(_Problem):
         if notes:
             details["notes"] = notes
         first_ev = next((outcomes[k].evidence for k in wrong if outcomes[k].evidence is not None), None)
-        details.update(_ce_details(first_ev))
+        details.update(ce_details(first_ev))
         try:
             m = self._match_named((shape, ent_a), named, opts)
             if m is not None:
@@ -230,10 +230,10 @@ class ArrayProblem(_Problem):
         text = f"{len(wrong)} of {len(ent_a)} entries are wrong (counting from 1): {shown}."
         return Verdict.wrong(text, method, None, **details)
 
-    def _eq(self, a: sp.Expr, e: sp.Expr, opts: _Options) -> bool:
-        return _same_scalar(a, e, opts, prove=False).equal is True
+    def _eq(self, a: sp.Expr, e: sp.Expr, opts: Options) -> bool:
+        return same_scalar(a, e, opts, prove=False).equal is True
 
-    def _diagnose(self, ent_a: list[sp.Expr], wrong: list[int], opts: _Options) -> mk.Diagnosis | None:
+    def _diagnose(self, ent_a: list[sp.Expr], wrong: list[int], opts: Options) -> mk.Diagnosis | None:
         n = len(self.entries)
         # transposed matrix
         if len(self.shape) == 2 and self.shape[0] == self.shape[1] and self.shape[0] > 1:
@@ -265,7 +265,7 @@ class ArrayProblem(_Problem):
                 return ident, sentence.replace("correct answer", "correct array")
         return None
 
-    def _wrong_shape(self, shape: tuple[int, ...], raw: list[Any], opts: _Options, named: list[_Named]) -> Verdict:
+    def _wrong_shape(self, shape: tuple[int, ...], raw: list[Any], opts: Options, named: list[Named]) -> Verdict:
         details = {"reason": "wrong_shape", "shape": list(shape), "expected_shape": list(self.shape)}
         n_e, n_a = len(self.entries), len(raw)
         try:

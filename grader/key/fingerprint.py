@@ -161,7 +161,7 @@ def sample_for(symbols: Sequence[sp.Symbol], n: int, seed: int,
     """
     if not symbols:
         return [{}]
-    from grader.equivalence import sample_points
+    from grader.core.equivalence import sample_points
 
     syms = list(symbols)
     pts = [{s.name: float(p[s]) for s in syms} for p in sample_points(syms, n, seed)]
@@ -170,10 +170,10 @@ def sample_for(symbols: Sequence[sp.Symbol], n: int, seed: int,
     kept = [p for p in pts if defined(p)]
     if len(kept) < max(4, n // 2):
         try:
-            from grader.equivalence import _narrow_points
+            from grader.core.equivalence import narrow_points
         except ImportError:
             return kept
-        for p in _narrow_points(syms, 40, seed + 1):
+        for p in narrow_points(syms, 40, seed + 1):
             q = {s.name: float(p[s]) for s in syms}
             if defined(q):
                 kept.append(q)
@@ -188,18 +188,18 @@ def eval_scalar(expr: sp.Expr, point: Mapping[str, float]) -> float | None:
     if len(subs) != len(expr.free_symbols):
         return None
     try:
-        from grader.equivalence import evaluate
+        from grader.core.equivalence import evaluate
     except ImportError:
         evaluate = None
     try:
         if evaluate is not None:
-            from grader.budget import Deadline
+            from grader.core.budget import Deadline
 
             val = evaluate(expr, subs, deadline=Deadline(1.0))
         else:
             val = complex(expr.evalf(30, subs=subs))
     except BaseException as exc:
-        from grader.budget import Timeout
+        from grader.core.budget import Timeout
 
         if isinstance(exc, (KeyboardInterrupt, SystemExit, Timeout)):
             raise  # the caller's overall time budget is over

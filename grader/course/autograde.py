@@ -148,7 +148,7 @@ def autograde_class(
                 (
                     shard,
                     subprocess.Popen(
-                        [sys.executable, "-m", "grader.autograde", str(course_root), json.dumps(shard)],
+                        [sys.executable, "-m", "grader.course.autograde", str(course_root), json.dumps(shard)],
                         stdout=subprocess.PIPE,
                         stderr=log,
                         text=True,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from typing import Any, Mapping
 
 __all__ = ["CheckResult", "VERDICT_MIME"]
@@ -60,7 +59,7 @@ class CheckResult:
         plot = None
         if status == "wrong" and verdict.method not in ("timeout", "invalid"):
             try:
-                from grader.plots import plot_for
+                from grader.notebook.plots import plot_for
 
                 plot = plot_for(entry, answer, verdict, value)
             except Exception:
@@ -224,9 +223,3 @@ def _render_answer(value: Any, entry: Mapping[str, Any]) -> tuple[str, str]:
         return "", type(value).__name__
     except Exception:
         return "", ""
-
-
-def png_of(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    return buf.getvalue()

@@ -14,9 +14,9 @@ from typing import Any, Mapping
 import numpy as np
 import sympy as sp
 
-from grader.wire import WireError, from_wire
+from grader.key.wire import WireError, from_wire
 
-__all__ = ["plot_for"]
+__all__ = ["plot_for", "png_of"]
 
 
 def _figure() -> Any:
@@ -29,17 +29,25 @@ def _figure() -> Any:
 
 
 def _png(fig: Any) -> bytes:
-    from grader.display import png_of
 
     return png_of(fig)
 
 
-PLOT_TIMEOUT = 1.5
+PLOT_TIMEOUT = 1.5  # seconds; read at each call, so a caller (or a test on a busy machine) may raise it
+
+
+def png_of(fig: Any) -> bytes:
+    """The figure as PNG bytes (what the verdict display embeds)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    return buf.getvalue()
 
 
 def plot_for(entry: Mapping[str, Any], answer: Any, verdict: Any, value: Any) -> bytes | None:
     """A PNG for a wrong function-shaped answer, or None (also when it would take too long)."""
-    from grader.budget import Deadline, Timeout, enforced
+    from grader.core.budget import Deadline, Timeout, enforced
 
     _figure_class()  # import matplotlib outside the time budget: it is a one-off cost per kernel
     try:
@@ -67,7 +75,7 @@ def _plot_for(entry: Mapping[str, Any], answer: Any, verdict: Any, value: Any) -
 def _symbols(entry: Mapping[str, Any]) -> dict[str, sp.Symbol]:
     if "symbols" in entry:
         return {n: sp.Symbol(n, **a) for n, a in entry["symbols"]}
-    from grader.answers import canonical_symbols
+    from grader.core.answers import canonical_symbols
 
     ref = from_wire(entry["reference"])
     free = getattr(ref, "free_symbols", set())
@@ -78,7 +86,7 @@ def _symbols(entry: Mapping[str, Any]) -> dict[str, sp.Symbol]:
 
 
 def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> bytes | None:
-    from grader.answers import to_expression
+    from grader.core.answers import to_expression
 
     symbols = _symbols(entry)
     if not symbols:

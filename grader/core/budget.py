@@ -37,7 +37,7 @@ __all__ = ["Timeout", "Deadline", "enforced", "call_with_timeout"]
 
 import os as _os
 
-_THIS_DIR = _os.path.dirname(_os.path.abspath(__file__))
+_THIS_DIR = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))  # the grader package: our own code is "library"
 
 
 class Timeout(BaseException):

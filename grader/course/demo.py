@@ -20,7 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from grader import autograde, course, sampleclass
+from grader.course import autograde
+from grader.course import release as course
+from grader.course import sampleclass
 
 DEMO_TIMESTAMP = "2026-11-20 17:00:00.000000 UTC"
 

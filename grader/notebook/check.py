@@ -6,7 +6,7 @@ answer.  It does nothing in a normal run; while ``calcgrade key`` executes the s
 
 ``check(qid, value)`` sits in a locked test cell.  It turns the student's value into wire form
 (calling a student's function on the key's inputs, each call time-limited), grades it with
-``grader.key.grade`` against the private key under nbgrader or the public key otherwise, and shows
+``grader.key.entries.grade`` against the private key under nbgrader or the public key otherwise, and shows
 the verdict: rich HTML with the answer in LaTeX, a plain-text form, a machine-readable JSON form for
 ``calcgrade check``, and a small plot for a wrong function-shaped answer.  Under nbgrader
 (``NBGRADER_EXECUTION``) the feedback goes out through ``display()`` and the cell's value is a plain
@@ -32,9 +32,12 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-__all__ = ["check", "question", "Deferred", "CheckResult", "VERDICT_MIME", "RECORD_ENV"]
+if TYPE_CHECKING:  # pragma: no cover
+    from grader.notebook.display import CheckResult
+
+__all__ = ["check", "question", "Deferred", "VERDICT_MIME", "RECORD_ENV"]
 
 VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
 RECORD_ENV = "CALCGRADE_RECORD"
@@ -74,6 +77,9 @@ def question(
     inputs: list[Any] | None = None,
     domain: tuple[float, float] | None = None,
     plot: str | None = None,
+    tests: list[tuple[Any, bool | str]] | None = None,
+    hints: list[str] | None = None,
+    partial: bool = False,
 ) -> None:
     """Declare the reference answer of question ``qid`` and its grading options.
 
@@ -82,12 +88,13 @@ def question(
     record = os.environ.get(RECORD_ENV)
     if not record:
         return None
-    from grader.key import make_question_record
+    from grader.key.entries import make_question_record
 
     with _quiet():
         rec = make_question_record(
             qid, reference, kind=kind, var=var, rtol=rtol, atol=atol, mistakes=mistakes,
-            inputs=inputs, domain=domain, plot=plot, call=_call_student,
+            inputs=inputs, domain=domain, plot=plot, call=_call_student, tests=tests, hints=hints,
+            partial=partial,
         )
     _RECORDED[qid] = rec
     _append_record(record, {"question": rec})
@@ -112,7 +119,7 @@ def check(qid: str, value: Any = None, *args: Any, **kwargs: Any) -> Any:
         with _quiet():
             result = _check(str(qid), value)
     except Exception as exc:  # a bug of ours must not cost the student a traceback
-        from grader.display import CheckResult as _CR
+        from grader.notebook.display import CheckResult as _CR
 
         result = _CR.internal_error(str(qid), exc)
     result.elapsed = time.perf_counter() - started
@@ -129,8 +136,8 @@ def check(qid: str, value: Any = None, *args: Any, **kwargs: Any) -> Any:
 
 
 def _check(qid: str, value: Any) -> "CheckResult":
-    from grader import key as keymod
-    from grader.display import CheckResult
+    from grader.key import files, grading
+    from grader.notebook.display import CheckResult
 
     value = _resolve(value)  # evaluate a deferred answer once: student code runs a single time
     record = os.environ.get(RECORD_ENV)
@@ -140,14 +147,14 @@ def _check(qid: str, value: Any) -> "CheckResult":
         _append_record(record, {"check": qid, "answer": answer})
         return CheckResult.recorded(qid)
 
-    key, source, problem = keymod.find_key_for_check(Path.cwd())
+    key, source, problem = files.find_key_for_check(Path.cwd())
     if key is None:
         return CheckResult.no_key(qid, problem)
     entry = key.get("questions", {}).get(qid)
     if entry is None:
         return CheckResult.no_key(qid, f"the answer key ({source}) has no question {qid!r}")
     answer = _to_wire_answer(value, entry)
-    verdict = keymod.grade(answer, entry)
+    verdict = grading.grade(answer, entry)
     return CheckResult.build(qid, entry, answer, verdict, value=_display_value(value))
 
 
@@ -167,7 +174,7 @@ def _resolve(value: Any) -> Any:
             why = f"`{name}` is not defined yet" if name else "a name in this cell is not defined yet"
             return _Unanswered(why + " (run the cell where you set it)")
         except Exception as exc:
-            from grader.key import error_answer
+            from grader.key.entries import error_answer
 
             return error_answer(f"computing your answer raised {_exc_text(exc)}")
     return value
@@ -175,26 +182,26 @@ def _resolve(value: Any) -> Any:
 
 def _to_wire_answer(value: Any, entry: dict[str, Any] | None) -> Any:
     """The wire form of a student's answer (function outputs for function questions)."""
-    from grader import key as keymod
-    from grader.wire import WireError, to_wire
+    from grader.key import entries
+    from grader.key.wire import WireError, to_wire
 
     value = _resolve(value)
     if isinstance(value, _Unanswered):
-        return keymod.unanswered_answer(value.why)
+        return entries.unanswered_answer(value.why)
     if isinstance(value, dict) and value.get("$") == "error":
         return value
     if value is None or value is Ellipsis:
-        return keymod.unanswered_answer("")
+        return entries.unanswered_answer("")
     if entry is not None and entry.get("kind") == "function":
-        return keymod.call_answer(value, entry, call=_call_student)
+        return entries.call_answer(value, entry, call=_call_student)
     try:
         return to_wire(value)
     except WireError as exc:
-        return keymod.error_answer(str(exc))
+        return entries.error_answer(str(exc))
     except RecursionError:
-        return keymod.error_answer("the value is too deeply nested to be checked")
+        return entries.error_answer("the value is too deeply nested to be checked")
     except Exception as exc:  # a value whose parts refuse to be read (a broken __len__, say)
-        return keymod.error_answer(f"your answer could not be read ({exc.__class__.__name__})")
+        return entries.error_answer(f"your answer could not be read ({exc.__class__.__name__})")
 
 
 # --- calling student code under a time limit ----------------------------------------------------
@@ -210,7 +217,7 @@ def _call_student(fn: Callable[..., Any], args: tuple, timeout: float = CALL_TIM
     )
     if not use_alarm:
         try:
-            from grader.budget import Deadline, call_with_timeout
+            from grader.core.budget import Deadline, call_with_timeout
         except ImportError:  # pragma: no cover - the core always ships budget.py
             call_with_timeout = None
         if call_with_timeout is not None:
@@ -289,7 +296,7 @@ class _DeferCheckArguments(ast.NodeTransformer):
             )
             mod = ast.Call(
                 func=ast.Name(id="__import__", ctx=ast.Load()),
-                args=[ast.Constant("grader.notebook")],
+                args=[ast.Constant("grader.notebook.check")],
                 keywords=[ast.keyword(arg="fromlist", value=ast.List(elts=[ast.Constant("Deferred")], ctx=ast.Load()))],
             )
             wrapped = ast.Call(func=ast.Attribute(value=mod, attr="Deferred", ctx=ast.Load()),
@@ -317,7 +324,7 @@ _install_transformer()
 
 def __getattr__(name: str) -> Any:
     if name == "CheckResult":
-        from grader.display import CheckResult
+        from grader.notebook.display import CheckResult
 
         return CheckResult
     raise AttributeError(name)

@@ -31,7 +31,7 @@ class WireError(ValueError):
 
 
 # --- SymPy node whitelist -------------------------------------------------------------------
-_FUNCTIONS: dict[str, Any] = {
+FUNCTIONS: dict[str, Any] = {
     name: getattr(sp, name, None) or getattr(sp.functions.elementary.piecewise, name)
     for name in [
         "sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "acot", "atan2",
@@ -119,9 +119,9 @@ def _sym_out(e: sp.Basic, budget: _Budget, depth: int) -> Any:
         mpf = e._mpf_
         return ["Float", [int(mpf[0]), hex(int(mpf[1])), int(mpf[2]), int(mpf[3])], int(e._prec)]
     if isinstance(e, sp.Dummy):
-        return ["Dummy", e.name, _assumptions(e)]
+        return ["Dummy", e.name, assumptions_of(e)]
     if isinstance(e, sp.Symbol):
-        return ["Symbol", e.name, _assumptions(e)]
+        return ["Symbol", e.name, assumptions_of(e)]
     if isinstance(e, sp.matrices.MatrixBase):
         return ["Matrix", [int(e.rows), int(e.cols)], [_sym_out(a, budget, depth + 1) for a in e]]
     if isinstance(e, sp.core.function.AppliedUndef):
@@ -129,7 +129,7 @@ def _sym_out(e: sp.Basic, budget: _Budget, depth: int) -> Any:
     func_name = type(e).__name__ if not isinstance(e, sp.Function) else e.func.__name__
     if isinstance(e, sp.Pow) and e.exp == sp.Rational(1, 2):
         func_name = "Pow"
-    cls = _FUNCTIONS.get(func_name)
+    cls = FUNCTIONS.get(func_name)
     if cls is None or not (isinstance(e, cls) if isinstance(cls, type) else e.func == cls):
         # tolerate subclasses SymPy creates on its own (e.g. exp_polar) only if whitelisted
         raise WireError(f"answers may not contain {func_name}")
@@ -139,7 +139,7 @@ def _sym_out(e: sp.Basic, budget: _Budget, depth: int) -> Any:
     return [func_name, *[_sym_out(a, budget, depth + 1) for a in e.args]]
 
 
-def _assumptions(s: sp.Symbol) -> dict[str, bool]:
+def assumptions_of(s: sp.Symbol) -> dict[str, bool]:
     given = getattr(s, "_assumptions_orig", None)
     if given is None:  # older SymPy
         given = getattr(s, "_assumptions0", {})
@@ -180,7 +180,7 @@ def _sym_in(node: Any, budget: _Budget, depth: int) -> Any:
     if head == "Lambda":
         sig = [_sym_in(a, budget, depth + 1) for a in rest[0]]
         return sp.Lambda(tuple(sig), _sym_in(rest[1], budget, depth + 1))
-    cls = _FUNCTIONS.get(head)
+    cls = FUNCTIONS.get(head)
     if cls is None:
         raise WireError(f"unknown expression node {head!r}")
     args = [_sym_in(a, budget, depth + 1) for a in rest]

@@ -65,7 +65,7 @@ def run_notebook(
     full_env.update(env or {})
     # the kernel must import the same grader as this process
     full_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in [str(Path(__file__).resolve().parent.parent), full_env.get("PYTHONPATH", "")] if p
+        p for p in [str(Path(__file__).resolve().parents[2]), full_env.get("PYTHONPATH", "")] if p
     )
     client = NotebookClient(
         nb,

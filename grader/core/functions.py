@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import math
 import numbers
 import random
 from functools import lru_cache
@@ -26,12 +25,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import sympy as sp
 
-from grader import mistakes as mk
-from grader.answers import InvalidAnswer, describe_type
-from grader.budget import Deadline, Timeout, call_with_timeout
-from grader.comparison import _Named, _Options, _Problem
-from grader.equivalence import format_pair
-from grader.verdict import Verdict
+from grader.core import mistakes as mk
+from grader.core.answers import InvalidAnswer, describe_type
+from grader.core.budget import Deadline, Timeout, call_with_timeout
+from grader.core.problem import Named, Options, Problem
+from grader.core.equivalence import format_pair
+from grader.core.verdict import Verdict
 
 __all__ = ["FunctionProblem", "default_inputs"]
 
@@ -153,7 +152,7 @@ def _numeric(value: Any) -> np.ndarray:
     return arr.astype(float)
 
 
-class FunctionProblem(_Problem):
+class FunctionProblem(Problem):
     def __init__(self, reference: Any, inputs: Sequence[Any] | None) -> None:
         if not callable(reference) or isinstance(reference, sp.Basic):
             raise TypeError("a function question needs a callable reference")
@@ -186,7 +185,7 @@ class FunctionProblem(_Problem):
             raise ValueError("a named mistake of a function question must be a function")
         return value
 
-    def _run(self, fn: Callable[..., Any], opts: _Options) -> list[Any]:
+    def _run(self, fn: Callable[..., Any], opts: Options) -> list[Any]:
         """Results of ``fn`` on every case: arrays, or a Verdict that ends grading."""
         results: list[Any] = []
         # stop student code a little before the overall deadline, so the verdict can still be written
@@ -209,7 +208,7 @@ class FunctionProblem(_Problem):
             results.append(value)
         return results
 
-    def matches(self, value: Any, wrong: Any, opts: _Options) -> bool:
+    def matches(self, value: Any, wrong: Any, opts: Options) -> bool:
         answers = value
         try:
             wrong_results = [_numeric(wrong(*copy.deepcopy(args))) for args, _, _ in self.cases]
@@ -222,7 +221,7 @@ class FunctionProblem(_Problem):
                 return False
         return True
 
-    def grade(self, answer: Any, opts: _Options, named: list[_Named]) -> Verdict:
+    def grade(self, answer: Any, opts: Options, named: list[Named]) -> Verdict:
         if answer is None or answer is Ellipsis:
             raise InvalidAnswer(
                 "This question is not answered yet: define the function." if answer is Ellipsis else
@@ -275,7 +274,7 @@ class FunctionProblem(_Problem):
         return Verdict.wrong(text, "numeric" if ident is None else "invalid", ident, **details)
 
     @staticmethod
-    def _differs(a: np.ndarray, e: np.ndarray, opts: _Options) -> str | None:
+    def _differs(a: np.ndarray, e: np.ndarray, opts: Options) -> str | None:
         if a.shape != e.shape:
             if a.size == e.size and (a.ndim <= 1 or 1 in a.shape) and (e.ndim <= 1 or 1 in e.shape):
                 a = a.reshape(e.shape)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader import key as keymod
-from grader.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
+from grader.key import files, grading
+from grader.course.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
 
 __all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "assignments_of", "main", "add_arguments"]
 
@@ -140,7 +140,7 @@ def build_keys(
     public: dict[str, Any] = {}
     for qid in sorted(private):
         try:
-            public[qid] = keymod.public_entry(private[qid], assignment)
+            public[qid] = files.public_entry(private[qid], assignment)
         except Exception as exc:
             problems.append(f"question {qid!r}: cannot fingerprint the reference ({exc.__class__.__name__}: {exc})")
     for qid in sorted(private):
@@ -151,20 +151,20 @@ def build_keys(
         for which, entry in (("private", private[qid]), ("public", public.get(qid))):
             if entry is None:
                 continue
-            v = keymod.grade(answers[-1], entry)
+            v = grading.grade(answers[-1], entry)
             if not (v.correct and v.score >= 1.0):
                 problems.append(f"question {qid!r}: the solution's own answer is not accepted by the {which} key: "
                                 f"{v.message}")
     if problems:
         raise KeyBuildError(assignment, problems)
 
-    private_key = {"format": keymod.PRIVATE_FORMAT, "assignment": assignment, "questions": private}
-    public_key = {"format": keymod.PUBLIC_FORMAT, "assignment": assignment, "questions": public,
+    private_key = {"format": files.PRIVATE_FORMAT, "assignment": assignment, "questions": private}
+    public_key = {"format": files.PUBLIC_FORMAT, "assignment": assignment, "questions": public,
                   "note": "Seeded fingerprints only: the reference answers are not in this file."}
-    private_text = keymod.dump_key(private_key)
-    public_text = keymod.dump_key(public_key)
-    private_path = keymod.private_key_path(root, assignment)
-    public_path = keymod.public_key_path(root, assignment)
+    private_text = files.dump_key(private_key)
+    public_text = files.dump_key(public_key)
+    private_path = files.private_key_path(root, assignment)
+    public_path = files.public_key_path(root, assignment)
     if write:
         private_path.parent.mkdir(parents=True, exist_ok=True)
         private_path.write_text(private_text, encoding="utf-8")
@@ -187,7 +187,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    root = Path(args.course_root) if getattr(args, "course_root", None) else keymod.find_course_root(Path.cwd())
+    root = Path(args.course_root) if getattr(args, "course_root", None) else files.find_course_root(Path.cwd())
     if root is None or not root.is_dir():
         print("calcgrade key: no course found (a folder with nbgrader_config.py); use --course-root DIR",
               file=sys.stderr)

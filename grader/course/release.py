@@ -1,4 +1,4 @@
-"""The instructor's course cycle: ``calcgrade release`` and ``calcgrade validate``.
+"""The instructor's course cycle: ``calcgrade release`` (and what ``validate`` checks of a release).
 
 Why a layer over nbgrader: nbgrader releases whatever is in ``solutions/``,
 even a solution that fails its own checks, and it cannot tell whether the
@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.autograde import course_environment, course_path, load_api
-from grader.key import PUBLIC_KEY_NAME
-from grader.keybuild import assignments_of as assignments
+from grader.course.autograde import course_environment, course_path, load_api
+from grader.course.keybuild import assignments_of as assignments  # noqa: F401  (re-exported for the course cycle)
+from grader.key.files import PUBLIC_KEY_NAME
 
 
 class ReleaseRefused(RuntimeError):
@@ -26,7 +26,7 @@ class ReleaseRefused(RuntimeError):
 
 def project_root() -> Path:
     """The course this package was installed from (the folder of nbgrader_config.py)."""
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     if (here / "nbgrader_config.py").exists() and (here / "solutions").is_dir():
         return here
     cwd = Path.cwd()
@@ -43,7 +43,7 @@ def release(course_root: Path, assignment: str, *, validate: bool = True) -> Non
 
     With ``validate`` the released notebooks are also run and must score 0.
     """
-    from grader import keybuild
+    from grader.course import keybuild
 
     course_root = Path(course_root).resolve()
     try:
@@ -86,7 +86,7 @@ def export_grades(course_root: Path) -> Path:
 
 def released_scores_zero(course_root: Path, assignment: str) -> list[str]:
     """Problems found running the released notebooks unchanged (they must score 0)."""
-    from grader import scorecard
+    from grader.course import scorecard
 
     problems = []
     for nb in sorted((Path(course_root) / "exercises" / assignment).glob("*.ipynb")):
@@ -149,11 +149,3 @@ def release_main(args: argparse.Namespace) -> int:
             print(f"✓ {assignment} released to {root / 'exercises' / assignment}")
     return status
 
-
-def validate_main(args: argparse.Namespace) -> int:
-    from grader import validation
-
-    root = (args.course_root or project_root()).resolve()
-    report = validation.validate_course(root, args.assignment or None)
-    print(validation.format_report(report))
-    return 0 if all(item.ok for item in report) else 1

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.display import VERDICT_MIME
-from grader.kernelrun import CHECK_CALL, NotebookRunError, read_notebook, run_notebook, test_cells
+from grader.notebook.display import VERDICT_MIME
+from grader.course.kernelrun import CHECK_CALL, NotebookRunError, read_notebook, run_notebook, test_cells
 
 __all__ = ["QuestionScore", "NotebookScore", "score_notebook", "main", "add_arguments"]
 

@@ -1,0 +1,141 @@
+"""``compare``: does an answer equal the reference, and if not, why not?
+
+The pipeline for one call:
+
+1. infer the kind from the reference (unless given) and prepare the reference
+   (instructor errors raise ``ValueError`` here, before any student input is read);
+2. normalise the answer (``answers``): unreadable input becomes an "invalid" verdict;
+3. decide equality: numeric evidence first, symbolic confirmation second
+   (``equivalence``); exact arithmetic for exact numbers;
+4. when wrong, explain: named mistakes first, then generic diagnoses (``mistakes``),
+   then a counterexample.
+
+Everything after step 1 runs under ``budget.enforced``: once the deadline passes,
+Python code raises ``Timeout`` and the call returns what it knows. Symbolic
+proof gets only a slice of the budget (``PROOF_SHARE``) so that the common case
+stays fast; an equality it cannot confirm in time is reported as "numeric".
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+from grader.core.answers import InvalidAnswer
+from grader.core.arrays import ArrayProblem
+from grader.core.budget import Deadline, Timeout, enforced
+from grader.core.functions import FunctionProblem
+from grader.core.problem import CONSTANT_NAMES, Options, Problem, prepare_mistakes
+from grader.core.scalars import AntiderivativeProblem, ExpressionProblem, NumberProblem
+from grader.core.verdict import Verdict
+
+__all__ = ["compare", "infer_kind", "KINDS", "CONSTANT_NAMES"]
+
+KINDS = ("expression", "antiderivative", "number", "array", "function")
+
+# ---------------------------------------------------------------------------
+# public entry point
+
+def compare(
+    answer: Any,
+    expected: Any,
+    *,
+    kind: str | None = None,
+    var: Any = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    timeout: float = 2.0,
+    mistakes: Mapping[str, Any] | None = None,
+    inputs: Sequence[Any] | None = None,
+) -> Verdict:
+    """Grade ``answer`` against the reference ``expected``.
+
+    kind: "expression", "antiderivative", "number", "array", "function" (None: inferred).
+    var: the variable of an antiderivative (default: the only symbol of ``expected``).
+    rtol, atol: |a - e| <= atol + rtol*|e| for numeric comparisons.
+    timeout: seconds; the call returns within it on any input.
+    mistakes: {id: (wrong answer, message)}; a matching answer gets that message and id.
+    inputs: for "function": argument tuples to call both functions with (default: chosen by the grader).
+
+    Never raises on student input; raises ValueError/TypeError when the reference
+    or the options are unusable (an authoring error).
+    """
+    kind = infer_kind(expected) if kind is None else kind
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    rtol, atol, timeout = float(rtol), float(atol), float(timeout)
+    if not (rtol >= 0 and atol >= 0 and timeout > 0):
+        raise ValueError("rtol and atol must be >= 0 and timeout > 0")
+    deadline = Deadline(max(0.005, timeout - min(0.03, 0.1 * timeout)))
+    opts = Options(kind, rtol, atol, timeout, deadline)
+    try:
+        # preparing the reference is inside the budget too (a huge reference is rebuilt per call);
+        # its ValueError/TypeError (authoring errors) propagate
+        with enforced(deadline):
+            problem = _prepare(expected, kind, var, inputs)
+            named = prepare_mistakes(mistakes, problem, kind)
+    except Timeout:
+        return _timeout_verdict(timeout)
+    try:
+        # no warning may reach stderr (nbgrader scores a cell with stderr output 0)
+        with enforced(deadline), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return problem.grade(answer, opts, named)
+    except Timeout:
+        return _timeout_verdict(timeout)
+    except InvalidAnswer as exc:
+        return Verdict.invalid(exc.message, exc.reason)
+    except (RecursionError, MemoryError):
+        return Verdict.invalid("Your answer is too large or too deeply nested to check.", "too_large")
+    except Exception as exc:  # never raise on student input
+        return Verdict.invalid(
+            f"Your answer could not be checked ({type(exc).__name__}); please rewrite it in a simpler form.",
+            "error",
+        )
+
+
+def _timeout_verdict(timeout: float) -> Verdict:
+    return Verdict(
+        False, 0.0,
+        "Your answer could not be checked within the time limit: it may be extremely large or complicated. "
+        "Simplify it and try again.",
+        None, "timeout", {"reason": "timeout", "timeout": timeout},
+    )
+
+
+def infer_kind(expected: Any) -> str:
+    """The kind implied by the reference's type."""
+    from sympy.matrices import MatrixBase
+    from sympy.tensor.array import NDimArray
+
+    if isinstance(expected, (MatrixBase, NDimArray, list, tuple, sp.Tuple)):
+        return "array"
+    if isinstance(expected, np.ndarray):
+        return "array" if expected.ndim > 0 else "number"
+    if isinstance(expected, sp.Basic):
+        if isinstance(expected, sp.Expr) and not expected.free_symbols:
+            return "number"
+        return "expression"
+    if isinstance(expected, (numbers.Number, np.generic)):
+        return "number"
+    if isinstance(expected, str):
+        return "expression"
+    if callable(expected):
+        return "function"
+    raise TypeError(f"cannot infer the kind of a reference of type {type(expected).__name__}")
+
+
+def _prepare(expected: Any, kind: str, var: Any, inputs: Sequence[Any] | None) -> Problem:
+    if kind == "expression":
+        return ExpressionProblem(expected, var, "expression")
+    if kind == "antiderivative":
+        return AntiderivativeProblem(expected, var)
+    if kind == "number":
+        return NumberProblem(expected)
+    if kind == "array":
+        return ArrayProblem(expected, var)
+    return FunctionProblem(expected, inputs)

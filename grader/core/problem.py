@@ -1,0 +1,240 @@
+"""What ``compare`` and its kinds share: options, outcomes, named mistakes, the problem base class.
+
+A *problem* is a prepared reference of one kind (expression, antiderivative, number, array,
+function) that grades normalised answers.  The scalar kinds live in ``scalars``, arrays and
+functions in modules of their own; all of them build on the types here, so none imports another.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import sympy as sp
+
+from grader.core.answers import (
+    InvalidAnswer,
+    parse_text,
+    to_expression,
+)
+from grader.core.budget import Deadline, Timeout
+from grader.core.equivalence import (
+    HUGE,
+    UNDEFINED,
+    Evidence,
+    precise,
+    format_value,
+    numeric_compare,
+    prove_equal,
+)
+from grader.core.verdict import Verdict
+
+
+CONSTANT_NAMES = ("C", "c", "k", "K", "D", "C0", "C1", "C2", "C3", "c0", "c1", "c2", "k1", "k2", "const")
+CONSTANT_NAME = re.compile(r"^([CcKk]_?\d*|const\w*)$")  # further names read as integration constants
+PROOF_SHARE = 0.04    # fraction of the timeout that symbolic confirmation may use
+PROOF_MIN = 0.02      # ... but at least this many seconds when the budget allows
+FLOAT_PROOF = 0.02    # seconds of proof for answers that contain floats
+CORRECT = "Correct."
+
+# ---------------------------------------------------------------------------
+# shared machinery
+
+@dataclass
+class Options:
+    kind: str
+    rtol: float
+    atol: float
+    timeout: float
+    deadline: Deadline
+
+    def proof_deadline(self, inexact: bool = False) -> Deadline:
+        share = max(PROOF_MIN, PROOF_SHARE * self.timeout)
+        if inexact:
+            # an answer with floats is rarely *exactly* the reference: do not spend long proving it
+            share = min(share, FLOAT_PROOF)
+        return self.deadline.within(share)
+
+
+@dataclass
+class Outcome:
+    """Equality of two normalised scalars."""
+
+    equal: bool | None  # None: could not be decided
+    method: str
+    evidence: Evidence | None = None
+    exact_values: tuple[Any, Any] | None = None
+
+
+def is_exact(e: sp.Expr) -> bool:
+    return not e.has(sp.Float)
+
+
+def same_scalar(a: sp.Expr, e: sp.Expr, opts: Options, *, prove: bool = True) -> Outcome:
+    """Decide a == e for two normalised SymPy expressions."""
+    if not a.free_symbols and not e.free_symbols:
+        return same_number(a, e, opts)
+    if a == e:
+        return Outcome(True, "symbolic")
+    ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline)
+    if ev.status == "different":
+        return Outcome(False, "numeric", ev)
+    if ev.status == "undetermined":
+        if prove and prove_equal(a, e, opts.proof_deadline()):
+            return Outcome(True, "symbolic", ev)
+        return Outcome(None, "numeric", ev)
+    if prove and prove_equal(a, e, opts.proof_deadline(a.has(sp.Float) or e.has(sp.Float))):
+        return Outcome(True, "symbolic", ev)
+    return Outcome(True, "numeric", ev)
+
+
+def same_number(a: sp.Expr, e: sp.Expr, opts: Options) -> Outcome:
+    if a == e:
+        return Outcome(True, "exact", exact_values=(a, e))
+    av, ev = precise(a, {}, 40), precise(e, {}, 40)
+    if ev is UNDEFINED or ev is HUGE:
+        raise ValueError(f"the reference {e} is not a finite number")
+    if av is UNDEFINED:
+        raise InvalidAnswer("Your answer is undefined (not a finite number).", "undefined")
+    if av is HUGE:
+        return Outcome(False, "numeric", exact_values=(HUGE, ev))
+    ctx_imag = getattr(av, "imag", 0)
+    if ctx_imag and abs(ctx_imag) > 1e-12 * max(1, abs(av)):
+        raise InvalidAnswer(f"Your answer is a complex number ({format_value(av)}); the answer is real.", "complex")
+    av = getattr(av, "real", av)
+    ev = getattr(ev, "real", ev)
+    if is_exact(a) and is_exact(e) and abs(av - ev) <= 1e-30 * max(1, abs(ev)):
+        # equal to 40 digits: exact when SymPy confirms it, else "numeric"
+        proven = prove_equal(a, e, opts.proof_deadline())
+        return Outcome(True, "exact" if proven else "numeric", exact_values=(av, ev))
+    eq = abs(av - ev) <= opts.atol + opts.rtol * abs(ev)
+    return Outcome(bool(eq), "numeric", exact_values=(av, ev))
+
+
+def ce_sentence(ev: Evidence | None, subject: str = "your answer", noun: str = "the correct value") -> str:
+    if ev is None or ev.counterexample is None:
+        return ""
+    s = ev.counterexample.sentence(subject, noun)
+    return s[0].upper() + s[1:] + "."
+
+
+def ce_details(ev: Evidence | None) -> dict[str, Any]:
+    if ev is None or ev.counterexample is None:
+        return {}
+    return {"counterexample": ev.counterexample.to_dict()}
+
+
+@dataclass
+class Named:
+    ident: str
+    message: str
+    value: Any  # normalised like the reference of the problem
+
+
+def prepare_mistakes(mistakes: Mapping[str, Any] | None, problem: "Problem", kind: str) -> list[Named]:
+    out: list[Named] = []
+    if not mistakes:
+        return out
+    for ident, entry in mistakes.items():
+        if isinstance(entry, (tuple, list)) and len(entry) == 2:
+            wrong, message = entry
+        else:
+            raise ValueError(f"mistake {ident!r} must be a pair (wrong answer, message)")
+        try:
+            out.append(Named(str(ident), str(message), problem.normalise_reference_like(wrong)))
+        except (InvalidAnswer, ValueError, TypeError) as exc:
+            raise ValueError(f"mistake {ident!r} cannot be used: {getattr(exc, 'message', exc)}") from None
+    return out
+
+
+# ---------------------------------------------------------------------------
+# problems: one class per kind
+
+class Problem:
+    def grade(self, answer: Any, opts: Options, named: list[Named]) -> Verdict:
+        raise NotImplementedError
+
+    def normalise_reference_like(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def _match_named(self, value: Any, named: list[Named], opts: Options) -> Named | None:
+        if not named:
+            return None
+        sub = Options(opts.kind, opts.rtol, opts.atol, opts.timeout, opts.deadline)
+        for m in named:
+            try:
+                if self.matches(value, m.value, sub):
+                    return m
+            except Timeout:
+                raise
+            except InvalidAnswer:
+                continue
+            except Exception:
+                continue
+        return None
+
+    def matches(self, value: Any, wrong: Any, opts: Options) -> bool:
+        raise NotImplementedError
+
+
+def expected_symbols_from_text(text: str) -> dict[str, sp.Symbol]:
+    import ast
+
+    from grader.core.answers import CONSTANTS, FUNCTIONS
+
+    try:
+        tree = ast.parse(text.replace("^", "**"), mode="eval")
+    except SyntaxError:
+        raise ValueError(f"reference {text!r} is not valid") from None
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return {n: sp.Symbol(n, real=True) for n in names if n not in FUNCTIONS and n not in CONSTANTS}
+
+
+def reference_expr(value: Any) -> sp.Expr:
+    try:
+        if isinstance(value, str):
+            return parse_text(value, expected_symbols_from_text(value), allow_arrays=False)
+        if isinstance(value, sp.Basic):
+            if not isinstance(value, sp.Expr):
+                raise ValueError(f"reference {value!r} is not an expression")
+            return value
+        syms = {}
+        return to_expression(value, syms)
+    except InvalidAnswer as exc:
+        raise ValueError(f"unusable reference: {exc.message}") from None
+
+
+def var_symbol(var: Any) -> sp.Symbol | None:
+    if var is None:
+        return None
+    if isinstance(var, sp.Symbol):
+        return var
+    if isinstance(var, str):
+        return sp.Symbol(var)
+    raise TypeError("var must be a SymPy Symbol or a name")
+
+
+
+
+def symbol_names(value: Any) -> list[str]:
+    return sorted(s.name for s in free_names(value))
+
+
+def free_names(value: Any) -> set[sp.Symbol]:
+    if isinstance(value, sp.Basic):
+        return set(value.free_symbols)
+    if isinstance(value, str):
+        import ast
+
+        try:
+            tree = ast.parse(value.replace("^", "**"), mode="eval")
+        except SyntaxError:
+            return set()
+        from grader.core.answers import CONSTANTS, FUNCTIONS
+
+        return {sp.Symbol(n.id) for n in ast.walk(tree) if isinstance(n, ast.Name)
+                and n.id not in FUNCTIONS and n.id not in CONSTANTS}
+    return set()
+
+

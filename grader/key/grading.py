@@ -1,0 +1,146 @@
+"""``grade(wire_answer, entry)``: the verdict on a serialised answer, for a private or a public entry.
+
+A pure function of its two arguments, so it runs in the student's kernel (self-check with the
+public key) or in the trusted grader (the private key) alike.  Private entries are decided by the
+grading core's ``compare``; public ones by fingerprints (``grader.key.publicgrade``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+
+from grader.key.wire import WireError, from_wire
+from grader.key.entries import is_tag
+from grader.key.outputs import describe_args, output_matches, shape_of, shape_text, short_value
+
+__all__ = ["grade"]
+
+
+def _verdict_cls() -> Any:
+    from grader.core.verdict import Verdict
+
+    return Verdict
+
+
+def grade(answer: Any, entry: Mapping[str, Any]) -> Any:
+    """The verdict on a serialised answer for one key entry (private or public). Never raises."""
+    Verdict = _verdict_cls()
+    if is_tag(answer, "error"):
+        if answer.get("unanswered"):
+            why = answer.get("message") or ""
+            msg = "Not answered yet" + (f": {why}." if why else ".")
+            return Verdict(False, 0.0, msg, None, "invalid", {"reason": "unanswered"})
+        return Verdict.invalid(_sentence(answer.get("message", "Your answer could not be read.")), "unreadable")
+    try:
+        if entry.get("kind") == "function":
+            return _grade_function(answer, entry)
+        try:
+            value = from_wire(answer)
+        except WireError as exc:
+            return Verdict.invalid(f"Your answer could not be read ({exc}).", "unreadable")
+        if value is None or value is Ellipsis:
+            return Verdict(False, 0.0, "Not answered yet.", None, "invalid", {"reason": "unanswered"})
+        if "reference" in entry:
+            return _grade_private(value, entry)
+        from grader.key.publicgrade import grade_public
+
+        return grade_public(value, entry)
+    except Exception as exc:  # never raise on student input
+        return Verdict.invalid(
+            f"Your answer could not be checked ({exc.__class__.__name__}); try writing it differently.",
+            "internal",
+        )
+
+
+def _sentence(text: str) -> str:
+    text = str(text).strip()
+    if text and text[0].islower():
+        text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _decode_mistakes(entry: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
+    return {m["id"]: (from_wire(m["answer"]), m["message"]) for m in entry.get("mistakes", [])}
+
+
+def _grade_private(value: Any, entry: Mapping[str, Any]) -> Any:
+    from grader.core.comparison import compare
+
+    reference = from_wire(entry["reference"])
+    var = from_wire(entry["var"]) if entry.get("var") is not None else None
+    return compare(
+        value, reference, kind=entry["kind"], var=var, rtol=entry["rtol"], atol=entry["atol"],
+        mistakes=_decode_mistakes(entry) or None,
+    )
+
+
+
+def _grade_function(answer: Any, entry: Mapping[str, Any]) -> Any:
+    Verdict = _verdict_cls()
+    if not is_tag(answer, "calls"):
+        return Verdict.invalid("This question asks for a Python function (def ...).", "wrong_type")
+    results = answer.get("results", [])
+    inputs = entry.get("inputs", [])
+    if len(results) != len(inputs):
+        return Verdict.invalid("Your function's results do not match the grader's inputs.", "unreadable")
+    if "reference" in entry:
+        judge: Any = _PrivateFunctionJudge(entry)
+    else:
+        from grader.key.publicgrade import FunctionJudge
+
+        judge = FunctionJudge(entry)
+    first_bad: tuple[int, str] | None = None
+    for i, r in enumerate(results):
+        if "error" in r:
+            if first_bad is None:
+                first_bad = (i, f"On the input {describe_args(inputs[i])} your function failed: {r['error']}.")
+            continue
+        try:
+            out = from_wire(r["ok"])
+        except WireError:
+            out = None
+        problem = judge.problem(i, out)
+        if problem and first_bad is None:
+            first_bad = (i, problem)
+    if first_bad is None:
+        return Verdict.right(f"Your function gives the right result on all {len(inputs)} test inputs.", "numeric")
+    for mistake in entry.get("mistakes", []):
+        if judge.is_mistake(mistake, results):
+            return Verdict.wrong(mistake["message"], "numeric", mistake["id"], failed_input=first_bad[0])
+    i, message = first_bad
+    return Verdict.wrong(message, "numeric", None, failed_input=i,
+                         counterexample={"input": describe_args(inputs[i])})
+
+
+class _PrivateFunctionJudge:
+    def __init__(self, entry: Mapping[str, Any]) -> None:
+        self.entry = entry
+        self.refs = [from_wire(r["ok"]) for r in entry["reference"]["results"]]
+
+    def problem(self, i: int, out: Any) -> str | None:
+        ref = self.refs[i]
+        if out is None:
+            return f"On the input {describe_args(self.entry['inputs'][i])} your function returned None."
+        if shape_of(out) != shape_of(ref):
+            return (f"On the input {describe_args(self.entry['inputs'][i])} your function returned "
+                    f"{shape_text(out)}, but {shape_text(ref)} is expected.")
+        if output_matches(out, ref, self.entry):
+            return None
+        return (f"On the input {describe_args(self.entry['inputs'][i])} your function returned "
+                f"{short_value(out)}, but the correct result is {short_value(ref)}.")
+
+    def is_mistake(self, mistake: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> bool:
+        m = mistake["answer"]
+        if not is_tag(m, "calls"):
+            return False
+        for r, mr in zip(results, m["results"]):
+            if ("ok" in r) != ("ok" in mr):
+                return False
+            if "ok" in r:
+                a, b = from_wire(r["ok"]), from_wire(mr["ok"])
+                if shape_of(a) != shape_of(b) or not output_matches(a, b, self.entry):
+                    return False
+        return True
+
+

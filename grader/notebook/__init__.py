@@ -1,0 +1,1 @@
+"""What runs in a notebook kernel: ``check()``, ``question()``, the verdict display and plots."""

@@ -1,0 +1,150 @@
+"""The package's shape stays what docs/CONTRACTS.md draws: layers, no cycles, no private names across modules.
+
+Reads every module of ``grader/`` with ``ast`` (imports inside functions included) and fails on
+an import cycle between modules, an import that points up the layers (cli -> course -> notebook ->
+key -> core), or a ``_private`` name taken from another module.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "grader"
+LAYERS = ["core", "key", "notebook", "course", "cli"]  # bottom to top
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(name: str, path: Path, known: set[str]) -> list[tuple[str, list[str], int]]:
+    """(imported module, names taken from it, line) for every grader import in the module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[tuple[str, list[str], int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "grader":
+                    found.append((alias.name, [], node.lineno))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "grader":
+                continue
+            plain: list[str] = []
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                if sub in known:  # "from grader.key import wire" imports a module
+                    found.append((sub, [], node.lineno))
+                else:
+                    plain.append(alias.name)
+            if plain:
+                found.append((target, plain, node.lineno))
+    return found
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    if len(parts) == 1:  # grader/__init__.py: the lazy public surface, above everything it re-exports
+        return len(LAYERS)
+    return LAYERS.index(parts[1])
+
+
+def _graph() -> dict[str, list[tuple[str, list[str], int]]]:
+    mods = _modules()
+    return {name: _imports(name, path, set(mods)) for name, path in mods.items()}
+
+
+def test_every_module_sits_in_a_layer() -> None:
+    stray = [m for m in _modules() if m != "grader" and m.split(".")[1] not in LAYERS]
+    assert not stray, f"modules outside the layers {LAYERS}: {stray}"
+
+
+def test_dependencies_point_down_only() -> None:
+    upward = []
+    for module, deps in _graph().items():
+        if module == "grader":
+            continue
+        for target, _, line in deps:
+            if target == "grader" or _layer(target) > _layer(module):
+                upward.append(f"{module}:{line} imports {target}")
+    assert not upward, "imports that point up the layers:\n" + "\n".join(upward)
+
+
+def test_core_imports_nothing_of_jupyter_nbgrader_or_plotting() -> None:
+    banned = ("IPython", "ipykernel", "nbgrader", "nbformat", "nbclient", "matplotlib", "jupyter")
+    bad = []
+    for path in (PACKAGE / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.name}: {n}" for n in names if n.split(".")[0] in banned]
+    assert not bad, bad
+
+
+def test_no_private_name_is_taken_across_modules() -> None:
+    taken = [
+        f"{module}:{line} takes {name} from {target}"
+        for module, deps in _graph().items()
+        for target, names, line in deps
+        for name in names
+        if name.startswith("_") and target != module
+    ]
+    assert not taken, "private names taken across modules:\n" + "\n".join(taken)
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_cycle() -> None:
+    graph = {m: {t for t, _, _ in deps if t != m} for m, deps in _graph().items()}
+    # a package's __init__ runs before any of its modules; an import of the package is an import of it
+    found = _cycle(graph)
+    assert found is None, "import cycle: " + " -> ".join(found or [])
+
+
+def test_the_checker_sees_a_planted_cycle_and_a_private_name() -> None:
+    """The checks above can fail: a small graph with a cycle is found, a clean one is not."""
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    deps = _imports("grader.key.x", PACKAGE / "key" / "entries.py", set(_modules()))
+    assert all(t.startswith("grader") for t, _, _ in deps)
+
+
+@pytest.mark.parametrize("module", sorted(_modules()))
+def test_no_module_is_much_larger_than_one_concept(module: str) -> None:
+    lines = len(_modules()[module].read_text(encoding="utf-8").splitlines())
+    assert lines <= 650, f"{module} has {lines} lines: look for the seam between its concepts"
