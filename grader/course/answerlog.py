@@ -313,6 +313,8 @@ def _latex(value: Any) -> str:
     import numpy as np
 
     try:
+        if isinstance(value, sp.MatrixBase):
+            return _rows_latex(value.tolist())
         if isinstance(value, sp.Basic):
             return sp.latex(value)
         if isinstance(value, bool):
@@ -320,17 +322,25 @@ def _latex(value: Any) -> str:
         if isinstance(value, (int, np.integer)):
             return str(int(value))
         if isinstance(value, (float, np.floating)):
-            return sp.latex(sp.Float(float(value), 10)) if math.isfinite(float(value)) else f"\\text{{{value}}}"
+            return f"{float(value):.6g}" if math.isfinite(float(value)) else f"\\text{{{value}}}"
         if isinstance(value, str):
             return "\\text{" + value.replace("\\", "/").replace("{", "(").replace("}", ")")[:120] + "}"
         if isinstance(value, np.ndarray) and value.ndim in (1, 2) and value.size <= 64:
-            return sp.latex(sp.Matrix(value.tolist() if value.ndim == 2 else [[x] for x in value.tolist()]))
+            return _rows_latex(value.tolist() if value.ndim == 2 else [[v] for v in value.tolist()])
         if isinstance(value, (list, tuple)) and len(value) <= 64:
             inner = ", ".join(_latex(v) for v in value)
             return f"\\left[{inner}\\right]" if isinstance(value, list) else f"\\left({inner}\\right)"
     except Exception:
         pass
     return "\\text{" + type(value).__name__ + "}"
+
+
+def _rows_latex(rows: list[list[Any]]) -> str:
+    """A matrix as bracketed rows (``[a, b]`` for a vector): LaTeX that every renderer reads, no environments."""
+    if len(rows) == 1 or all(len(r) == 1 for r in rows):
+        flat = [v for r in rows for v in r]
+        return "\\left[" + ", ".join(_latex(v) for v in flat) + "\\right]"
+    return "\\left[" + ", ".join("\\left[" + ", ".join(_latex(v) for v in r) + "\\right]" for r in rows) + "\\right]"
 
 
 def _calls_text(wire_answer: Mapping[str, Any]) -> str:
