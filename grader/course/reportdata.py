@@ -11,6 +11,7 @@ Nothing here writes: a missing gradebook is not created.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,23 @@ def _sqlite_missing(db_url: str) -> bool:
     return path not in ("", ":memory:") and not Path(path).is_file()
 
 
+def _has_gradebook_tables(db_url: str) -> bool:
+    """Whether nbgrader has created its tables there (opening a Gradebook would otherwise create them)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        return bool(sa.inspect(engine).has_table("submitted_assignment"))
+    finally:
+        engine.dispose()
+
+
 def gradebook_scores(db_url: str, assignment: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """assignment -> student -> {"notebook:qid" -> (score, max_score, notebook, qid)} from nbgrader's gradebook.
 
     Grade cells named ``test_<qid>`` (calcgrade's convention) give the qid.  {} without a gradebook.
     """
-    if _sqlite_missing(db_url):
+    if _sqlite_missing(db_url) or not _has_gradebook_tables(db_url):
         return {}
     from nbgrader.api import Gradebook
 
@@ -115,9 +127,13 @@ def _failure_reason(course_root: Path, student: str, assignment: str) -> str:
         return "no notebook in the submission"
     for path in notebooks:
         try:
+            json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        except ValueError:
+            return f"{path.name} is not a notebook: not valid JSON (cut off or corrupted)"
+        try:
             read_notebook(path)
         except NotebookRunError as exc:
-            detail = str(exc).split("(", 1)[-1].rstrip(")")
+            detail = str(exc).split("(", 1)[-1].rstrip(")")[:160]
             return f"{path.name} is not a readable notebook ({detail})"
     return f"not graded: no verdicts recorded (run `calcgrade autograde {assignment}`)"
 

@@ -244,7 +244,7 @@ def assignment_json(report: AssignmentReport) -> dict[str, Any]:
         "mean": report.mean,
         "median": report.median,
         "threshold": report.threshold,
-        "histogram": [{"low": lo, "high": hi, "count": n} for lo, hi, n in histogram(report.totals, report.max_total)],
+        "histogram": [{"low": round(lo, 9), "high": round(hi, 9), "count": n} for lo, hi, n in histogram(report.totals, report.max_total)],
         "questions": [
             {
                 "qid": q.qid, "notebook": q.notebook, "points": q.points, "graded": q.graded,

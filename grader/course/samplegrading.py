@@ -89,10 +89,14 @@ def grade_notebook(path: Path, solution_path: Path, key: Mapping[str, Any], *, a
     """Run one submitted notebook and grade its answers against the private ``key``; never raises."""
     entries = {q: e for q, e in key["questions"].items() if e.get("notebook") == path.name}
     try:
+        json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return GradedSubmission(student, [], f"{path.name} is not a notebook: not valid JSON (cut off or corrupted)")
+    try:
         nb = read_notebook(path)
         solution = read_notebook(solution_path)
     except NotebookRunError as exc:
-        return GradedSubmission(student, [], f"not a readable notebook ({str(exc).split('(', 1)[-1].rstrip(')')})")
+        return GradedSubmission(student, [], str(exc))
     _restore_test_cells(nb, solution)
     with tempfile.TemporaryDirectory(prefix="calcgrade-grade-") as tmp:
         folder = Path(tmp) / assignment
