@@ -40,15 +40,19 @@ def _check_assignment(course_root: Path, assignment: str, db_url: str) -> None:
 
 
 def build_report_html(course_root: Path, assignment: str | None, *, threshold: float = DEFAULT_THRESHOLD,
-                      db_url: str | None = None) -> tuple[str, dict]:
-    """(HTML page, JSON document) of one assignment, or of the course overview when ``assignment`` is None."""
+                      db_url: str | None = None, beside: Path | None = None) -> tuple[str, dict]:
+    """(HTML page, JSON document) of one assignment, or of the course overview when ``assignment`` is None.
+
+    ``beside``: the folder the overview is written to; assignment pages already there are linked.
+    """
     from grader.course import reportdata, reporthtml
 
     root = Path(course_root)
     db_url = db_url or reportdata.gradebook_url(root)
     if assignment is None:
         overview, _ = reportdata.course_overview(root, threshold=threshold, db_url=db_url)
-        return reporthtml.overview_html(overview), overview_json(overview)
+        links = {a: f"{a}.html" for a in overview.assignments if beside is not None and (beside / f"{a}.html").is_file()}
+        return reporthtml.overview_html(overview, links), overview_json(overview)
     _check_assignment(root, assignment, db_url)
     report = reportdata.assignment_report(root, assignment, threshold=threshold, db_url=db_url)
     return reporthtml.assignment_html(report), assignment_json(report)
@@ -61,8 +65,8 @@ def write_course_report(course_root: Path | str, assignment: str | None, out: Pa
     ``out`` defaults to ``default_report_path``.  What ``calcgrade demo`` calls at its end.
     """
     root = Path(course_root).resolve()
-    page, _ = build_report_html(root, assignment, threshold=threshold)
     target = Path(out) if out is not None else default_report_path(root, assignment)
+    page, _ = build_report_html(root, assignment, threshold=threshold, beside=target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")
     return target
@@ -104,13 +108,13 @@ def main(args: argparse.Namespace) -> int:
             raise ReportError(f"--threshold must be a fraction between 0 and 1, not {threshold:g}")
         root = _course_root(args)
         assignment = getattr(args, "assignment", None)
-        page, doc = build_report_html(root, assignment, threshold=threshold)
+        target = Path(args.out) if getattr(args, "out", None) else default_report_path(root, assignment)
+        page, doc = build_report_html(root, assignment, threshold=threshold, beside=target.parent)
         if getattr(args, "json", False):
             print(json.dumps(doc, indent=1, sort_keys=False))
             if getattr(args, "out", None):
-                _write(Path(args.out), page)
+                _write(target, page)
             return 0
-        target = Path(args.out) if getattr(args, "out", None) else default_report_path(root, assignment)
         _write(target, page)
         print(f"Report written: {target}")
         return 0

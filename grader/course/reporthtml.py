@@ -10,7 +10,7 @@ visible at a glance), then the students who need help.
 from __future__ import annotations
 
 import html
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from grader.course.reportplots import correct_rate_uri, histogram_uri, math_uri
 from grader.course.reportstats import AssignmentReport, CourseOverview, QuestionStats, TOP_MISTAKES, histogram
@@ -166,10 +166,15 @@ def assignment_html(report: AssignmentReport) -> str:
     return _page(f"calcgrade report: {report.assignment}", "\n".join(parts))
 
 
-def overview_html(overview: CourseOverview) -> str:
-    """The course overview page: assignments x students."""
+def overview_html(overview: CourseOverview, links: Mapping[str, str] | None = None) -> str:
+    """The course overview page: assignments x students; ``links``: assignment -> its page (relative)."""
     a_names = overview.assignments
-    head = "<tr><th>student</th>" + "".join(f"<th class=num>{_e(a)}</th>" for a in a_names) + "<th class=num>total</th></tr>"
+    links = links or {}
+
+    def name(a: str) -> str:
+        return f"<a href=\"{_e(links[a])}\">{_e(a)}</a>" if a in links else _e(a)
+
+    head = "<tr><th>student</th>" + "".join(f"<th class=num>{name(a)}</th>" for a in a_names) + "<th class=num>total</th></tr>"
     failed = {(a, f.student): f.reason for a, fs in overview.failed.items() for f in fs}
     rows = []
     for s in overview.students:
