@@ -239,3 +239,19 @@ def postgres_url() -> Iterator[str]:
 @pytest.mark.slow
 def test_records_roundtrip_in_postgresql(postgres_url: str) -> None:
     _roundtrip(postgres_url)
+
+
+def test_make_record_scales_the_verdict_to_the_points() -> None:
+    from grader.course.answerlog import make_record
+    from grader.key.grading import grade
+
+    e = entry("power_rule", 10 * x**9, mistakes={"kept_exponent": (10 * x**10, "Lower the exponent.")})
+    wire = to_wire(10 * xs**10)
+    r = make_record(assignment="a", student="s", notebook="n.ipynb", qid="power_rule", wire_answer=wire, entry=e,
+                    verdict=grade(wire, e), max_points=2.0)
+    assert (r.points, r.max_points, r.correct, r.misconception) == (0.0, 2.0, False, "kept_exponent")
+    assert r.fingerprint == fp(10 * x**10, e) and r.answer_text == "10 x^{10}"
+    right = to_wire(sp.expand(10 * xs**9))
+    r = make_record(assignment="a", student="s", notebook="n.ipynb", qid="power_rule", wire_answer=right, entry=e,
+                    verdict=grade(right, e), max_points=2.0, hints_used=1)
+    assert (r.points, r.correct, r.hints_used) == (2.0, True, 1)

@@ -38,7 +38,7 @@ from typing import Any, Mapping, Sequence
 import sympy as sp
 
 __all__ = [
-    "AnswerRecord", "answer_fingerprint", "answer_text", "write_records", "read_records",
+    "AnswerRecord", "answer_fingerprint", "answer_text", "make_record", "write_records", "read_records",
     "TABLE_NAME", "UNANSWERED", "UNREADABLE",
 ]
 
@@ -282,6 +282,19 @@ def _value_fingerprint(value: Any, wire_answer: Any, entry: Mapping[str, Any], k
         return UNANSWERED if exc.reason == "unanswered" else _raw(wire_answer)
     except LookupError:
         return _raw(wire_answer)
+
+
+def make_record(*, assignment: str, student: str, notebook: str, qid: str, wire_answer: Any,
+                entry: Mapping[str, Any], verdict: Any, max_points: float, hints_used: int = 0) -> AnswerRecord:
+    """The record of one graded answer: the verdict (a ``grader.core.verdict.Verdict``) scaled to the
+    question's points, with the answer's fingerprint and display text.  What a grader writes per answer."""
+    return AnswerRecord(
+        assignment=assignment, student=student, notebook=notebook, qid=qid,
+        points=round(float(verdict.score) * float(max_points), 9), max_points=float(max_points),
+        correct=bool(verdict.correct), misconception=verdict.misconception, method=str(verdict.method),
+        fingerprint=answer_fingerprint(wire_answer, entry), answer_text=answer_text(wire_answer),
+        hints_used=int(hints_used),
+    )
 
 
 # --- display text --------------------------------------------------------------------------------

@@ -15,9 +15,12 @@ import sys
 import traceback
 from pathlib import Path
 
-from grader.course.reportstats import DEFAULT_THRESHOLD, assignment_json, overview_json
+from typing import Any
 
-__all__ = ["add_arguments", "main", "write_course_report", "default_report_path", "ReportError"]
+from grader.course.reportstats import DEFAULT_THRESHOLD, AssignmentReport, assignment_json, overview_json
+
+__all__ = ["add_arguments", "main", "write_course_report", "default_report_path", "ReportError", "build_report",
+           "report_json", "report_html"]
 
 
 class ReportError(Exception):
@@ -39,23 +42,34 @@ def _check_assignment(course_root: Path, assignment: str, db_url: str) -> None:
         raise ReportError(f"no assignment {assignment!r} in the course at {course_root} (assignments: {listed})")
 
 
-def build_report_html(course_root: Path, assignment: str | None, *, threshold: float = DEFAULT_THRESHOLD,
-                      db_url: str | None = None, beside: Path | None = None) -> tuple[str, dict]:
-    """(HTML page, JSON document) of one assignment, or of the course overview when ``assignment`` is None.
-
-    ``beside``: the folder the overview is written to; assignment pages already there are linked.
-    """
-    from grader.course import reportdata, reporthtml
+def build_report(course_root: Path, assignment: str | None, *, threshold: float = DEFAULT_THRESHOLD,
+                 db_url: str | None = None) -> Any:
+    """The numbers: an ``AssignmentReport``, or a ``CourseOverview`` when ``assignment`` is None."""
+    from grader.course import reportdata
 
     root = Path(course_root)
     db_url = db_url or reportdata.gradebook_url(root)
     if assignment is None:
         overview, _ = reportdata.course_overview(root, threshold=threshold, db_url=db_url)
-        links = {a: f"{a}.html" for a in overview.assignments if beside is not None and (beside / f"{a}.html").is_file()}
-        return reporthtml.overview_html(overview, links), overview_json(overview)
+        return overview
     _check_assignment(root, assignment, db_url)
-    report = reportdata.assignment_report(root, assignment, threshold=threshold, db_url=db_url)
-    return reporthtml.assignment_html(report), assignment_json(report)
+    return reportdata.assignment_report(root, assignment, threshold=threshold, db_url=db_url)
+
+
+def report_json(report: Any) -> dict:
+    """The ``--json`` document of ``build_report``'s result."""
+    return assignment_json(report) if isinstance(report, AssignmentReport) else overview_json(report)
+
+
+def report_html(report: Any, *, beside: Path | None = None) -> str:
+    """The page of ``build_report``'s result; ``beside``: the folder the overview goes to (its
+    assignment pages already there are linked)."""
+    from grader.course import reporthtml
+
+    if isinstance(report, AssignmentReport):
+        return reporthtml.assignment_html(report)
+    links = {a: f"{a}.html" for a in report.assignments if beside is not None and (beside / f"{a}.html").is_file()}
+    return reporthtml.overview_html(report, links)
 
 
 def write_course_report(course_root: Path | str, assignment: str | None, out: Path | str | None = None, *,
@@ -66,7 +80,7 @@ def write_course_report(course_root: Path | str, assignment: str | None, out: Pa
     """
     root = Path(course_root).resolve()
     target = Path(out) if out is not None else default_report_path(root, assignment)
-    page, _ = build_report_html(root, assignment, threshold=threshold, beside=target.parent)
+    page = report_html(build_report(root, assignment, threshold=threshold), beside=target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")
     return target
@@ -109,13 +123,13 @@ def main(args: argparse.Namespace) -> int:
         root = _course_root(args)
         assignment = getattr(args, "assignment", None)
         target = Path(args.out) if getattr(args, "out", None) else default_report_path(root, assignment)
-        page, doc = build_report_html(root, assignment, threshold=threshold, beside=target.parent)
+        report = build_report(root, assignment, threshold=threshold)
         if getattr(args, "json", False):
-            print(json.dumps(doc, indent=1, sort_keys=False))
+            print(json.dumps(report_json(report), indent=1))
             if getattr(args, "out", None):
-                _write(target, page)
+                _write(target, report_html(report, beside=target.parent))
             return 0
-        _write(target, page)
+        _write(target, report_html(report, beside=target.parent))
         print(f"Report written: {target}")
         return 0
     except ReportError as exc:

@@ -20,7 +20,7 @@ __all__ = ["assignment_html", "overview_html"]
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2330;
  margin:0;background:#f6f7f9}
-main{max-width:1180px;margin:0 auto;padding:18px 22px 40px}
+main{max-width:1320px;margin:0 auto;padding:18px 22px 40px}
 h1{font-size:22px;margin:6px 0 2px}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #dde1e7;
  padding-bottom:4px}
 .sub{color:#5b6475;margin:0 0 14px}
@@ -38,7 +38,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 .weak{color:#b3261e;font-weight:600}
 ul.m{margin:0;padding-left:16px}ul.m li{margin:0 0 2px}
 .wa{display:flex;align-items:center;gap:6px;margin:0 0 4px}
-.wa img{vertical-align:middle;max-width:380px}
+.wa img{vertical-align:middle;max-width:340px;height:auto}
 .count{background:#eef1f5;border-radius:9px;padding:0 7px;font-size:12px;white-space:nowrap}
 code{font-size:12px;background:#f1f3f6;padding:1px 4px;border-radius:3px}
 .note{background:#fff8e1;border:1px solid #f0d98a;border-radius:6px;padding:8px 12px;margin:10px 0}
@@ -178,7 +178,7 @@ def overview_html(overview: CourseOverview, links: Mapping[str, str] | None = No
     failed = {(a, f.student): f.reason for a, fs in overview.failed.items() for f in fs}
     rows = []
     for s in overview.students:
-        cells, total = [], 0.0
+        cells, total, any_graded = [], 0.0, False
         for a in a_names:
             v = overview.totals.get((a, s))
             if v is None:
@@ -187,8 +187,9 @@ def overview_html(overview: CourseOverview, links: Mapping[str, str] | None = No
                              else "<td class=\"num muted\">–</td>")
             else:
                 total += v
+                any_graded = True
                 cells.append(f"<td class=num>{_num(v)}</td>")
-        rows.append(f"<tr><td>{_e(s)}</td>{''.join(cells)}<td class=num><b>{_num(total)}</b></td></tr>")
+        rows.append(f"<tr><td>{_e(s)}</td>{''.join(cells)}<td class=num><b>{_num(total if any_graded else None)}</b></td></tr>")
     foot = ("<tr><th>mean</th>" + "".join(f"<th class=num>{_num(overview.mean(a))}</th>" for a in a_names) +
             "<th></th></tr><tr><th>max</th>" +
             "".join(f"<th class=num>{_num(overview.max_totals[a])}</th>" for a in a_names) + "<th></th></tr>"

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import nbformat
 
-from grader.course.answerlog import AnswerRecord, answer_fingerprint, answer_text, write_records
+from grader.course.answerlog import AnswerRecord, make_record, write_records
 from grader.course.kernelrun import NotebookRunError, read_notebook, run_notebook
 from grader.key import files, grading
 from grader.key.entries import unanswered_answer
@@ -73,14 +73,9 @@ def records_for(answers: Mapping[str, Any], entries: Mapping[str, Mapping[str, A
     out = []
     for qid, entry in entries.items():
         wire = answers.get(qid, unanswered_answer(""))
-        verdict = grading.grade(wire, entry)
-        points = float(entry.get("points", 0.0))
-        out.append(AnswerRecord(
-            assignment=assignment, student=student, notebook=notebook, qid=qid,
-            points=round(verdict.score * points, 9), max_points=points, correct=bool(verdict.correct),
-            misconception=verdict.misconception, method=verdict.method,
-            fingerprint=answer_fingerprint(wire, entry), answer_text=answer_text(wire),
-        ))
+        out.append(make_record(assignment=assignment, student=student, notebook=notebook, qid=qid, wire_answer=wire,
+                               entry=entry, verdict=grading.grade(wire, entry),
+                               max_points=float(entry.get("points", 0.0))))
     return out
 
 
