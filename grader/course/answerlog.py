@@ -33,13 +33,14 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
 __all__ = [
     "AnswerRecord", "answer_fingerprint", "answer_text", "make_record", "write_records", "read_records",
-    "TABLE_NAME", "UNANSWERED", "UNREADABLE",
+    "sqlite_file_missing", "TABLE_NAME", "UNANSWERED", "UNREADABLE",
 ]
 
 TABLE_NAME = "calcgrade_answers"
@@ -443,10 +444,25 @@ def _row(r: AnswerRecord) -> dict[str, Any]:
     return row
 
 
+def sqlite_file_missing(db_url: str) -> bool:
+    """Whether ``db_url`` names an SQLite file that does not exist (reading must not create it)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(db_url)
+    except Exception:
+        return False
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") and \
+        not Path(url.database).is_file()
+
+
 def read_records(db_url: str, assignment: str | None = None) -> list[AnswerRecord]:
-    """Every record (of ``assignment`` when given), in the order written; [] when there is no table yet."""
+    """Every record (of ``assignment`` when given), in the order written; [] when there is no table yet
+    (a missing SQLite file is not created)."""
     import sqlalchemy as sa
 
+    if sqlite_file_missing(db_url):
+        return []
     table = _table()
     engine = _engine(db_url)
     try:
