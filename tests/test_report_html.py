@@ -48,6 +48,15 @@ def test_math_is_drawn_or_shown_as_its_source() -> None:
     assert "<code>\\begin{cases} 1 &amp; \\text{for}\\: x &gt; 0 \\end{cases}</code>" in page  # mathtext cannot
 
 
+def test_hints_column_only_when_hints_were_used() -> None:
+    assert "hints used" not in _page()
+    with_hints = [rec("ann", "q1", True, "R", "x"), rec("bob", "q1", False, "W", "y")]
+    with_hints[1] = AnswerRecord(**{**with_hints[1].__dict__, "hints_used": 2})
+    report = build_assignment_report("a1", with_hints)
+    assert report.questions[0].hints_used == 2
+    assert "<th class=num>hints used</th>" in assignment_html(report) and "<td class=num>2</td>" in assignment_html(report)
+
+
 def test_overview_links_only_given_pages() -> None:
     a = build_assignment_report("a1", [rec("ann", "q1", True, "R", "x")], failed=[Failure("bob", "not JSON")])
     page = overview_html(build_overview([a]), {"a1": "a1.html"})
