@@ -31,7 +31,9 @@ def grade(answer: Any, entry: Mapping[str, Any]) -> Any:
             why = answer.get("message") or ""
             msg = "Not answered yet" + (f": {why}." if why else ".")
             return Verdict(False, 0.0, msg, None, "invalid", {"reason": "unanswered"})
-        return Verdict.invalid(_sentence(answer.get("message", "Your answer could not be read.")), "unreadable")
+        # an answer cell whose latest run raised (grader.notebook.check.answer_cell_error): said as such
+        reason = "cell_error" if answer.get("cell_error") else "unreadable"
+        return Verdict.invalid(_sentence(answer.get("message", "Your answer could not be read.")), reason)
     try:
         if entry.get("kind") == "function":
             return _grade_function(answer, entry)
