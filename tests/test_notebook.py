@@ -58,10 +58,23 @@ def test_named_mistake_gives_its_hint_and_a_plot_without_the_reference(in_exerci
     assert "Not yet" in text and "Hint: Did you forget" in text and "0 / 2 points" in text
 
 
-def test_wrong_expression_names_a_point_but_not_the_correct_value(in_exercise):
+def test_wrong_expression_gives_the_correct_value_at_a_feedback_point_once(in_exercise):
+    import json
+
+    key = json.loads((in_exercise / "calcgrade_public.json").read_text())["questions"]["chain_rule"]
+    fb, sample = key["feedback"], key["sample"]
+    assert len(fb["points"]) == 3 and not [p for p in fb["points"] if p in sample]
     r = check("chain_rule", x**2)
-    assert r.status == "wrong" and r.counterexample.startswith("Counterexample: at x = ")
-    assert "correct value is" not in r.counterexample and "correct value is" not in r.message
+    p0, v0 = fb["points"][0]["x"], fb["values"][0][0]
+    want = f"Not quite. At x = {p0:.4g} your answer is {p0**2:.4g} but the correct value is {v0:.4g}."
+    assert r.message == want
+    assert r.counterexample == ""  # said once: the message already gives it
+    text, page = repr(r), r._repr_html_()
+    assert text.count(f"x = {p0:.4g}") == 1 and page.count(f"x = {p0:.4g}") == 1
+    # a named mistake keeps the author's words and gets the counterexample line, worded the same way
+    r = check("chain_rule", 3 * (x**2 + 1) ** 2)
+    assert r.counterexample == (f"At x = {p0:.4g} your answer is {3 * (p0**2 + 1) ** 2:.4g} "
+                                f"but the correct value is {v0:.4g}.")
 
 
 @pytest.mark.parametrize("stub", [Ellipsis, None])
