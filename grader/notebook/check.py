@@ -10,7 +10,9 @@ answer.  It does nothing in a normal run; while ``calcgrade key`` executes the s
 the verdict: rich HTML with the answer in LaTeX, a plain-text form, a machine-readable JSON form for
 ``calcgrade check``, and a small plot for a wrong function-shaped answer.  Under nbgrader
 (``NBGRADER_EXECUTION``) the feedback goes out through ``display()`` and the cell's value is a plain
-float of points earned; nothing is written to stderr.  It never raises on student input.
+float of points earned; nothing is written to stderr, except under nbgrader's Validate
+(``NBGRADER_EXECUTION=validate``), which shows the stderr text of each cell short of full marks: there
+the verdict is written to stderr too.  It never raises on student input.
 
 Unanswered questions: released stubs assign ``...``; a name left undefined because its cell raised
 would make the test cell fail with ``NameError`` before ``check`` runs.  Importing this module in an
@@ -222,8 +224,23 @@ def check(qid: str, value: Any = None, *args: Any, **kwargs: Any) -> Any:
                 display(result)
         except Exception:
             pass
+        if os.environ.get(NBGRADER_ENV) == "validate" and result.status != "correct":
+            _tell_validate(result)
         return float(result.earned)
     return result
+
+
+def _tell_validate(result: "CheckResult") -> None:
+    """nbgrader's Validate button lists the cells that did not earn full marks with their stderr text
+    (else only "Partial credit; passed some but not all of the tests"): give it our verdict.  Only under
+    ``NBGRADER_EXECUTION=validate``, which grades nothing; autograde never sees stderr from check()."""
+    import sys
+
+    try:
+        sys.stderr.write(repr(result) + "\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
 
 
 def _check(qid: str, value: Any) -> "CheckResult":
