@@ -326,3 +326,16 @@ def test_in_a_real_kernel_a_stale_answer_is_not_graded(tmp_path):
     # is its output, and it counts the tier shown by the first call too
     assert [h for h in hint_outputs if h["qid"] == "chain_rule"] == [{"qid": "chain_rule", "tier": 2, "tiers": 3,
                                                                         "v": 1}]
+
+
+@pytest.mark.parametrize("source, names", [
+    ("d_chain = sin(x)*3", {"d_chain"}),
+    ("a, (b, c) = 1, (2, 3)\nfor i in range(3):\n    t = i", {"a", "b", "c", "i", "t"}),
+    ("def mse(y, yhat):\n    inner = 1\n    return inner", {"mse"}),
+    ("import numpy as np\nfrom sympy import sin", {"np", "sin"}),
+    ("d_chain = 3*(x**2 + 1)**2)\ngrad: list = []", {"d_chain", "grad"}),  # a SyntaxError: read by lines
+])
+def test_the_names_a_cell_assigns(source, names):
+    from grader.notebook.check import assigned_names
+
+    assert assigned_names(source) == names

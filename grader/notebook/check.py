@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from grader.notebook.display import CheckResult
 
 __all__ = ["check", "question", "Deferred", "VERDICT_MIME", "RECORD_ENV", "answer_cell_error", "assigned_names",
-           "cell_error_of"]
+           "cell_error_of", "cell_error_message", "install_hooks", "is_unanswered"]
 
 VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
 RECORD_ENV = "CALCGRADE_RECORD"
@@ -458,14 +458,18 @@ class _DeferCheckArguments(ast.NodeTransformer):
             return node
 
 
-def _install_transformer() -> None:
-    try:
-        from IPython import get_ipython
-    except Exception:
-        return
-    ip = get_ipython()
+def install_hooks(ip: Any = None) -> bool:
+    """Install the test-cell rewrite and the stale-answer tracking in an IPython shell (default: the
+    running one); done on import.  A grading executor that makes its own ``InteractiveShell`` after
+    importing this module calls it with that shell.  Idempotent; False when there is no shell."""
+    if ip is None:
+        try:
+            from IPython import get_ipython
+        except Exception:
+            return False
+        ip = get_ipython()
     if ip is None or not hasattr(ip, "ast_transformers"):
-        return
+        return False
     if not any(isinstance(t, _DeferCheckArguments) for t in ip.ast_transformers):
         ip.ast_transformers.append(_DeferCheckArguments())
     try:
@@ -475,9 +479,10 @@ def _install_transformer() -> None:
             ip.events.register("post_run_cell", _after_cell)
     except Exception:
         pass
+    return True
 
 
-_install_transformer()
+install_hooks()
 
 
 def __getattr__(name: str) -> Any:
