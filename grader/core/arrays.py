@@ -299,7 +299,7 @@ class ArrayProblem(Problem):
                     rest = self.entries[:skip] + self.entries[skip + 1:]
                     if all(self._eq(a, e, opts) for a, e in zip(ent_a, rest)):
                         return Verdict.wrong(
-                            f"A component is missing: your answer has {n_a} entries but {n_e} are expected "
+                            f"A component is missing: your answer has {n_a} {'entry' if n_a == 1 else 'entries'} but {n_e} are expected "
                             f"({entry_label((skip,))}, counting from 1, is missing).",
                             "numeric", "missing_component", **details,
                         )
@@ -307,7 +307,8 @@ class ArrayProblem(Problem):
             pass
         if n_a < n_e and (len(shape) == 1 or 1 in shape):
             return Verdict.wrong(
-                f"Your answer has {n_a} entries, but {describe_shape(self.shape)} is expected: a component is missing.",
+                f"Your answer has {n_a} {'entry' if n_a == 1 else 'entries'}, but {describe_shape(self.shape)} is expected: "
+                "a component is missing.",
                 "invalid", "missing_component", **details,
             )
         return Verdict.wrong(

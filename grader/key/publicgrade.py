@@ -443,12 +443,13 @@ def _wrong_shape(shape: tuple[int, ...], elems: list[sp.Expr], vals: list[list[f
             rest = [j for j in range(n_e) if j != skip]
             if all(_entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], v, e) for j, v, e in zip(rest, vals, elems)):
                 return Verdict.wrong(
-                    f"A component is missing: your answer has {n_a} entries but {n_e} are expected "
+                    f"A component is missing: your answer has {n_a} {'entry' if n_a == 1 else 'entries'} but {n_e} are expected "
                     f"({entry_label((skip,))}, counting from 1, is missing).", "numeric", "missing_component",
                     **details)
     if n_a < n_e and vec_a:
         return Verdict.wrong(
-            f"Your answer has {n_a} entries, but {describe_shape(ref_shape)} is expected: a component is missing.",
+            f"Your answer has {n_a} {'entry' if n_a == 1 else 'entries'}, but {describe_shape(ref_shape)} is expected: "
+            "a component is missing.",
             "invalid", "missing_component", **details)
     return Verdict.wrong(
         f"Your answer has shape {shape} ({describe_shape(shape)}), but {describe_shape(ref_shape)} "
