@@ -119,10 +119,15 @@ def test_the_verdicts_hints_and_partial_credit_reach_the_page(page):
 
 
 def test_the_autograded_notebook_keeps_the_hint_count(course):
+    from grader.notebook.hints import hints_used
+
     nb = nbformat.read(str(course / "autograded" / STUDENT / ASSIGNMENT / "basics.ipynb"), as_version=4)
     seen = [o["data"]["application/vnd.calcgrade.hint+json"] for c in nb.cells if c.cell_type == "code"
             for o in c.outputs if "application/vnd.calcgrade.hint+json" in o.get("data", {})]
     assert seen == [{"qid": "chain_rule", "tier": 2, "tiers": 3, "v": 1}]
+    assert hints_used(nb) == {"chain_rule": 2} and hints_used(dict(nb)) == {"chain_rule": 2}
+    forged = {"cells": [{"outputs": [{"data": {"application/vnd.calcgrade.hint+json": {"qid": "q", "tier": "9"}}}]}]}
+    assert hints_used(forged) == {}
 
 
 def test_validate_lists_our_verdicts(course, tmp_path):

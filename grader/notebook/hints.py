@@ -8,7 +8,8 @@ How many tiers a student saw must reach the instructor, so every hint output car
 text/html and text/plain, the MIME type ``application/vnd.calcgrade.hint+json``:
 ``{"qid", "tier" (1-based, the highest tier shown by that output), "tiers" (how many exist), "v": 1}``.
 The trusted grader counts hints used for a question as the largest ``tier`` among those outputs in
-the submitted notebook (a later call shows every earlier tier again, so the last output suffices).
+the submitted notebook (a later call shows every earlier tier again, so the last output suffices):
+``hints_used(notebook) -> {qid: tiers}``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from grader.notebook.display import message_html
 
-__all__ = ["hint", "HintResult", "HINT_MIME"]
+__all__ = ["hint", "HintResult", "HINT_MIME", "hints_used"]
 
 HINT_MIME = "application/vnd.calcgrade.hint+json"
 
@@ -93,6 +94,24 @@ def hint(qid: str) -> HintResult:
     seen = min(len(tiers), _SEEN.get(qid, 0) + 1)
     _SEEN[qid] = seen
     return HintResult(qid, tiers[:seen], len(tiers))
+
+
+def hints_used(notebook: Any) -> dict[str, int]:
+    """{qid: tiers seen} read from a notebook's outputs (nbformat JSON or NotebookNode): the largest
+    ``tier`` of the hint outputs of each question.  Pure; what the trusted grader counts for the report
+    (from the submitted notebook: a grading run starts the count afresh)."""
+    used: dict[str, int] = {}
+    cells = notebook.get("cells", []) if isinstance(notebook, dict) else getattr(notebook, "cells", [])
+    for cell in cells:
+        for out in cell.get("outputs", []) or []:
+            data = out.get("data") if isinstance(out, dict) else None
+            record = data.get(HINT_MIME) if isinstance(data, dict) else None
+            if not isinstance(record, dict):
+                continue
+            qid, tier = record.get("qid"), record.get("tier")
+            if isinstance(qid, str) and isinstance(tier, int) and not isinstance(tier, bool) and 0 < tier <= 100:
+                used[qid] = max(used.get(qid, 0), tier)
+    return used
 
 
 def _reset() -> None:
