@@ -26,12 +26,21 @@ c.Execute.timeout = 10
 c.Execute.interrupt_on_timeout = True
 
 # Feedback goes back to students: strip any hidden-test region before rendering,
-# so hidden material never leaks through the returned HTML.
+# so hidden material never leaks through the returned HTML.  RenderFeedback renders every formula to
+# MathML (the page reads the same without the internet: no MathJax from a CDN), drops the score each
+# test cell echoes, and names test cells by their question in the page's score index (our template).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.course.feedbackhtml.RenderFeedback",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+try:
+    from grader.course.feedbackhtml import feedback_template_dirs
+
+    c.HTMLExporter.extra_template_basedirs = feedback_template_dirs()
+except ImportError:  # calcgrade not installed here: nbgrader's own feedback page
+    pass
 
 # nbgrader's release pipeline, with one step added before ClearSolutions: solution regions that
 # only declare key entries (question(...) calls) are removed whole, not replaced by a stub.

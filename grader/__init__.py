@@ -7,7 +7,8 @@ The public surface is deliberately small:
 * ``check(question_id, value)`` is what a notebook test cell calls: it grades
   against the course's answer key and shows the feedback;
 * ``question(question_id, reference, ...)`` declares a reference answer and its
-  options inside an instructor's solution cell (it is stripped from releases).
+  options inside an instructor's solution cell (it is stripped from releases);
+* ``hint(question_id)`` shows the author's next tier of hints for a question (no points lost).
 
 Attributes are imported lazily so that ``import grader`` stays cheap in a kernel
 and the comparison core never pulls in Jupyter or plotting code.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["compare", "check", "question", "Verdict"]
+__all__ = ["compare", "check", "question", "hint", "Verdict"]
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -25,11 +26,13 @@ _LAZY = {
     "Verdict": ("grader.core.verdict", "Verdict"),
     "check": ("grader.notebook.check", "check"),
     "question": ("grader.notebook.check", "question"),
+    "hint": ("grader.notebook.hints", "hint"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from grader.core.comparison import compare
     from grader.notebook.check import check, question
+    from grader.notebook.hints import hint
     from grader.core.verdict import Verdict
 
 

@@ -58,10 +58,23 @@ def test_named_mistake_gives_its_hint_and_a_plot_without_the_reference(in_exerci
     assert "Not yet" in text and "Hint: Did you forget" in text and "0 / 2 points" in text
 
 
-def test_wrong_expression_names_a_point_but_not_the_correct_value(in_exercise):
+def test_wrong_expression_gives_the_correct_value_at_a_feedback_point_once(in_exercise):
+    import json
+
+    key = json.loads((in_exercise / "calcgrade_public.json").read_text())["questions"]["chain_rule"]
+    fb, sample = key["feedback"], key["sample"]
+    assert len(fb["points"]) == 3 and not [p for p in fb["points"] if p in sample]
     r = check("chain_rule", x**2)
-    assert r.status == "wrong" and r.counterexample.startswith("Counterexample: at x = ")
-    assert "correct value is" not in r.counterexample and "correct value is" not in r.message
+    p0, v0 = fb["points"][0]["x"], fb["values"][0][0]
+    want = f"Not quite. At x = {p0:.4g} your answer is {p0**2:.4g} but the correct value is {v0:.4g}."
+    assert r.message == want
+    assert r.counterexample == ""  # said once: the message already gives it
+    text, page = repr(r), r._repr_html_()
+    assert text.count(f"x = {p0:.4g}") == 1 and page.count(f"x = {p0:.4g}") == 1
+    # a named mistake keeps the author's words and gets the counterexample line, worded the same way
+    r = check("chain_rule", 3 * (x**2 + 1) ** 2)
+    assert r.counterexample == (f"At x = {p0:.4g} your answer is {3 * (p0**2 + 1) ** 2:.4g} "
+                                f"but the correct value is {v0:.4g}.")
 
 
 @pytest.mark.parametrize("stub", [Ellipsis, None])
@@ -216,3 +229,113 @@ def test_a_deferred_answer_is_computed_once(in_exercise):
         return 55
 
     assert check("sum_value", Deferred(answer)).correct and len(calls) == 1
+
+
+# --- issue 16: what the student sees -------------------------------------------------------------------
+def test_partial_credit_for_an_array_in_both_keys(in_exercise, monkeypatch):
+    one_wrong = sp.Matrix([2 * x * y + 3 * y**2, x**2 + 6 * x * y + 1])
+    r = check("gradient", one_wrong)
+    assert r.status == "wrong" and r.earned == 1.0 and r.score == 0.5 and r.key == "public"
+    assert r.mark() == "Partly right" and "1 / 2 points" in r._repr_html_()
+    assert "Partial credit: 1 of 2 entries are right." in r.message
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # the private key: what nbgrader reads
+    assert check("gradient", one_wrong) == 1.0
+    monkeypatch.setenv("NBGRADER_EXECUTION", "")
+    # all or nothing stays the default: the fixture's other questions and a wrong shape earn nothing
+    assert check("gradient", sp.Matrix([x**2 + 6 * x * y + 1])).earned == 0.0
+
+
+def test_hints_come_one_tier_at_a_time_and_record_how_many(in_exercise):
+    from grader import hint
+    from grader.notebook import hints
+
+    hints._reset()
+    first = hint("chain_rule")
+    assert first.tier == 1 and first.tiers == 3
+    assert repr(first).startswith("[chain_rule] Hint 1 of 3") and "Which function is inside which?" in repr(first)
+    assert "The chain rule" not in repr(first)
+    second, third, again = hint("chain_rule"), hint("chain_rule"), hint("chain_rule")
+    assert (second.tier, third.tier, again.tier) == (2, 3, 3)
+    page = third._repr_html_()
+    assert page.count('class="calcgrade-hint-tier"') == 3 and "\\(f(u) = u^3\\)" in page  # math for MathJax
+    assert "last hint" in repr(again)
+    bundle = third._repr_mimebundle_()
+    assert bundle[hints.HINT_MIME] == {"qid": "chain_rule", "tier": 3, "tiers": 3, "v": 1}
+    # hints cost nothing: a correct answer still earns every point
+    assert check("chain_rule", 6 * x * (x**2 + 1) ** 2).earned == 2.0
+    none = hint("sum_value")
+    assert none.tier == 0 and "no hints" in repr(none) and none._repr_mimebundle_()[hints.HINT_MIME]["tier"] == 0
+
+
+def test_one_voice_no_internal_names_code_and_math_in_messages(in_exercise):
+    r = check("chain_rule", sp.sin)
+    assert "grader." not in r.message and "Unsupported" not in r.message and "sp.sin(x)" in r.message
+    r = check("integral_x2", Deferred(lambda: undefined_answer_name, ("undefined_answer_name",)))  # noqa: F821
+    assert "<code>undefined_answer_name</code>" in r._repr_html_() and "`" not in r._repr_html_()
+    typed = check("chain_rule", "6*x*(x^2+1)^2")
+    assert typed.correct and typed.answer_latex == sp.latex(6 * x * (x**2 + 1) ** 2)
+    assert "\\(" in typed._repr_html_()
+
+    def prints(y, yhat):
+        print(float(np.mean((np.asarray(y) - np.asarray(yhat)) ** 2)))
+
+    r = check("mse", prints)
+    assert r.status == "wrong" and "prints its result instead of returning it" in r.message
+
+
+def test_the_plot_marks_the_correct_values_at_the_feedback_points(in_exercise, monkeypatch):
+    import io
+
+    from matplotlib import image
+
+    from grader.notebook import plots
+
+    monkeypatch.setattr(plots, "PLOT_TIMEOUT", 120.0)
+    r = check("chain_rule", 6 * x**2)
+    pixels = image.imread(io.BytesIO(r.plot_png))[..., :3]
+    green = np.all(np.abs(pixels - np.array([0x2E, 0x7D, 0x32]) / 255) < 0.08, axis=-1)
+    assert green.sum() > 20  # the "correct value" circles (the public key draws no reference curve)
+
+
+def test_in_a_real_kernel_a_stale_answer_is_not_graded(tmp_path):
+    answers = dict(make_course.STUDENT_ANSWERS)
+    # a correct value first, then the same name from a cell that raises: the old value must not count
+    answers["ans_chain_rule"] = "d_chain = 6*x*(x**2 + 1)**2\nd_chain = sin(x)*(x**2 + 1)**2"
+    answers["ans_sum_value"] = "total = 55\nwhile True:\n    pass"
+    answers["ans_mse"] = ("def mse(y, yhat):\n    print(float(np.mean((np.asarray(y) - np.asarray(yhat))**2)))\n"
+                          "from grader import hint\nhint('chain_rule')\nhint('chain_rule')")
+    nb_path = make_course.student_copy(tmp_path / "course", answers)
+    nb = run_notebook(nb_path, env={"NBGRADER_EXECUTION": ""}, cell_timeout=12)
+    verdicts = {}
+    hint_outputs = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if VERDICT_MIME in data:
+                verdicts[data[VERDICT_MIME]["qid"]] = data[VERDICT_MIME]
+            if "application/vnd.calcgrade.hint+json" in data:
+                hint_outputs.append(data["application/vnd.calcgrade.hint+json"])
+    chain = verdicts["chain_rule"]
+    assert chain["points"] == 0.0
+    assert chain["message"] == ("Your answer cell raised NameError: name 'sin' is not defined; fix it and run it "
+                                "again.")
+    loop = verdicts["sum_value"]
+    assert loop["points"] == 0.0 and "stopped before it finished (an endless loop?)" in loop["message"]
+    assert "returns None: it prints its result" in verdicts["mse"]["message"]
+    # the number of hints seen is in the notebook, for the instructor's report: the cell's last call
+    # is its output, and it counts the tier shown by the first call too
+    assert [h for h in hint_outputs if h["qid"] == "chain_rule"] == [{"qid": "chain_rule", "tier": 2, "tiers": 3,
+                                                                        "v": 1}]
+
+
+@pytest.mark.parametrize("source, names", [
+    ("d_chain = sin(x)*3", {"d_chain"}),
+    ("a, (b, c) = 1, (2, 3)\nfor i in range(3):\n    t = i", {"a", "b", "c", "i", "t"}),
+    ("def mse(y, yhat):\n    inner = 1\n    return inner", {"mse"}),
+    ("import numpy as np\nfrom sympy import sin", {"np", "sin"}),
+    ("d_chain = 3*(x**2 + 1)**2)\ngrad: list = []", {"d_chain", "grad"}),  # a SyntaxError: read by lines
+])
+def test_the_names_a_cell_assigns(source, names):
+    from grader.notebook.check import assigned_names
+
+    assert assigned_names(source) == names

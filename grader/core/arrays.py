@@ -36,7 +36,7 @@ from grader.core.problem import (
 from grader.core.equivalence import format_point, format_value
 from grader.core.verdict import Verdict
 
-__all__ = ["ArrayProblem", "entry_label", "describe_shape", "unravel"]
+__all__ = ["ArrayProblem", "entry_label", "describe_shape", "unravel", "partial_credit"]
 
 
 def describe_shape(shape: tuple[int, ...]) -> str:
@@ -61,6 +61,14 @@ def entry_label(index: tuple[int, ...]) -> str:
 def unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     """The index tuple of a flat (row-major) position."""
     return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+
+
+def partial_credit(verdict: Verdict, right: int, total: int) -> Verdict:
+    """A wrong array answer of the right shape under ``partial=True``: ``right`` of ``total`` entries
+    right earn that fraction of the points, and the message says so.  Both keys use it."""
+    if verdict.correct or total <= 0 or right <= 0:
+        return verdict
+    return verdict.with_score(right / total, f"Partial credit: {right} of {total} entries are right.")
 
 
 def _is_plain_number(v: Any) -> bool:
@@ -172,7 +180,8 @@ class ArrayProblem(Problem):
             return Verdict.right(msg, method, **({"notes": notes} if notes else {}))
         if ent_a is None:
             ent_a = self._entries(shape, raw)
-        return self._explain(shape, ent_a, outcomes, wrong, method, opts, named, notes)
+        verdict = self._explain(shape, ent_a, outcomes, wrong, method, opts, named, notes)
+        return partial_credit(verdict, len(outcomes) - len(wrong), len(outcomes)) if opts.partial else verdict
 
     def _fast_numeric(self, raw: list[Any], opts: Options) -> list[Outcome]:
         a = np.array([float(r) for r in raw])
@@ -290,7 +299,7 @@ class ArrayProblem(Problem):
                     rest = self.entries[:skip] + self.entries[skip + 1:]
                     if all(self._eq(a, e, opts) for a, e in zip(ent_a, rest)):
                         return Verdict.wrong(
-                            f"A component is missing: your answer has {n_a} entries but {n_e} are expected "
+                            f"A component is missing: your answer has {n_a} {'entry' if n_a == 1 else 'entries'} but {n_e} are expected "
                             f"({entry_label((skip,))}, counting from 1, is missing).",
                             "numeric", "missing_component", **details,
                         )
@@ -298,7 +307,8 @@ class ArrayProblem(Problem):
             pass
         if n_a < n_e and (len(shape) == 1 or 1 in shape):
             return Verdict.wrong(
-                f"Your answer has {n_a} entries, but {describe_shape(self.shape)} is expected: a component is missing.",
+                f"Your answer has {n_a} {'entry' if n_a == 1 else 'entries'}, but {describe_shape(self.shape)} is expected: "
+                "a component is missing.",
                 "invalid", "missing_component", **details,
             )
         return Verdict.wrong(

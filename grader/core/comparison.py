@@ -51,6 +51,7 @@ def compare(
     timeout: float = 2.0,
     mistakes: Mapping[str, Any] | None = None,
     inputs: Sequence[Any] | None = None,
+    partial: bool = False,
 ) -> Verdict:
     """Grade ``answer`` against the reference ``expected``.
 
@@ -60,6 +61,8 @@ def compare(
     timeout: seconds; the call returns within it on any input.
     mistakes: {id: (wrong answer, message)}; a matching answer gets that message and id.
     inputs: for "function": argument tuples to call both functions with (default: chosen by the grader).
+    partial: for "array": a wrong answer of the right shape earns the fraction of right entries
+        (``Verdict.score``); default all or nothing.
 
     Never raises on student input; raises ValueError/TypeError when the reference
     or the options are unusable (an authoring error).
@@ -71,7 +74,7 @@ def compare(
     if not (rtol >= 0 and atol >= 0 and timeout > 0):
         raise ValueError("rtol and atol must be >= 0 and timeout > 0")
     deadline = Deadline(max(0.005, timeout - min(0.03, 0.1 * timeout)))
-    opts = Options(kind, rtol, atol, timeout, deadline)
+    opts = Options(kind, rtol, atol, timeout, deadline, bool(partial))
     try:
         # preparing the reference is inside the budget too (a huge reference is rebuilt per call);
         # its ValueError/TypeError (authoring errors) propagate

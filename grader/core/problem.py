@@ -48,6 +48,7 @@ class Options:
     atol: float
     timeout: float
     deadline: Deadline
+    partial: bool = False   # arrays: a wrong answer earns the fraction of right entries
 
     def proof_deadline(self, inexact: bool = False) -> Deadline:
         share = max(PROOF_MIN, PROOF_SHARE * self.timeout)

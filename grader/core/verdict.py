@@ -20,7 +20,8 @@ class Verdict:
     """How an answer compares with the reference.
 
     correct:       whether the answer is accepted.
-    score:         in [0, 1]; 1.0 when correct, 0.0 otherwise (no partial credit per question).
+    score:         in [0, 1]; 1.0 when correct, else 0.0, or for an array question declared with
+                   ``partial=True`` the fraction of right entries (``with_score``).
     message:       one or two sentences the student can act on.
     misconception: id of a recognised mistake (a named one, or a generic diagnosis such as
                    ``"constant_factor"``), else None.
@@ -89,6 +90,12 @@ class Verdict:
         message = self.message if note in self.message else f"{self.message} Note: {note}".strip()
         return Verdict(self.correct, self.score, message, self.misconception, self.method,
                        {**self.details, "notes": notes})
+
+    def with_score(self, score: float, note: str = "") -> "Verdict":
+        """The same (wrong) verdict earning ``score`` of the points, ``note`` appended to its message
+        (partial credit: "4 of 5 entries are right ...")."""
+        message = f"{self.message} {note}".strip() if note and note not in self.message else self.message
+        return Verdict(self.correct, score, message, self.misconception, self.method, dict(self.details))
 
     @classmethod
     def invalid(cls, message: str, reason: str = "invalid", **details: Any) -> "Verdict":

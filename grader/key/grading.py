@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 
-from grader.key.wire import WireError, from_wire
+from grader.key.wire import Unsupported, WireError, from_wire
 from grader.key.entries import is_tag
 from grader.key.outputs import describe_args, output_matches, shape_of, shape_text, short_value
 
@@ -31,7 +31,9 @@ def grade(answer: Any, entry: Mapping[str, Any]) -> Any:
             why = answer.get("message") or ""
             msg = "Not answered yet" + (f": {why}." if why else ".")
             return Verdict(False, 0.0, msg, None, "invalid", {"reason": "unanswered"})
-        return Verdict.invalid(_sentence(answer.get("message", "Your answer could not be read.")), "unreadable")
+        # an answer cell whose latest run raised (grader.notebook.check.answer_cell_error): said as such
+        reason = "cell_error" if answer.get("cell_error") else "unreadable"
+        return Verdict.invalid(_sentence(answer.get("message", "Your answer could not be read.")), reason)
     try:
         if entry.get("kind") == "function":
             return _grade_function(answer, entry)
@@ -41,6 +43,8 @@ def grade(answer: Any, entry: Mapping[str, Any]) -> Any:
             return Verdict.invalid(f"Your answer could not be read ({exc}).", "unreadable")
         if value is None or value is Ellipsis:
             return Verdict(False, 0.0, "Not answered yet.", None, "invalid", {"reason": "unanswered"})
+        if isinstance(value, Unsupported):
+            return Verdict.invalid(_unsupported_message(value, entry.get("kind")), "wrong_type")
         if "reference" in entry:
             return _grade_private(value, entry)
         from grader.key.publicgrade import grade_public
@@ -51,6 +55,19 @@ def grade(answer: Any, entry: Mapping[str, Any]) -> Any:
             f"Your answer could not be checked ({exc.__class__.__name__}); try writing it differently.",
             "internal",
         )
+
+
+_WANTED = {"expression": "an expression (e.g. 2*x*sp.cos(x))", "antiderivative": "an expression",
+           "number": "a number", "array": "a list, a NumPy array or a SymPy Matrix"}
+
+
+def _unsupported_message(value: Unsupported, kind: str | None) -> str:
+    """What a value without a wire form is, in the student's words (never an internal class name)."""
+    wanted = _WANTED.get(kind or "", "a value")
+    if value.is_callable:
+        return (f"Your answer is a function ({value.type_name}), but {wanted} is expected: give the value "
+                "itself, e.g. sp.sin(x) rather than sp.sin.")
+    return f"Your answer is a Python {value.type_name}, which cannot be checked: {wanted} is expected."
 
 
 def _sentence(text: str) -> str:
@@ -71,7 +88,7 @@ def _grade_private(value: Any, entry: Mapping[str, Any]) -> Any:
     var = from_wire(entry["var"]) if entry.get("var") is not None else None
     return compare(
         value, reference, kind=entry["kind"], var=var, rtol=entry["rtol"], atol=entry["atol"],
-        mistakes=_decode_mistakes(entry) or None,
+        mistakes=_decode_mistakes(entry) or None, partial=bool(entry.get("partial")),
     )
 
 

@@ -1,5 +1,6 @@
 """Building a public key entry from a private one: fingerprints of the reference and of each named
-mistake at seeded sample points, never the values themselves."""
+mistake at seeded sample points, never the values themselves; and the reference's values at a few
+other points for feedback (``grader.key.feedbackpoints``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, Mapping
 import sympy as sp
 
 from grader.key import fingerprint as fpm
+from grader.key.feedbackpoints import build_feedback
 from grader.key.wire import from_wire
 from grader.key.publicvalues import (
     assumption_dict, derivative_of, flat_items, output_fp, read_array, read_scalar, value_fp,
@@ -71,6 +73,11 @@ def build_public_entry(entry: Mapping[str, Any], assignment: str) -> dict[str, A
 
     points = fpm.sample_for(ordered, fpm.N_POINTS, fpm.seed_for(qid), defined if checked else None)
     pub["sample"] = points if symbols else []
+    # the reference's values at a few other points: the self-check names the correct value there
+    feedback = build_feedback([e if e.free_symbols else None for e in ref_entries] if kind == "array" else checked,
+                              ordered, qid, points)
+    if feedback is not None:
+        pub["feedback"] = feedback
     pub["fp"] = value_fp(salt, "r", reference, kind, symbols, points, var_name, rtol, atol)
     for fp in (pub["fp"].get("elems") or [pub["fp"]]):
         if fp["t"] == "expr" and sum(v is not None for v in fp["v"]) < 3:

@@ -6,7 +6,9 @@ it at the entry's sample points, and compares the quantised values with the stor
 (``grader.key.fingerprint``).  Diagnoses mirror the core's: named mistakes by their fingerprints; opposite
 sign and constant factors by transforming the student's values; an added constant by hashed
 differences; the derivative handed in for an antiderivative (and the reverse) by extra fingerprints.
-Feedback never contains a reference value: a counterexample names the point and the student's value.
+A counterexample names a point, the student's value and the correct value there, at one of the few
+feedback points whose reference values the entry holds (``grader.key.feedbackpoints``); never at a
+fingerprint point, whose reference value stays hashed.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import numpy as np
 import sympy as sp
 
 from grader.key import fingerprint as fpm
-from grader.core.arrays import describe_shape, entry_label, unravel
+from grader.core.arrays import describe_shape, entry_label, partial_credit, unravel
 from grader.key.wire import WireError, from_wire
+from grader.key.feedbackpoints import feedback_counterexample, feedback_marks
 from grader.key.publicvalues import (
     constant_names, core_messages, derivative_of, norm_shape, read_scalar, symbols_of, values_at, verdict_class, wire_hash,
 )
@@ -105,27 +108,36 @@ def _where(point: Mapping[str, float]) -> str:
     return ", ".join(f"{k} = {v:.4g}" for k, v in point.items())
 
 
-def _ce(entry: Mapping[str, Any], vals: Sequence[float | None], bad: Sequence[int], subject: str) -> tuple[str, dict[str, Any]]:
+def _ce(entry: Mapping[str, Any], vals: Sequence[float | None], bad: Sequence[int], subject: str,
+        expr: sp.Expr | None = None, noun: str = "the correct value") -> tuple[str, dict[str, Any]]:
+    """The counterexample sentence and details: at a feedback point with the correct value when the
+    answer differs there (``expr``), else at the first fingerprint point it misses, without it."""
     points = entry.get("sample") or []
     if not bad or bad[0] >= len(points):
         return "", {}
+    details: dict[str, Any] = {"mismatch_points": [dict(points[j]) for j in bad if j < len(points)]}
+    found = feedback_counterexample(entry, expr) if expr is not None else None
+    if found is not None:
+        details["counterexample"] = found.details
+        details["feedback_points"] = feedback_marks(entry)
+        return found.sentence(subject, noun), details
     i = bad[0]
     v = vals[i] if i < len(vals) else None
     sentence = (f"At {_where(points[i])} {subject} is undefined, but the correct answer is defined there."
                 if v is None else f"At {_where(points[i])} {subject} is {_fmt(v)}, which is not the correct value.")
-    details = {"counterexample": {"point": dict(points[i]), "answer": v},
-               "mismatch_points": [dict(points[j]) for j in bad if j < len(points)]}
+    details["counterexample"] = {"point": dict(points[i]), "answer": v}
     return sentence, details
 
 
-def _match_or_named(entry: Mapping[str, Any], vals: Sequence[float | None], what: str) -> tuple[Any, str, dict]:
+def _match_or_named(entry: Mapping[str, Any], vals: Sequence[float | None], what: str,
+                    expr: sp.Expr | None = None, noun: str = "the correct value") -> tuple[Any, str, dict]:
     """The steps every scalar check starts with: a verdict when the values match the reference or a
     named mistake (else None), plus the counterexample sentence and details for what follows."""
     Verdict = verdict_class()
     ok, bad = fpm.match_scalar(entry["salt"], "r", entry["fp"], vals, *_tols(entry))
     if ok:
         return Verdict.right("Correct.", "numeric"), "", {}
-    ce, details = _ce(entry, vals, bad, what)
+    ce, details = _ce(entry, vals, bad, what, expr, noun)
     m = _named(entry, vals)
     if m is not None:
         return Verdict.wrong(m["message"], "numeric", m["id"], **details), ce, details
@@ -138,7 +150,7 @@ def _grade_expression(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
     salt, fp, points = entry["salt"], entry["fp"], entry.get("sample") or [{}]
     tols = _tols(entry)
     vals = values_at(expr, points)
-    verdict, ce, details = _match_or_named(entry, vals, "your answer")
+    verdict, ce, details = _match_or_named(entry, vals, "your answer", expr)
     if verdict is not None:
         return verdict
     diag = None
@@ -210,7 +222,7 @@ def _grade_antiderivative(expr: sp.Expr, entry: Mapping[str, Any]) -> Any:
     tols = _tols(entry)
     d = derivative_of(expr, var)
     vals = values_at(d, points)
-    verdict, ce, details = _match_or_named(entry, vals, "the derivative of your answer")
+    verdict, ce, details = _match_or_named(entry, vals, "the derivative of your answer", d, "the integrand")
     if verdict is not None:
         return verdict
     consts = set(constant_names()) - {n for n, _ in entry.get("symbols", [])}
@@ -269,6 +281,10 @@ def _grade_array(value: Any, entry: Mapping[str, Any], symbols: Mapping[str, sp.
     shape, raw = to_array(value, symbols)
     raw, read_booleans = booleans_as_numbers(raw)  # a 0/1 vector written with True/False, as in the core
     verdict = _grade_array_entries(tuple(shape), raw, entry, symbols)
+    wrong = verdict.details.get("wrong_entries")
+    if entry.get("partial") and wrong is not None and "reason" not in verdict.details:
+        n = len(entry["fp"]["elems"])
+        verdict = partial_credit(verdict, n - len(wrong), n)
     return verdict.with_note(BOOLEAN_NOTE) if read_booleans else verdict
 
 
@@ -325,8 +341,13 @@ def _grade_array_entries(shape: tuple[int, ...], raw: list[Any], entry: Mapping[
             ident, sentence = _array_factor(salt, fp, vals, elems, tols)
             return Verdict.wrong(sentence.replace("correct answer", "correct array"), "numeric", ident, **details)
     labels = [entry_label(unravel(k, ref_shape)) for k in wrong]
+    found = feedback_counterexample(entry, elems[wrong[0]], wrong[0])
+    if found is not None:  # the first wrong entry at a feedback point, with its correct value (as the core)
+        details["counterexample"] = found.details
     if len(wrong) == 1:
         text = f"{labels[0][0].upper()}{labels[0][1:]} (counting from 1) is wrong; the other entries are right."
+        if found is not None:
+            text += f" At {found.where} it is {found.answer} but should be {found.expected}."
         return Verdict.wrong(text, "numeric", "one_wrong_entry", **details)
     shown = ", ".join(labels[:6]) + (", ..." if len(labels) > 6 else "")
     return Verdict.wrong(f"{len(wrong)} of {n} entries are wrong (counting from 1): {shown}.", "numeric", None,
@@ -422,12 +443,13 @@ def _wrong_shape(shape: tuple[int, ...], elems: list[sp.Expr], vals: list[list[f
             rest = [j for j in range(n_e) if j != skip]
             if all(_entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], v, e) for j, v, e in zip(rest, vals, elems)):
                 return Verdict.wrong(
-                    f"A component is missing: your answer has {n_a} entries but {n_e} are expected "
+                    f"A component is missing: your answer has {n_a} {'entry' if n_a == 1 else 'entries'} but {n_e} are expected "
                     f"({entry_label((skip,))}, counting from 1, is missing).", "numeric", "missing_component",
                     **details)
     if n_a < n_e and vec_a:
         return Verdict.wrong(
-            f"Your answer has {n_a} entries, but {describe_shape(ref_shape)} is expected: a component is missing.",
+            f"Your answer has {n_a} {'entry' if n_a == 1 else 'entries'}, but {describe_shape(ref_shape)} is expected: "
+            "a component is missing.",
             "invalid", "missing_component", **details)
     return Verdict.wrong(
         f"Your answer has shape {shape} ({describe_shape(shape)}), but {describe_shape(ref_shape)} "

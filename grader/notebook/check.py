@@ -10,7 +10,9 @@ answer.  It does nothing in a normal run; while ``calcgrade key`` executes the s
 the verdict: rich HTML with the answer in LaTeX, a plain-text form, a machine-readable JSON form for
 ``calcgrade check``, and a small plot for a wrong function-shaped answer.  Under nbgrader
 (``NBGRADER_EXECUTION``) the feedback goes out through ``display()`` and the cell's value is a plain
-float of points earned; nothing is written to stderr.  It never raises on student input.
+float of points earned; nothing is written to stderr, except under nbgrader's Validate
+(``NBGRADER_EXECUTION=validate``), which shows the stderr text of each cell short of full marks: there
+the verdict is written to stderr too.  It never raises on student input.
 
 Unanswered questions: released stubs assign ``...``; a name left undefined because its cell raised
 would make the test cell fail with ``NameError`` before ``check`` runs.  Importing this module in an
@@ -27,6 +29,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -37,7 +40,8 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:  # pragma: no cover
     from grader.notebook.display import CheckResult
 
-__all__ = ["check", "question", "Deferred", "VERDICT_MIME", "RECORD_ENV"]
+__all__ = ["check", "question", "Deferred", "VERDICT_MIME", "RECORD_ENV", "answer_cell_error", "assigned_names",
+           "cell_error_of", "cell_error_message", "install_hooks", "is_unanswered"]
 
 VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
 RECORD_ENV = "CALCGRADE_RECORD"
@@ -49,12 +53,17 @@ _RECORDED: dict[str, dict[str, Any]] = {}
 
 
 class Deferred:
-    """The not-yet-evaluated answer expression of a test cell (see the module docstring)."""
+    """The not-yet-evaluated answer expression of a test cell (see the module docstring).
 
-    __slots__ = ("thunk",)
+    ``names``: the variables the expression reads (``("d_chain",)`` for ``check("q", d_chain)``), so
+    that ``check`` (and the grading capture) can ask ``answer_cell_error(name)`` before using a value
+    an older run of the answer cell left behind."""
 
-    def __init__(self, thunk: Callable[[], Any]) -> None:
+    __slots__ = ("thunk", "names")
+
+    def __init__(self, thunk: Callable[[], Any], names: tuple[str, ...] = ()) -> None:
         self.thunk = thunk
+        self.names = tuple(names)
 
 
 class _Unanswered:
@@ -106,6 +115,90 @@ def _append_record(path: str, item: dict[str, Any]) -> None:
         fh.write(json.dumps(item, sort_keys=True) + "\n")
 
 
+# --- stale answers: the latest run of the cell that assigns a name ------------------------------------
+_CELL_ERRORS: dict[str, str] = {}   # name -> error text of the latest run of the cell assigning it
+_ASSIGNMENT_LINE = re.compile(r"^\s*((?:[A-Za-z_]\w*\s*,\s*)*[A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", re.M)
+_DEF_LINE = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.M)
+
+
+def answer_cell_error(name: str) -> str | None:
+    """The error of the latest run of the cell that assigns ``name`` ("NameError: name 'sin' is not
+    defined"), or None when that run finished (or no cell assigning it ran since ``check`` was imported).
+
+    Tracked by an IPython ``post_run_cell`` hook: a later run of any cell that assigns ``name``
+    replaces the record, so fixing the cell and running it again clears it."""
+    return _CELL_ERRORS.get(name)
+
+
+def cell_error_of(value: Any) -> str | None:
+    """For a test cell's (deferred) answer: the error of the latest run of a cell assigning one of the
+    names it reads, else None.  What ``check`` reports instead of grading an older value."""
+    for name in getattr(value, "names", ()) if isinstance(value, Deferred) else ():
+        error = answer_cell_error(name)
+        if error is not None:
+            return error
+    return None
+
+
+def cell_error_message(error: str) -> str:
+    """The sentence shown for a stale answer (a lower-case start: it follows "Your answer cell ...")."""
+    if error.startswith("KeyboardInterrupt"):
+        return ("your answer cell was stopped before it finished (an endless loop?); fix it and run it again")
+    return f"your answer cell raised {error}; fix it and run it again"
+
+
+def assigned_names(source: str) -> set[str]:
+    """The names a cell binds at its top level (assignments, for/with targets, def, class, import).
+
+    A cell that does not parse (a SyntaxError) is read line by line: ``name = ...`` and ``def name``."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        names = set(_DEF_LINE.findall(source))
+        for group in _ASSIGNMENT_LINE.findall(source):
+            names.update(n.strip() for n in group.split(","))
+        return names
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+            return  # names bound inside a function or class body are not the cell's
+        if isinstance(node, ast.Lambda):
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            found.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                found.add((alias.asname or alias.name).split(".")[0])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _after_cell(result: Any) -> None:
+    """IPython post_run_cell hook: remember which names the cell's latest run left stale."""
+    try:
+        raw = getattr(getattr(result, "info", None), "raw_cell", None) or ""
+        try:
+            from IPython import get_ipython
+
+            source = get_ipython().transform_cell(raw)
+        except Exception:
+            source = raw
+        names = assigned_names(source) or assigned_names(raw)
+        error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+        for name in names:
+            if error is None:
+                _CELL_ERRORS.pop(name, None)
+            else:
+                _CELL_ERRORS[name] = _exc_text(error)
+    except Exception:  # bookkeeping must never disturb the student's kernel
+        pass
+
+
 # --- check(): grading inside the kernel -----------------------------------------------------------
 def check(qid: str, value: Any = None, *args: Any, **kwargs: Any) -> Any:
     """Grade ``value`` as the answer to question ``qid`` and show the feedback.
@@ -131,8 +224,23 @@ def check(qid: str, value: Any = None, *args: Any, **kwargs: Any) -> Any:
                 display(result)
         except Exception:
             pass
+        if os.environ.get(NBGRADER_ENV) == "validate" and result.status != "correct":
+            _tell_validate(result)
         return float(result.earned)
     return result
+
+
+def _tell_validate(result: "CheckResult") -> None:
+    """nbgrader's Validate button lists the cells that did not earn full marks with their stderr text
+    (else only "Partial credit; passed some but not all of the tests"): give it our verdict.  Only under
+    ``NBGRADER_EXECUTION=validate``, which grades nothing; autograde never sees stderr from check()."""
+    import sys
+
+    try:
+        sys.stderr.write(repr(result) + "\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
 
 
 def _check(qid: str, value: Any) -> "CheckResult":
@@ -165,8 +273,18 @@ def _display_value(value: Any) -> Any:
 
 
 def _resolve(value: Any) -> Any:
-    """Evaluate a deferred answer; an undefined name or an error becomes a marker, not a raise."""
+    """Evaluate a deferred answer; an undefined name or an error becomes a marker, not a raise.
+
+    When the latest run of the answer cell raised, the value still in the kernel is an older one: it
+    is not computed, the cell's error is reported instead (``answer_cell_error``)."""
     if isinstance(value, Deferred):
+        error = cell_error_of(value)
+        if error is not None:
+            from grader.key.entries import error_answer
+
+            answer = error_answer(cell_error_message(error))
+            answer["cell_error"] = error
+            return answer
         try:
             value = value.thunk()
         except NameError as exc:
@@ -193,7 +311,17 @@ def _to_wire_answer(value: Any, entry: dict[str, Any] | None) -> Any:
     if value is None or value is Ellipsis:
         return entries.unanswered_answer("")
     if entry is not None and entry.get("kind") == "function":
-        return entries.call_answer(value, entry, call=_call_student)
+        printed: list[str] = []
+        answer = entries.call_answer(
+            value, entry, call=lambda fn, args, timeout=CALL_TIMEOUT: _call_student(fn, args, timeout, printed))
+        if is_unanswered(answer) and callable(value):
+            if printed:
+                return entries.error_answer(
+                    "your function returns None: it prints its result instead of returning it (use return, "
+                    "not print)")
+            return entries.unanswered_answer("your function returns None on every input (is its return "
+                                             "statement missing?)")
+        return answer
     try:
         return to_wire(value)
     except WireError as exc:
@@ -209,9 +337,17 @@ class _CallTimeout(BaseException):
     pass
 
 
-def _call_student(fn: Callable[..., Any], args: tuple, timeout: float = CALL_TIMEOUT) -> tuple[str, Any]:
-    """Call ``fn(*args)`` with a time limit, output captured; -> ("ok", v) | ("error", text) | ("timeout", None)."""
-    sink = io.StringIO()
+def is_unanswered(answer: Any) -> bool:
+    """Whether a wire answer is the "not answered yet" marker."""
+    return isinstance(answer, dict) and answer.get("$") == "error" and bool(answer.get("unanswered"))
+
+
+def _call_student(fn: Callable[..., Any], args: tuple, timeout: float = CALL_TIMEOUT,
+                  printed: list[str] | None = None) -> tuple[str, Any]:
+    """Call ``fn(*args)`` with a time limit, output captured; -> ("ok", v) | ("error", text) | ("timeout", None).
+
+    ``printed``: a list that receives what the call printed (to tell a print from a return)."""
+    sink = _Sink(printed)
     use_alarm = (
         hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     )
@@ -252,6 +388,19 @@ def _call_student(fn: Callable[..., Any], args: tuple, timeout: float = CALL_TIM
     finally:
         if old is not None:
             signal.signal(signal.SIGALRM, old)
+
+
+class _Sink(io.StringIO):
+    """Captures a student's function output; hands what it printed to ``printed`` when asked to."""
+
+    def __init__(self, printed: list[str] | None) -> None:
+        super().__init__()
+        self.printed = printed
+
+    def write(self, text: str) -> int:
+        if self.printed is not None and text.strip():
+            self.printed.append(text[:200])
+        return super().write(text[:10000])
 
 
 def _exc_text(exc: BaseException) -> str:
@@ -299,27 +448,41 @@ class _DeferCheckArguments(ast.NodeTransformer):
                 args=[ast.Constant("grader.notebook.check")],
                 keywords=[ast.keyword(arg="fromlist", value=ast.List(elts=[ast.Constant("Deferred")], ctx=ast.Load()))],
             )
+            names = sorted({n.id for n in ast.walk(arg) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
             wrapped = ast.Call(func=ast.Attribute(value=mod, attr="Deferred", ctx=ast.Load()),
-                               args=[lam], keywords=[])
+                               args=[lam, ast.Tuple(elts=[ast.Constant(n) for n in names], ctx=ast.Load())],
+                               keywords=[])
             node.args[1] = ast.copy_location(wrapped, arg)
             return ast.fix_missing_locations(node)
         except Exception:
             return node
 
 
-def _install_transformer() -> None:
-    try:
-        from IPython import get_ipython
-    except Exception:
-        return
-    ip = get_ipython()
+def install_hooks(ip: Any = None) -> bool:
+    """Install the test-cell rewrite and the stale-answer tracking in an IPython shell (default: the
+    running one); done on import.  A grading executor that makes its own ``InteractiveShell`` after
+    importing this module calls it with that shell.  Idempotent; False when there is no shell."""
+    if ip is None:
+        try:
+            from IPython import get_ipython
+        except Exception:
+            return False
+        ip = get_ipython()
     if ip is None or not hasattr(ip, "ast_transformers"):
-        return
+        return False
     if not any(isinstance(t, _DeferCheckArguments) for t in ip.ast_transformers):
         ip.ast_transformers.append(_DeferCheckArguments())
+    try:
+        callbacks = ip.events.callbacks.get("post_run_cell", [])
+        if not any(getattr(cb, "__name__", "") == "_after_cell" and getattr(cb, "__module__", "") == __name__
+                   for cb in callbacks):
+            ip.events.register("post_run_cell", _after_cell)
+    except Exception:
+        pass
+    return True
 
 
-_install_transformer()
+install_hooks()
 
 
 def __getattr__(name: str) -> Any:

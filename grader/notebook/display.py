@@ -4,18 +4,24 @@
 
 * ``text/html``: ``<div class="calcgrade-verdict" data-qid=... data-correct="true|false|unanswered">``
   with the mark, the points, the student's answer in LaTeX, the message (the hint of a recognised
-  mistake), the counterexample, and for a wrong function-shaped answer an inline PNG plot;
+  mistake), the counterexample when the message does not already give it, and for a wrong
+  function-shaped answer an inline PNG plot;
 * ``text/plain``: the same, readable in a terminal or an exported notebook;
 * ``application/vnd.calcgrade.verdict+json``: what ``calcgrade check`` collects.
+
+One voice: a message is written once (the counterexample is not repeated under a message that gives
+it), numbers are formatted like the grading core's messages, text in backticks is code and text in
+``$...$`` is math (``\\(...\\)`` for the notebook's MathJax; the feedback page renders it offline).
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 from typing import Any, Mapping
 
-__all__ = ["CheckResult", "VERDICT_MIME"]
+__all__ = ["CheckResult", "VERDICT_MIME", "message_html", "counterexample_sentence"]
 
 VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
 
@@ -55,9 +61,9 @@ class CheckResult:
         status = "correct" if verdict.correct else ("unanswered" if unanswered else "wrong")
         earned = float(verdict.score) * points if verdict.correct or verdict.score else 0.0
         latex, text = ("", "") if unanswered else _render_answer(value, entry)
-        counter = _counterexample_text(verdict.details or {})
+        counter = counterexample_sentence(verdict.details or {}, verdict.message, entry.get("kind"))
         plot = None
-        if status == "wrong" and verdict.method not in ("timeout", "invalid"):
+        if status == "wrong" and verdict.method not in ("timeout", "invalid") and not verdict.score:
             try:
                 from grader.notebook.plots import plot_for
 
@@ -88,6 +94,8 @@ class CheckResult:
         return self.status == "correct"
 
     def mark(self) -> str:
+        if self.status == "wrong" and self.earned > 0:
+            return "Partly right"
         return {"correct": "Correct", "wrong": "Not yet", "unanswered": "Not answered yet",
                 "recorded": "Recorded", "error": "Cannot check"}[self.status]
 
@@ -140,9 +148,9 @@ class CheckResult:
         if self.message and not (self.status == "correct" and self.message == "Correct."):
             cls = "calcgrade-message calcgrade-hint" if self.misconception else "calcgrade-message"
             label = "<strong>Hint:</strong> " if self.misconception else ""
-            parts.append(f'<div class="{cls}">{label}{html.escape(self.message)}</div>')
+            parts.append(f'<div class="{cls}">{label}{message_html(self.message)}</div>')
         if self.counterexample:
-            parts.append(f'<div class="calcgrade-counterexample">{html.escape(self.counterexample)}</div>')
+            parts.append(f'<div class="calcgrade-counterexample">{message_html(self.counterexample)}</div>')
         if self.plot_png:
             b64 = base64.b64encode(self.plot_png).decode()
             parts.append(f'<div class="calcgrade-plot"><img alt="plot of your answer" '
@@ -158,29 +166,62 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def _counterexample_text(details: Mapping[str, Any]) -> str:
+_CODE = re.compile(r"`([^`\n]+)`")
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)")
+
+
+def message_html(text: str) -> str:
+    """A message as HTML: escaped, `code` as <code>, $math$ as \\(math\\) (typeset by the notebook's
+    MathJax, or rendered offline in the feedback page)."""
+    out = html.escape(str(text), quote=False)
+    out = _DISPLAY_MATH.sub(lambda m: "\\[" + m.group(1) + "\\]", out)
+    out = _INLINE_MATH.sub(lambda m: "\\(" + m.group(1) + "\\)", out)
+    return _CODE.sub(lambda m: "<code>" + m.group(1) + "</code>", out)
+
+
+def counterexample_sentence(details: Mapping[str, Any], message: str = "", kind: str | None = None) -> str:
+    """"At x = 0.902 your answer is 1.21 but the correct value is 2.42." for a verdict's counterexample,
+    or "" when there is none, or when ``message`` already names that point (one voice).  Worded like
+    the grading core's sentences for the question's kind (antiderivatives, array entries)."""
+    from grader.core.arrays import entry_label
+    from grader.core.equivalence import format_pair, format_value
+
     ce = details.get("counterexample")
-    if not isinstance(ce, Mapping):
-        return ""
-    if "input" in ce:
+    if not isinstance(ce, Mapping) or "input" in ce:
         return ""  # function questions name the input in the message already
     point = ce.get("point") or {}
-    if not point:
+    if not isinstance(point, Mapping) or not point:
         return ""
-    where = ", ".join(f"{k} = {_short_float(v)}" for k, v in point.items())
-    parts = [f"Counterexample: at {where}"]
-    if "answer" in ce:
-        parts.append(f"your answer is {_short_float(ce['answer'])}")
-    if "expected" in ce:
-        parts.append(f"but the correct value is {_short_float(ce['expected'])}")
-    return parts[0] + (" " + " ".join(parts[1:]) if len(parts) > 1 else "") + "."
-
-
-def _short_float(v: Any) -> str:
     try:
-        return f"{float(v):.6g}"
+        where = ", ".join(f"{k} = {format_value(float(v))}" for k, v in sorted(point.items()))
     except (TypeError, ValueError):
-        return str(v)
+        return ""
+    if f"{where} " in message or f"{where}," in message or f"{where}." in message:
+        return ""
+    answer, expected = ce.get("answer"), ce.get("expected")
+    subject, noun = "your answer", "the correct value"
+    if kind == "antiderivative":
+        subject, noun = "the derivative of your answer", "the integrand"
+    wrong = details.get("wrong_entries")
+    if wrong and isinstance(wrong[0], (list, tuple)):
+        subject, noun = entry_label(tuple(int(i) for i in wrong[0])) + " (counting from 1)", "it should be"
+    if answer is None and expected is None:
+        return ""
+    if answer is None:
+        return f"At {where} {subject} is undefined, but {noun} is {format_value(expected)}.".replace(
+            "it should be is", "it should be")
+    try:
+        a = float(answer)
+    except (TypeError, ValueError):
+        return ""
+    if expected is None:
+        return f"At {where} {subject} is {format_value(a)}, which is not the correct value."
+    try:
+        shown_a, shown_e = format_pair(a, float(expected))
+    except (TypeError, ValueError):
+        return ""
+    return f"At {where} {subject} is {shown_a} but {noun} is {shown_e}.".replace("it should be is", "it should be")
 
 
 def _render_answer(value: Any, entry: Mapping[str, Any]) -> tuple[str, str]:
@@ -191,11 +232,11 @@ def _render_answer(value: Any, entry: Mapping[str, Any]) -> tuple[str, str]:
     try:
         if value is None or value is Ellipsis:
             return "", ""
-        if entry.get("kind") == "function" and callable(value):
+        if callable(value) and not isinstance(value, (sp.Basic, np.ndarray)):
             name = getattr(value, "__name__", "function")
             return "", f"the function {name}"
         if isinstance(value, str):
-            return "", value[:200]
+            return _string_answer(value, entry), value[:200]
         if isinstance(value, np.ndarray):
             text = np.array2string(value, precision=6, threshold=20, separator=", ")
             if value.ndim <= 2 and value.size <= 36:
@@ -220,6 +261,33 @@ def _render_answer(value: Any, entry: Mapping[str, Any]) -> tuple[str, str]:
             if isinstance(plain, complex):
                 return "", str(plain)
             return sp.latex(sp.sympify(plain)), repr(plain)
-        return "", type(value).__name__
+        return "", f"a value of type {type(value).__name__}"
     except Exception:
         return "", ""
+
+
+def _string_answer(text: str, entry: Mapping[str, Any]) -> str:
+    """A typed answer ("2*x*cos(x)") as LaTeX, read with the question's symbols; "" when unreadable."""
+    import sympy as sp
+
+    if entry.get("kind") not in ("expression", "antiderivative", "number") or len(text) > 400:
+        return ""
+    try:
+        from grader.core.parsing import parse_expression
+
+        names = [n for n, _ in entry.get("symbols", [])] if "symbols" in entry else []
+        symbols = {n: sp.Symbol(n, **a) for n, a in entry.get("symbols", [])} if names else {}
+        if not symbols and entry.get("var") is not None:
+            var = entry["var"]
+            name = var if isinstance(var, str) else None
+            if name is None:
+                from grader.key.wire import from_wire
+
+                name = getattr(from_wire(var), "name", None)
+            if name:
+                symbols = {name: sp.Symbol(name, real=True)}
+        expr = parse_expression(text, symbols)
+        latex = sp.latex(expr)
+        return latex if len(latex) <= 600 else ""
+    except Exception:
+        return ""

@@ -1,8 +1,8 @@
 """Small plots for wrong function-shaped answers: the student's curve, where it goes wrong.
 
-Under a private key the reference curve is drawn too; under a public key only the student's curve
-is drawn, with the sample points where it disagrees marked (drawing the reference would give the
-answer away).  For a gradient-descent question (``plot="loss"``) the student's loss curve is drawn
+Under a private key the reference curve is drawn too; under a public key the student's curve is
+drawn with the correct values at the key's few feedback points (``grader.key.feedbackpoints``) and
+the points where it disagrees marked (drawing the whole reference would give the answer away).  For a gradient-descent question (``plot="loss"``) the student's loss curve is drawn
 against the reference run when the key holds it.  Figures are made with matplotlib's object API on
 the Agg canvas, so the notebook's own plotting backend and state are untouched.
 """
@@ -119,6 +119,10 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
         reference = sp.diff(reference, x) if reference is not None else None
     others = {s: float(fixed.get(n, 1.0)) for n, s in symbols.items() if n != var_name}
     lo, hi = _domain(entry, var_name, fixed, symbols[var_name])
+    for mark in details.get("feedback_points") or []:  # the correct values must be in the window
+        v = (mark.get("point") or {}).get(var_name)
+        if v is not None and abs(float(v)) <= 50 and not entry.get("domain"):
+            lo, hi = min(lo, float(v) - 0.25), max(hi, float(v) + 0.25)
     xs = np.linspace(lo, hi, 200)
 
     def curve(expr: sp.Expr) -> np.ndarray:
@@ -159,13 +163,37 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
             my.append(v)
     if mx:
         ax.scatter(mx, my, color="black", marker="x", zorder=3, label="disagrees here")
+    cx, cy = _correct_marks(details, var_name, others, lo, hi)
+    if cx:
+        ax.scatter(cx, cy, facecolors="none", edgecolors="#2e7d32", marker="o", s=50, linewidths=1.8, zorder=4,
+                   label="correct value")
     ax.set_xlabel(var_name)
     if others:
         ax.set_title("slice at " + ", ".join(f"{s.name} = {v:.3g}" for s, v in others.items()), fontsize=8)
     ax.legend(fontsize=7)
     _clip(ax, *curves)
+    if cy:  # the correct values stay in view, however far the student's curve is from them
+        y0, y1 = ax.get_ylim()
+        lo_y, hi_y = min(y0, min(cy)), max(y1, max(cy))
+        pad = 0.08 * (hi_y - lo_y) if hi_y > lo_y else 1.0
+        ax.set_ylim(min(y0, min(cy) - pad), max(y1, max(cy) + pad))
     fig.tight_layout()
     return _png(fig)
+
+
+def _correct_marks(details: Mapping[str, Any], var: str, others: Mapping[sp.Symbol, float], lo: float,
+                   hi: float) -> tuple[list[float], list[float]]:
+    """The correct values at the feedback points that lie on the plotted slice (a public key's marks)."""
+    xs, ys = [], []
+    for mark in details.get("feedback_points") or []:
+        point, value = mark.get("point") or {}, mark.get("expected")
+        if value is None or var not in point or not lo <= float(point[var]) <= hi:
+            continue
+        if any(abs(float(point.get(s.name, v)) - v) > 1e-12 for s, v in others.items()):
+            continue
+        xs.append(float(point[var]))
+        ys.append(float(value))
+    return xs, ys
 
 
 def _domain(entry: Mapping[str, Any], var: str, fixed: Mapping[str, float], sym: sp.Symbol) -> tuple[float, float]:
