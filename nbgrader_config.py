@@ -43,13 +43,15 @@ except ImportError:  # calcgrade not installed here: nbgrader's own feedback pag
     pass
 
 # nbgrader's release pipeline, with one step added before ClearSolutions: solution regions that
-# only declare key entries (question(...) calls) are removed whole, not replaced by a stub.
+# only declare key entries (question(...) calls) are removed whole, not replaced by a stub; and one
+# after it: the stub below a placeholder answer (`d_chain = ...`) is removed.
 c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.IncludeHeaderFooter",
     "nbgrader.preprocessors.InstantiateTests",
     "nbgrader.preprocessors.LockCells",
     "grader.course.releaseprep.DropKeyDeclarations",
     "nbgrader.preprocessors.ClearSolutions",
+    "grader.course.releaseprep.DropPlaceholderStubs",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.CheckCellMetadata",
     "nbgrader.preprocessors.ComputeChecksums",

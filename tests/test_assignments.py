@@ -10,6 +10,8 @@ without touching this file):
   released again fails here);
 * every named mistake of every question, put in place of the solution, gets its own message and
   loses the points;
+* every question declares question tests (another correct form and each named mistake) and hint tiers,
+  and each test answer gets its declared verdict from both keys;
 * the real ``nbgrader validate`` passes on the solutions, and ``--invert`` on the releases;
 * every formula in the markdown parses (matplotlib's mathtext, stricter than MathJax).
 
@@ -417,6 +419,84 @@ def test_named_mistakes_get_their_message(course: Course, assignment: str, key: 
                 or message not in v.message or earned != 0.0):
             problems.append(f"{q.qid}/{mistake}: status={v.status} misconception={v.misconception} "
                             f"earned={earned} key={v.key} message={v.message!r} errors={v.errors}")
+    assert not problems, "\n".join(problems)
+
+
+# --- question tests and hints ---------------------------------------------------------------------
+def _test_verdict_ok(verdict: Any, expect: bool | str, mistake_ids: set[str]) -> bool:
+    """True when a verdict is what a question test declares: correct, wrong (and no named mistake), or that mistake."""
+    if expect is True:
+        return verdict.correct is True
+    if expect is False:
+        return verdict.correct is False and verdict.misconception not in mistake_ids
+    return verdict.correct is False and verdict.misconception == expect
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_question_tests_get_their_verdict_from_both_keys(course: Course, assignment: str) -> None:
+    """The release-time question tests, run here too: a slip in a reference or a mistake is caught."""
+    from grader.key import files
+    from grader.key.grading import grade
+
+    assert course.key_run.returncode == 0, course.key_run.output[-3000:]
+    private = files.load_key(files.private_key_path(course.root, assignment))["questions"]
+    public = files.load_key(course.root / "solutions" / assignment / PUBLIC_KEY)["questions"]
+    problems = []
+    for qid, entry in sorted(private.items()):
+        tests = entry.get("tests") or []
+        mistake_ids = {m["id"] for m in entry.get("mistakes", [])}
+        if not any(t["expect"] is True for t in tests):
+            problems.append(f"{qid}: needs a correct answer in another form among its question tests")
+        untested = mistake_ids - {t["expect"] for t in tests if isinstance(t["expect"], str)}
+        if untested:
+            problems.append(f"{qid}: named mistakes without a question test: {sorted(untested)}")
+        for n, test in enumerate(tests):
+            for which, key_entry in (("private", entry), ("public", public[qid])):
+                verdict = grade(test["answer"], key_entry)
+                if not _test_verdict_ok(verdict, test["expect"], mistake_ids):
+                    problems.append(f"{qid} test {n} ({which} key): expected {test['expect']!r}, got "
+                                    f"correct={verdict.correct} misconception={verdict.misconception} {verdict.message!r}")
+    assert not problems, "\n".join(problems)
+
+
+def _answer_texts(entry: dict[str, Any]) -> list[str]:
+    """Readable forms of a reference answer (expressions and numbers) that a hint must not contain."""
+    from grader.key.wire import from_wire
+
+    if entry.get("kind") == "function":
+        return []
+    try:
+        value = from_wire(entry["reference"])
+    except Exception:
+        return []
+    import numpy as np
+
+    values = list(np.ravel(np.asarray(value.tolist() if hasattr(value, "tolist") else value, dtype=object)))
+    texts = []
+    for v in values:
+        text = str(v).replace(" ", "")
+        if len(text) >= 6:  # short entries (a 0, an x**2) may legitimately appear in a worked step
+            texts.append(text)
+    return texts
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_question_has_hint_tiers_that_keep_the_answer(course: Course, assignment: str) -> None:
+    from grader.key import files
+
+    assert course.key_run.returncode == 0, course.key_run.output[-3000:]
+    private = files.load_key(files.private_key_path(course.root, assignment))["questions"]
+    public = files.load_key(course.root / "solutions" / assignment / PUBLIC_KEY)["questions"]
+    problems = []
+    for qid, entry in sorted(private.items()):
+        hints = entry.get("hints") or []
+        if len(hints) != 3 or len(set(hints)) != 3:
+            problems.append(f"{qid}: {len(hints)} hints; three different tiers expected (a nudge, the rule, a worked step)")
+        if public[qid].get("hints") != hints:
+            problems.append(f"{qid}: the public key does not carry the hints")
+        for text in _answer_texts(entry):
+            if any(text in h.replace(" ", "") for h in hints):
+                problems.append(f"{qid}: a hint contains the answer {text}")
     assert not problems, "\n".join(problems)
 
 

@@ -64,6 +64,25 @@ def test_every_named_mistake_is_made_by_some_sample_student():
                 assert f"# {mistake_id.replace('_', ' ')}" in made, (assignment, q.qid, mistake_id)
 
 
+def test_every_sample_submission_of_every_assignment_is_runnable_python():
+    """New assignments need no change to the generator: every code cell it writes parses, for every profile
+    except the one that is not a notebook on purpose (so a multi-line named mistake cannot break a student)."""
+    import ast
+
+    broken = []
+    for sub in sampleclass.sample_class(ROOT):
+        if sub.student == "invalid_json":
+            continue
+        nb = nbformat.reads(sub.content, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                try:
+                    ast.parse(cell.source)
+                except SyntaxError as exc:
+                    broken.append(f"{sub.assignment}/{sub.student} cell {index}: {exc.msg}")
+    assert not broken, broken
+
+
 def test_hostile_submissions_are_what_they_claim():
     subs = {(s.assignment, s.student): s for s in sampleclass.sample_class(ROOT)}
     bad = subs[("01_sums_products", "invalid_json")].content

@@ -55,3 +55,48 @@ def test_no_released_function_cell_has_a_stray_stub_below_the_function():
             if any(l.startswith("def ") for l in lines) and lines[-1].startswith("pass  # YOUR CODE HERE"):
                 stray.append(f"{path.name}: {cell.metadata['nbgrader']['grade_id']}")
     assert not stray, stray
+
+
+def test_private_helpers_next_to_question_calls_are_removed_with_them():
+    source = (
+        "def f(x):\n"
+        "    ### BEGIN SOLUTION\n"
+        "    return x\n"
+        "    ### END SOLUTION\n"
+        "\n"
+        "### BEGIN SOLUTION\n"
+        "def _wrong(x):\n"
+        "    return -x\n"
+        "\n"
+        "question(\"f\", f, kind=\"function\", inputs=[(1,)], mistakes={\"neg\": (_wrong, \"sign?\")})\n"
+        "### END SOLUTION"
+    )
+    assert drop_declaration_regions(source) == (
+        "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
+    )
+    # a public helper, or helpers alone, are answer material: left to nbgrader
+    public = "### BEGIN SOLUTION\ndef helper(x):\n    return x\nquestion(\"q\", 1)\n### END SOLUTION"
+    assert drop_declaration_regions(public) == public
+    alone = "### BEGIN SOLUTION\ndef _helper(x):\n    return x\n### END SOLUTION"
+    assert drop_declaration_regions(alone) == alone
+
+
+def test_the_stub_below_a_placeholder_answer_is_dropped():
+    from grader.course.releaseprep import drop_placeholder_stubs
+
+    stub = "pass  # YOUR CODE HERE"
+    assert drop_placeholder_stubs("d_chain = ...  # your answer\npass  # YOUR CODE HERE", stub) == "d_chain = ...  # your answer"
+    kept = "def f(x):\n    pass  # YOUR CODE HERE"
+    assert drop_placeholder_stubs(kept, stub) == kept
+    assert drop_placeholder_stubs("d = 3\npass  # YOUR CODE HERE", stub) == "d = 3\npass  # YOUR CODE HERE"
+
+
+def test_no_released_answer_cell_has_a_stub_below_its_placeholder():
+    stray = []
+    for path in sorted((ROOT / "exercises").glob("*/*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+                if "YOUR CODE HERE" in cell.source and not cell.source.lstrip().startswith("def "):
+                    stray.append(f"{path.name}: {cell.metadata['nbgrader']['grade_id']}")
+    assert not stray, stray
