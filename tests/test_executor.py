@@ -188,10 +188,12 @@ def test_submission_files_are_in_the_working_folder():
         "ivy/a/data.ipynb",
         "print(open('data/points.csv').read().strip())",
         "import os; print(sorted(os.listdir('.')))",
-        files={"data/points.csv": b"1,2\n3,4\n", "../escape.txt": b"no"},
+        "import helper; print(helper.VALUE)",
+        files={"data/points.csv": b"1,2\n3,4\n", "../escape.txt": b"no", "helper.py": b"VALUE = 41 + 1\n"},
     ))
     assert es.texts(ex, 1) == "1,2\n3,4\n"
-    assert es.texts(ex, 2).strip() == "['data', 'data.ipynb']"
+    assert es.texts(ex, 2).strip() == "['data', 'data.ipynb', 'helper.py']"
+    assert es.texts(ex, 3).strip() == "42"  # the notebook's folder is importable, as in a kernel
 
 
 def test_grading_mode_in_process_reads_no_key_and_computes_no_verdict(monkeypatch):

@@ -137,7 +137,7 @@ class _Worker:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         code = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
                 "from grader.course.zygote import main; main(sys.argv[2:])")
-        paths = [p for p in sys.path if p and os.path.isabs(p)]
+        paths = _sandbox.import_path(self.sandboxed)
         argv = [sys.executable, "-I", "-c", code, json.dumps(paths), str(child.fileno()),
                 "sandbox" if self.sandboxed else "plain"]
         fds: dict[str, int] = {}

@@ -92,6 +92,22 @@ def python_paths() -> list[str]:
     return out
 
 
+def import_path(sandboxed: bool) -> list[str]:
+    """``sys.path`` for the executor: this process's, limited in the sandbox to read-only bound folders.
+
+    Never a writable folder of the sandbox (a job could plant a module there for the next one), and
+    always the folder holding the ``grader`` package (in the sandbox it holds nothing else readable).
+    """
+    grader_parent = str(_grader_package_dir().parent)
+    paths = [p for p in sys.path if p and os.path.isabs(p)]
+    if sandboxed:
+        bound = python_paths()
+        paths = [p for p in paths if any(p == b or p.startswith(b.rstrip("/") + "/") for b in bound)]
+    if grader_parent not in paths:
+        paths.append(grader_parent)
+    return paths
+
+
 def _dirs_for(path: str, made: set[str]) -> list[str]:
     """``--dir`` arguments (mode 0755) for every missing ancestor of ``path`` inside the sandbox.
 

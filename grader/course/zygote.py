@@ -198,6 +198,7 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -
         os.makedirs(workdir, exist_ok=True)
         _write_submission(workdir, job)
         os.chdir(workdir)
+        sys.path.insert(0, "")  # as in a kernel: the notebook's folder first (its own copy only)
         home = os.environ.get("HOME")
         for d in (home, os.environ.get("MPLCONFIGDIR"), os.environ.get("IPYTHONDIR")):
             if d:
