@@ -16,7 +16,7 @@ import signal
 import time
 from typing import Any
 
-__all__ = ["kill_everything", "remove_ipc", "wipe"]
+__all__ = ["kill_everything", "remove_ipc", "wipe", "mount_points"]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -113,7 +113,24 @@ def remove_ipc() -> None:
                 fn(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_void_p(None))
 
 
-def wipe(path: str, keep_top: bool = True) -> None:
+def mount_points() -> set[str]:
+    """Mount points of this mount namespace (read-only binds that may sit inside /tmp)."""
+    points: set[str] = set()
+    try:
+        with open("/proc/self/mountinfo") as fh:
+            for line in fh:
+                fields = line.split()
+                if len(fields) > 4:
+                    points.add(fields[4].encode().decode("unicode_escape"))
+    except OSError:
+        pass
+    return points
+
+
+def wipe(path: str, keep_top: bool = True, mounts: set[str] | None = None) -> None:
+    """Delete everything below ``path`` except mount points and the folders leading to them."""
+    mounts = mount_points() if mounts is None else mounts
+
     def onerror(func: Any, p: str, exc: Any) -> None:
         try:
             os.chmod(os.path.dirname(p) or p, 0o700)
@@ -128,8 +145,13 @@ def wipe(path: str, keep_top: bool = True) -> None:
         return
     for name in names:
         p = os.path.join(path, name)
+        if p in mounts:
+            continue
         try:
             if os.path.isdir(p) and not os.path.islink(p):
+                if any(m.startswith(p + "/") for m in mounts):
+                    wipe(p, True, mounts)
+                    continue
                 os.chmod(p, 0o700)
                 shutil.rmtree(p, onerror=onerror)
             else:

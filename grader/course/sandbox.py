@@ -119,7 +119,7 @@ def _dirs_for(path: str, made: set[str]) -> list[str]:
     cur = ""
     for part in parts:
         cur = f"{cur}/{part}"
-        if cur in made or cur in ("/usr", "/tmp", "/proc", "/dev", "/etc"):
+        if cur in made or cur in ("/usr", "/tmp", "/etc"):
             continue
         made.add(cur)
         args += ["--perms", "0755", "--dir", cur]
@@ -153,6 +153,8 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
             args += ["--ro-bind", item, item]
     for dest, fd in (data_fds or {}).items():
         args += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
+    # the private /tmp first: a Python environment that lives below /tmp is bound on top of it
+    args += ["--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp"]
     made: set[str] = set()
     for path in python_paths():
         args += _dirs_for(path, made)
@@ -160,7 +162,6 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
     args += [
         "--proc", "/proc", "--dev", "/dev",
         "--perms", "1777", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
-        "--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp",
         "--remount-ro", "/dev", "--remount-ro", "/",
         "--chdir", "/tmp", "--clearenv",
     ]
