@@ -185,3 +185,21 @@ def test_the_executor_cannot_be_read_and_a_killed_executor_is_replaced():
     assert es.texts(ex, 1).split() == ["fd", "PermissionError", "mem", "PermissionError", "environ", "PermissionError"]
     assert ex.stopped is not None and "executor" in ex.stopped
     _works_after("executor killed")
+
+
+def test_system_calls_a_notebook_never_needs_are_refused():
+    ex = es.pool().run(es.job(
+        "kernel-prober/a/n.ipynb",
+        "import ctypes, platform\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "if platform.machine() == 'x86_64':\n"
+        "    print(libc.syscall(250, 0, -4, 0, 0, 0), ctypes.get_errno())  # keyctl: the user keyring\n"
+        "    print(libc.unshare(0x10000000), ctypes.get_errno())  # a new user namespace\n"
+        "    print(libc.ptrace(0, 0, 0, 0), ctypes.get_errno())  # PTRACE_TRACEME",
+        "import subprocess, threading\nt = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
+        "print(subprocess.run(['echo', 'subprocess'], capture_output=True, text=True).stdout.strip())",
+    ))
+    import platform
+
+    if platform.machine() == "x86_64":
+        assert es.texts(ex, 1).split() == ["-1", "1"] * 3  # EPERM each time
+    assert es.texts(ex, 2).split() == ["thread", "subprocess"]
