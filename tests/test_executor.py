@@ -247,3 +247,27 @@ def test_without_the_sandbox_the_pool_still_hands_over_answers_and_says_so():
     with ExecutorPool(1, sandbox=False) as plain:
         ex = plain.run(es.job("kim/a/n.ipynb", "from grader import check\ncheck('q', 2.5)"))
     assert ex.sandboxed is False and ex.payloads == {1: [{"qid": "q", "answer": 2.5, "v": 1}]}
+
+
+def test_a_stale_answer_is_handed_over_as_an_error_when_check_tracks_cell_errors(monkeypatch):
+    """With check()'s answer_cell_error (feedback branch), a value from an older run is not handed over."""
+    import IPython.display
+
+    from grader.notebook import check as check_module
+    from grader.notebook.check import Deferred
+
+    errors = {"d_chain": "NameError: name 'sin' is not defined"}
+    monkeypatch.setattr(check_module, "answer_cell_error", errors.get, raising=False)
+    shown: list[Any] = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False, **k: shown.append(obj))
+    d_chain = 5  # the value the cell held before its latest run raised
+    capture.configure({})
+    try:
+        check_module.check("chain_rule", Deferred(lambda: d_chain))
+        check_module.check("other", Deferred(lambda: 2.0))
+    finally:
+        capture.deconfigure()
+    stale, fresh = (s[capture.ANSWER_MIME] for s in shown)
+    assert stale["notes"] == {"cell_error": "NameError: name 'sin' is not defined"}
+    assert stale["answer"]["$"] == "error" and "NameError" in stale["answer"]["message"]
+    assert fresh == {"qid": "other", "answer": 2.0, "v": 1}

@@ -99,7 +99,11 @@ def warm() -> Any:
     except Exception:
         pass
     import grader.notebook.capture  # noqa: F401
-    import grader.notebook.check  # noqa: F401  (installs the check() AST transformer in this shell)
+    import grader.notebook.check as check_module  # installs check()'s AST transformer in this shell
+
+    install = getattr(check_module, "install_hooks", None)  # and, where it exists, stale-answer tracking
+    if callable(install):
+        install(shell)
 
     before = set(shell.user_ns)
     shell.run_cell(_WARM_CELL, store_history=False, silent=True)
