@@ -180,9 +180,14 @@ def test_the_executor_cannot_be_read_and_a_killed_executor_is_replaced():
         "import os\nfor what in ('fd', 'mem', 'environ'):\n    try:\n"
         "        os.listdir(f'/proc/{os.getppid()}/{what}') if what == 'fd' else open(f'/proc/{os.getppid()}/{what}', 'rb').read(1)\n"
         "        print(what, 'readable')\n    except OSError as e:\n        print(what, type(e).__name__)",
+        "import os\nkinds = []\nfor fd in os.listdir('/proc/self/fd'):\n    try:\n"
+        "        kinds.append(os.readlink(f'/proc/self/fd/{fd}').split(':')[0])\n    except OSError:\n        pass\n"
+        "print(kinds.count('socket'), kinds.count('pipe'))",
         "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nimport time; time.sleep(2)",
     ))
     assert es.texts(ex, 1).split() == ["fd", "PermissionError", "mem", "PermissionError", "environ", "PermissionError"]
+    # no descriptor of the executor's socket to the grader; one pipe: the job's own clock events
+    assert es.texts(ex, 2).split() == ["0", "1"]
     assert ex.stopped is not None and "executor" in ex.stopped
     _works_after("executor killed")
 
