@@ -208,3 +208,19 @@ def test_system_calls_a_notebook_never_needs_are_refused():
     if platform.machine() == "x86_64":
         assert es.texts(ex, 1).split() == ["-1", "1"] * 3  # EPERM each time
     assert es.texts(ex, 2).split() == ["thread", "subprocess"]
+
+
+def test_processes_of_one_job_share_one_memory_limit():
+    """Twelve processes of 200 MiB each stay under a 512 MiB RLIMIT_AS but not under the job's limit."""
+    ex = es.pool().run(es.job(
+        "hoarder/a/n.ipynb",
+        "from grader import check\ncheck('kept', 1)",
+        "import os, time\nkids = []\nfor _ in range(12):\n    pid = os.fork()\n    if pid == 0:\n"
+        "        block = bytearray(200 << 20)\n        time.sleep(30)\n        os._exit(0)\n    kids.append(pid)\n"
+        "time.sleep(30)",
+        "check('lost', 2)",
+        limits=Limits(memory_bytes=512 << 20, cell_timeout=40.0, notebook_timeout=60.0),
+    ))
+    assert ex.stopped is not None and "memory limit together" in ex.stopped and ex.stopped_at == 2
+    assert [p["qid"] for ps in ex.payloads.values() for p in ps] == ["kept"]
+    _works_after("memory hoarding")
