@@ -51,6 +51,16 @@ def _payloads_in_process(nb: dict[str, Any], inputs: dict[str, list], monkeypatc
     return shown
 
 
+def _canonical(payload: dict) -> dict:
+    """The payload with its answer decoded and encoded again here (one process, one argument order)."""
+    from grader.key.wire import from_wire, to_wire
+
+    answer = payload["answer"]
+    if isinstance(answer, dict) and answer.get("$") == "calls":
+        return payload
+    return {**payload, "answer": to_wire(from_wire(answer))}
+
+
 def test_honest_notebook_hands_over_the_wire_answers_check_produces(monkeypatch):
     nb = json.loads((ROOT / "solutions" / ASSIGNMENT / "derivatives.ipynb").read_text())
     inputs = _inputs()
@@ -58,7 +68,10 @@ def test_honest_notebook_hands_over_the_wire_answers_check_produces(monkeypatch)
     assert ex.stopped is None and ex.sandboxed and ex.timed_out_cells == []
     expected = _payloads_in_process(nb, inputs, monkeypatch)
     got = {p["qid"]: p for ps in ex.payloads.values() for p in ps}
-    assert len(expected) == 14 and got == expected
+    assert len(expected) == 14 and got.keys() == expected.keys()
+    for qid in expected:
+        # the same value; SymPy may order the arguments of a sum differently in another process
+        assert _canonical(got[qid]) == _canonical(expected[qid]), qid
     # each payload sits in the test cell that calls check() for it, and only there
     for index, payloads in ex.payloads.items():
         source = "".join(nb["cells"][index]["source"])
