@@ -19,7 +19,8 @@ from grader.notebook import capture
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "02_derivatives"
 
-pytestmark = pytest.mark.skipif(not sandbox_available()[0], reason=sandbox_available()[1])
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sandbox_available()[0], reason=sandbox_available()[1])]
 
 
 def _inputs() -> dict[str, list]:

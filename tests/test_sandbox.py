@@ -18,7 +18,8 @@ from grader.course.executor import Limits, sandbox_available
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(not sandbox_available()[0], reason=sandbox_available()[1])
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sandbox_available()[0], reason=sandbox_available()[1])]
 
 
 def _works_after(tag: str) -> None:

@@ -21,6 +21,7 @@ Per-job limits (memory, CPU, processes, file size, time) are applied by the exec
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -216,7 +217,9 @@ def sandbox_available() -> tuple[bool, str]:
         return False, "the grader runs as root but `setpriv` (util-linux) was not found to drop privileges"
     fds = passwd_fds()
     try:
-        cmd = sandbox_command([sys.executable, "-I", "-c", "import os; print(os.getuid())"], data_fds=fds)
+        probe = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); import numpy, grader.notebook.capture; "
+                 "import os; print(os.getuid())")
+        cmd = sandbox_command([sys.executable, "-I", "-c", probe, json.dumps(import_path(True))], data_fds=fds)
         proc = subprocess.run(cmd, pass_fds=list(fds.values()), capture_output=True, text=True, timeout=60,
                               stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -224,6 +227,10 @@ def sandbox_available() -> tuple[bool, str]:
     finally:
         for fd in fds.values():
             os.close(fd)
+    if proc.returncode != 0 and "bwrap" not in proc.stderr and proc.stderr.strip():
+        err = proc.stderr.strip().splitlines()[-1][:300]
+        return False, (f"the Python environment cannot be used inside the sandbox ({err}); it must be readable "
+                       "by every user when the grader runs as root")
     if proc.returncode != 0:
         err = (proc.stderr.strip().splitlines() or ["no message"])[-1][:300]
         return False, (f"bubblewrap could not create a sandbox here ({err}); user namespaces may be "
