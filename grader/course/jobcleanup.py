@@ -81,8 +81,10 @@ def _reap() -> None:
             return
 
 
-def kill_everything(sandboxed: bool, child: int) -> None:
-    """Kill every process the job left: the whole pid namespace, or (plain) all our descendants."""
+def kill_everything(sandboxed: bool, child: int) -> bool:
+    """Kill every process the job left: the whole pid namespace, or (plain) all our descendants.
+
+    False when some survived five seconds of trying (then the executor must not serve another job)."""
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
         if sandboxed:
@@ -106,8 +108,9 @@ def kill_everything(sandboxed: bool, child: int) -> None:
             _reap()
             left = [p for p in _descendants(os.getpid()) if _state(p) not in ("Z", "X", "")]
         if not left:
-            return
+            return True
         time.sleep(0.01)
+    return False
 
 
 def _state(pid: int) -> str:

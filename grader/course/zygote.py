@@ -402,7 +402,7 @@ def serve(sock: socket.socket, shell: Any, sandboxed: bool) -> None:
         status = supervisor.run()
         _dbg("status", status, supervisor.stopped)
         os.close(r)
-        cleanup.kill_everything(sandboxed, pid)
+        clean = cleanup.kill_everything(sandboxed, pid)
         if sandboxed:
             cleanup.remove_ipc()
             cleanup.wipe("/tmp")
@@ -413,6 +413,9 @@ def serve(sock: socket.socket, shell: Any, sandboxed: bool) -> None:
         else:
             cleanup.wipe(workdir, keep_top=False)
         sock.send(json.dumps(supervisor.outcome(status)).encode())
+        if not clean:  # a process of this job could not be killed: no other job may share the sandbox
+            _dbg("a process survived; exiting")
+            os._exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
