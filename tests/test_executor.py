@@ -285,3 +285,12 @@ def test_a_stale_answer_is_handed_over_as_an_error_when_check_tracks_cell_errors
     assert stale["notes"] == {"cell_error": "NameError: name 'sin' is not defined"}
     assert stale["answer"]["$"] == "error" and "NameError" in stale["answer"]["message"]
     assert fresh == {"qid": "other", "answer": 2.0, "v": 1}
+
+
+def test_an_executor_that_died_between_jobs_is_replaced_without_blaming_the_next_job():
+    pool = es.pool()
+    worker = pool._workers[0]
+    worker.proc.kill()
+    worker.proc.wait(timeout=10)
+    ex = pool.run(es.job("lee/a/n.ipynb", "from grader import check\ncheck('q', 3)"))
+    assert ex.stopped is None and ex.payloads == {1: [{"qid": "q", "answer": 3, "v": 1}]}

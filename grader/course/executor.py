@@ -238,12 +238,19 @@ class _Worker:
         try:
             os.write(job_fd, data)
             del data
-            if self.proc is None or self.proc.poll() is not None:
-                self.stop()
-                self.start()
-            assert self.sock is not None
             request = json.dumps({"op": "run", "limits": asdict(limits)}).encode()
-            socket.send_fds(self.sock, [request], [job_fd, out_fd])
+            for attempt in (1, 2):  # an executor that died between jobs is replaced, not blamed on this job
+                if self.proc is None or self.proc.poll() is not None or self.sock is None:
+                    self.stop()
+                    self.start()
+                    worker = f"{socket.gethostname()}/{self.pid}"
+                try:
+                    socket.send_fds(self.sock, [request], [job_fd, out_fd])
+                    break
+                except OSError:
+                    self.stop()
+                    if attempt == 2:
+                        raise
             os.close(job_fd)
             job_fd = -1
             outcome = self._receive(limits.notebook_timeout + RESPONSE_MARGIN)
@@ -253,13 +260,11 @@ class _Worker:
                        if outcome is not None and outcome.get("op") == "eof" else
                        f"the sandbox stopped responding for {limits.notebook_timeout + RESPONSE_MARGIN:g} s "
                        "and was killed")
-                self.stop()
+                self.stop()  # the next run starts a fresh executor
                 outcome = {"stopped": why, "stopped_at": None, "timed_out_cells": []}
-                self._restart_quietly()
             events = _read_events(out_fd)
         except (OSError, ExecutorError) as exc:
             self.stop()
-            self._restart_quietly()
             events = _read_events(out_fd)
             outcome = {"stopped": f"the executor failed ({exc})", "stopped_at": None, "timed_out_cells": []}
         finally:
@@ -278,12 +283,6 @@ class _Worker:
             stopped_at=stopped_at if stopped else None, timed_out_cells=timed, sandboxed=self.sandboxed,
             seconds=time.perf_counter() - started, worker=worker,
         )
-
-    def _restart_quietly(self) -> None:
-        try:
-            self.start()
-        except ExecutorError:
-            self.stop()  # the next run() tries again
 
 
 _SPAWN_QUEUE: "queue.Queue[tuple[Any, Future]]" = queue.Queue()
@@ -378,7 +377,6 @@ class ExecutorPool:
             return worker.run(job)
         except Exception as exc:  # a bug of ours: this job fails alone
             worker.stop()
-            worker._restart_quietly()
             return Execution(job.key, job.notebook if isinstance(job.notebook, dict) else {}, {},
                              f"the executor failed ({exc.__class__.__name__}: {exc})", None, [],
                              self.sandboxed, 0.0, "")
