@@ -58,6 +58,13 @@ def inputs_for(qid: str) -> list[Any] | None:
     return _INPUTS.get(qid)
 
 
+def cell_error_message(error: str) -> str:
+    """The sentence shown for a stale answer (a lower-case start: it follows "Your answer cell ...")."""
+    if error.startswith("KeyboardInterrupt"):
+        return ("your answer cell was stopped before it finished (an endless loop?); fix it and run it again")
+    return f"your answer cell raised {error}; fix it and run it again"
+
+
 def answer_payload(qid: str, answer: Any, *, cell_error: str | None = None) -> dict[str, Any]:
     """The payload of one answer (INTERFACES section 1)."""
     payload: dict[str, Any] = {"qid": qid, "answer": answer, "v": PAYLOAD_VERSION}
@@ -69,8 +76,8 @@ def answer_payload(qid: str, answer: Any, *, cell_error: str | None = None) -> d
 def _names_of(value: Any) -> tuple[str, ...]:
     """Global names a deferred answer reads (``check("q", d_chain)`` -> ("d_chain",))."""
     names = getattr(value, "names", None)
-    if isinstance(names, (tuple, list)) and all(isinstance(n, str) for n in names):
-        return tuple(names)
+    if names and isinstance(names, (tuple, list)) and all(isinstance(n, str) for n in names):
+        return tuple(names)  # filled in by the test-cell rewrite; a hand-made Deferred has none
     thunk = getattr(value, "thunk", None)
     code = getattr(thunk, "__code__", None)
     return tuple(getattr(code, "co_names", ()) or ()) + tuple(getattr(code, "co_freevars", ()) or ())
@@ -102,7 +109,7 @@ def emit(
             if error_text:
                 break
     if error_text:
-        answer = error_answer(f"your answer cell raised {error_text}")
+        answer = error_answer(cell_error_message(error_text))
     else:
         inputs = inputs_for(qid)
         entry = {"kind": "function", "inputs": inputs} if inputs is not None else None

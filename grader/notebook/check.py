@@ -130,6 +130,9 @@ def answer_cell_error(name: str) -> str | None:
     return _CELL_ERRORS.get(name)
 
 
+from grader.notebook.capture import cell_error_message  # noqa: E402  (one sentence for both paths)
+
+
 def cell_error_of(value: Any) -> str | None:
     """For a test cell's (deferred) answer: the error of the latest run of a cell assigning one of the
     names it reads, else None.  What ``check`` reports instead of grading an older value."""
@@ -138,13 +141,6 @@ def cell_error_of(value: Any) -> str | None:
         if error is not None:
             return error
     return None
-
-
-def cell_error_message(error: str) -> str:
-    """The sentence shown for a stale answer (a lower-case start: it follows "Your answer cell ...")."""
-    if error.startswith("KeyboardInterrupt"):
-        return ("your answer cell was stopped before it finished (an endless loop?); fix it and run it again")
-    return f"your answer cell raised {error}; fix it and run it again"
 
 
 def assigned_names(source: str) -> set[str]:
