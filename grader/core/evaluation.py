@@ -37,6 +37,17 @@ Env = Mapping[sp.Symbol, np.ndarray]
 _NPFn = Callable[[Env], np.ndarray]
 
 
+def _pz(z: Any) -> Any:
+    """``z`` with every negative-zero imaginary part made +0.0 (``-0.0 + 0.0 == +0.0`` in IEEE 754).
+
+    Why: the sample points are real, but complex128 arithmetic signs its zeros: ``3/(-2+0j)`` is
+    ``-1.5-0j``, and ``sqrt(-1.5-0j)`` is ``-1.22j`` where the real-analysis value (SymPy's, mpmath's)
+    is ``+1.22j``. Left alone, ``sqrt(k/m)*sqrt(m/k)`` comes out as 1 for k, m of opposite signs
+    (it is -1 there), a false accept. Every argument of a function with a branch cut goes through here.
+    """
+    return z + 0j
+
+
 def _real(z: np.ndarray) -> np.ndarray:
     return np.where(np.abs(z.imag) <= 1e-12 * np.abs(z.real) + 1e-300, z.real, np.nan)
 
@@ -45,6 +56,15 @@ def _np_unary(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[list[_NPFn]],
     def make(args: list[_NPFn]) -> _NPFn:
         (a,) = args
         return lambda env: fn(a(env))
+
+    return make
+
+
+def _np_cut(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[list[_NPFn]], _NPFn]:
+    """A function with a branch cut: its argument's signed zeros are normalised first (see ``_pz``)."""
+    def make(args: list[_NPFn]) -> _NPFn:
+        (a,) = args
+        return lambda env: fn(_pz(a(env)))
 
     return make
 
@@ -78,10 +98,10 @@ _NP_FUNCS: dict[type, Callable[[list[_NPFn]], _NPFn]] = {
     sp.sin: _np_unary(np.sin), sp.cos: _np_unary(np.cos), sp.tan: _np_unary(np.tan),
     sp.cot: _np_unary(lambda z: 1 / np.tan(z)), sp.sec: _np_unary(lambda z: 1 / np.cos(z)),
     sp.csc: _np_unary(lambda z: 1 / np.sin(z)),
-    sp.asin: _np_unary(np.arcsin), sp.acos: _np_unary(np.arccos), sp.atan: _np_unary(np.arctan),
-    sp.acot: _np_unary(lambda z: np.arctan(1 / z)),
+    sp.asin: _np_cut(np.arcsin), sp.acos: _np_cut(np.arccos), sp.atan: _np_cut(np.arctan),
+    sp.acot: _np_cut(lambda z: np.arctan(_pz(1 / z))),
     sp.sinh: _np_unary(np.sinh), sp.cosh: _np_unary(np.cosh), sp.tanh: _np_unary(np.tanh),
-    sp.asinh: _np_unary(np.arcsinh), sp.acosh: _np_unary(np.arccosh), sp.atanh: _np_unary(np.arctanh),
+    sp.asinh: _np_cut(np.arcsinh), sp.acosh: _np_cut(np.arccosh), sp.atanh: _np_cut(np.arctanh),
     sp.exp: _np_unary(np.exp),
     sp.Abs: _np_unary(lambda z: np.abs(z).astype(complex)),
     sp.sign: _np_real_unary(np.sign),
@@ -142,9 +162,9 @@ def _np_build(e: sp.Basic, depth: int) -> _NPFn:
         base = _np_build(e.base, d)
         ex = e.exp
         if ex == sp.S.Half:
-            return lambda env: np.sqrt(base(env))
+            return lambda env: np.sqrt(_pz(base(env)))
         if ex == -sp.S.Half:
-            return lambda env: 1 / np.sqrt(base(env))
+            return lambda env: 1 / np.sqrt(_pz(base(env)))
         if ex.is_Integer:
             n = int(ex)
             if abs(n) <= 64:
@@ -154,12 +174,12 @@ def _np_build(e: sp.Basic, depth: int) -> _NPFn:
             fn = float(n)
             return lambda env: np.power(base(env), fn)
         expo = _np_build(ex, d)
-        return lambda env: np.power(base(env), expo(env))
+        return lambda env: np.power(_pz(base(env)), expo(env))
     if isinstance(e, sp.log):
         if len(e.args) != 1:
             raise _Unsupported("log base")
         a = _np_build(e.args[0], d)
-        return lambda env: np.log(a(env))
+        return lambda env: np.log(_pz(a(env)))
     if isinstance(e, (sp.Max, sp.Min)):
         parts = [_np_build(a, d) for a in e.args]
         red = np.maximum if isinstance(e, sp.Max) else np.minimum
@@ -294,8 +314,13 @@ def _mp_eval(e: sp.Basic, env: Mapping[sp.Symbol, Any], ctx: Any, depth: int = 0
         return ctx.mpf(str(sp.N(e, ctx.dps + 5)))
     if e.is_Add:
         total = ctx.mpf(0)
+        nonzero = False
         for a in e.args:
-            total += _mp_eval(a, env, ctx, d)
+            term = _mp_eval(a, env, ctx, d)
+            nonzero = nonzero or term != 0
+            total += term
+        if nonzero and total == 0:
+            _local.cancelled = True  # non-zero terms summed to exactly 0: digits ran out
         return total
     if e.is_Mul:
         total = ctx.mpf(1)
@@ -407,6 +432,19 @@ HUGE = "huge"
 
 def precise(expr: sp.Expr, point: Mapping[sp.Symbol, float], dps: int) -> Any:
     """Value at ``point`` with ``dps`` digits: an mpmath number, or UNDEFINED / HUGE."""
+    return precise_checked(expr, point, dps)[0]
+
+
+def precise_checked(expr: sp.Expr, point: Mapping[sp.Symbol, float], dps: int) -> tuple[Any, bool]:
+    """``(precise(expr, point, dps), cancelled)``: ``cancelled`` tells that a sum of non-zero terms
+    came out exactly 0 on the way, so an UNDEFINED (``log(1 - 1/(1 + exp(-200)))``) may be an
+    artefact of too few digits rather than a point where the expression is undefined."""
+    _local.cancelled = False
+    v = _precise(expr, point, dps)
+    return v, bool(getattr(_local, "cancelled", False))
+
+
+def _precise(expr: sp.Expr, point: Mapping[sp.Symbol, float], dps: int) -> Any:
     ctx = mp_context(dps)
     env = {s: ctx.mpf(v) for s, v in point.items()}
     try:

@@ -8,6 +8,7 @@ functions in modules of their own; all of them build on the types here, so none 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -28,6 +29,7 @@ from grader.core.equivalence import (
     numeric_compare,
     prove_equal,
 )
+from grader.core.exactness import exact_difference, witness
 from grader.core.verdict import Verdict
 
 
@@ -36,6 +38,14 @@ CONSTANT_NAME = re.compile(r"^([CcKk]_?\d*|const\w*)$")  # further names read as
 PROOF_SHARE = 0.04    # fraction of the timeout that symbolic confirmation may use
 PROOF_MIN = 0.02      # ... but at least this many seconds when the budget allows
 FLOAT_PROOF = 0.02    # seconds of proof for answers that contain floats
+# One work budget per call covers everything beyond sampling: proofs (of every entry of an array),
+# the exact check and its witness search, and the diagnosis of a wrong answer. Why: each used to
+# take its own slice, and a 3x3 Jacobian or a wrong antiderivative paid them over and over.
+WORK_SHARE = 0.03     # fraction of the timeout
+WORK_MIN = 0.05       # seconds, when the timeout allows
+WITNESS_RESERVE = 0.02  # seconds of the work budget a failed proof leaves to the witness search
+WITNESS_MIN = 0.008   # seconds a witness search always gets (an exact answer is not accepted blind)
+DIAGNOSIS_MIN = 0.015  # seconds a wrong answer's diagnosis always gets
 CORRECT = "Correct."
 
 # ---------------------------------------------------------------------------
@@ -48,13 +58,34 @@ class Options:
     atol: float
     timeout: float
     deadline: Deadline
+    work: Deadline | None = None  # the call's work budget, started at its first use
+
+    def work_deadline(self) -> Deadline:
+        """The work budget of this call (proofs, exact checks, diagnosis), shared by all entries."""
+        if self.work is None:
+            self.work = self.deadline.within(max(WORK_MIN, WORK_SHARE * self.timeout))
+        return self.work
+
+    def _until(self, end: float, at_least: float = 0.0) -> Deadline:
+        return Deadline.at(min(self.deadline.end, max(end, time.monotonic() + at_least)))
+
+    def diagnosis(self) -> "Options":
+        """The same options under what is left of the work budget (at least DIAGNOSIS_MIN seconds):
+        explaining a wrong answer (generic diagnoses) never costs more than confirming a right one."""
+        return Options(self.kind, self.rtol, self.atol, self.timeout,
+                       self._until(self.work_deadline().end, DIAGNOSIS_MIN), self.work)
+
+    def witness_deadline(self) -> Deadline:
+        return self._until(self.work_deadline().end, WITNESS_MIN)
 
     def proof_deadline(self, inexact: bool = False) -> Deadline:
         share = max(PROOF_MIN, PROOF_SHARE * self.timeout)
         if inexact:
             # an answer with floats is rarely *exactly* the reference: do not spend long proving it
             share = min(share, FLOAT_PROOF)
-        return self.deadline.within(share)
+        work = self.work_deadline()
+        return Deadline.at(min(self.deadline.end, work.end - (0.0 if inexact else WITNESS_RESERVE),
+                               time.monotonic() + share))
 
 
 @dataclass
@@ -71,8 +102,15 @@ def is_exact(e: sp.Expr) -> bool:
     return not e.has(sp.Float)
 
 
-def same_scalar(a: sp.Expr, e: sp.Expr, opts: Options, *, prove: bool = True) -> Outcome:
-    """Decide a == e for two normalised SymPy expressions."""
+def same_scalar(a: sp.Expr, e: sp.Expr, opts: Options, *, prove: bool = True,
+                proof: Deadline | None = None) -> Outcome:
+    """Decide a == e for two normalised SymPy expressions.
+
+    ``proof``: the deadline of the symbolic confirmation (default: this call's own share of the
+    budget); an array passes one deadline for all its entries so that it pays the proof budget once.
+    When both sides are exact and the numbers agree but the proof did not confirm it, the exact
+    check of ``exactness`` decides (a slip between the sample points is not an agreement).
+    """
     if not a.free_symbols and not e.free_symbols:
         return same_number(a, e, opts)
     if a == e:
@@ -80,12 +118,33 @@ def same_scalar(a: sp.Expr, e: sp.Expr, opts: Options, *, prove: bool = True) ->
     ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline)
     if ev.status == "different":
         return Outcome(False, "numeric", ev)
+    inexact = a.has(sp.Float) or e.has(sp.Float)
+    budget = proof if proof is not None else opts.proof_deadline(inexact)
     if ev.status == "undetermined":
-        if prove and prove_equal(a, e, opts.proof_deadline()):
+        if prove and prove_equal(a, e, budget):
+            return Outcome(True, "symbolic", ev)
+        if prove and not inexact and exact_difference(a, e, budget) is True:
             return Outcome(True, "symbolic", ev)
         return Outcome(None, "numeric", ev)
-    if prove and prove_equal(a, e, opts.proof_deadline(a.has(sp.Float) or e.has(sp.Float))):
+    if prove and prove_equal(a, e, budget):
         return Outcome(True, "symbolic", ev)
+    if prove and not inexact:
+        return _exact_check(a, e, ev, opts, budget)
+    return Outcome(True, "numeric", ev)
+
+
+def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, budget: Deadline) -> Outcome:
+    """Both sides exact, the numbers agree, the proof did not confirm: cancel, or look for a witness."""
+    exact = exact_difference(a, e, budget)
+    if exact is True:
+        return Outcome(True, "symbolic", ev)
+    base = ev.points[0] if ev.points else None
+    ce = witness(a, e, opts.rtol, opts.atol, base, opts.witness_deadline())
+    if ce is not None:
+        return Outcome(False, "numeric", Evidence("different", ev.points, ev.answer_values, ev.expected_values, ce))
+    if exact is False:
+        # exactly different, though within the tolerance wherever we looked
+        return Outcome(False, "exact", Evidence("different", ev.points, ev.answer_values, ev.expected_values))
     return Outcome(True, "numeric", ev)
 
 
@@ -161,7 +220,7 @@ class Problem:
     def _match_named(self, value: Any, named: list[Named], opts: Options) -> Named | None:
         if not named:
             return None
-        sub = Options(opts.kind, opts.rtol, opts.atol, opts.timeout, opts.deadline)
+        sub = Options(opts.kind, opts.rtol, opts.atol, opts.timeout, opts.deadline, opts.work)
         for m in named:
             try:
                 if self.matches(value, m.value, sub):

@@ -16,7 +16,7 @@ from grader.core.answers import (
     parse_text,
     to_expression,
 )
-from grader.core.budget import Timeout
+from grader.core.budget import Timeout, enforced
 from grader.core.equivalence import (
     HUGE,
     Evidence,
@@ -76,7 +76,9 @@ class ExpressionProblem(Problem):
             m = self._match_named(a, named, opts)
             if m is not None:
                 return Verdict.wrong(m.message, out.method, m.ident, **details)
-            diag = self.diagnose(a, ev, opts)
+            sub = opts.diagnosis()  # generic diagnoses stay within their share of the budget
+            with enforced(sub.deadline):
+                diag = self.diagnose(a, ev, sub)
         except Timeout:
             diag = None
         if diag is not None:
@@ -84,6 +86,13 @@ class ExpressionProblem(Problem):
             text = sentence + (" For example, " + ce[0].lower() + ce[1:] if ce else "")
             return Verdict.wrong(text, out.method, ident, **details)
         return Verdict.wrong(("Not quite. " + ce) if ce else "Your answer is not correct.", out.method, **details)
+
+    def expected_derivative(self) -> sp.Expr:
+        """d(reference)/d(var), computed once per prepared reference (prepared references are cached)."""
+        de = getattr(self, "_expected_derivative", None)
+        if de is None:
+            de = self._expected_derivative = sp.diff(self.expected, self.var)
+        return de
 
     def diagnose(self, a: sp.Expr, ev: Evidence | None, opts: Options) -> mk.Diagnosis | None:
         if ev is not None and ev.points:
@@ -99,7 +108,7 @@ class ExpressionProblem(Problem):
                         "The derivative of your answer is the correct answer: you gave the function (or an "
                         "antiderivative) instead of its derivative.",
                     )
-                de = sp.diff(self.expected, self.var)
+                de = self.expected_derivative()
                 if de != 0 and same_scalar(a, de, opts, prove=False).equal:
                     return (
                         "differentiated_once_more",
@@ -145,7 +154,9 @@ class AntiderivativeProblem(ExpressionProblem):
             m = self._match_named(a, named, opts)
             if m is not None:
                 return Verdict.wrong(m.message, out.method, m.ident, **details)
-            diag = self.diagnose_anti(a, da, ev, opts)
+            sub = opts.diagnosis()
+            with enforced(sub.deadline):
+                diag = self.diagnose_anti(a, da, ev, sub)
         except Timeout:
             diag = None
         if diag is not None:
@@ -168,7 +179,10 @@ class AntiderivativeProblem(ExpressionProblem):
             if c is not None:
                 ident, sentence = mk.describe_factor(c)
                 return ident, sentence.replace("the correct answer", "a correct antiderivative")
-        if same_scalar(a, sp.diff(self.integrand, self.var), opts, prove=False).equal:
+        d2 = getattr(self, "_integrand_derivative", None)
+        if d2 is None:
+            d2 = self._integrand_derivative = sp.diff(self.integrand, self.var)
+        if same_scalar(a, d2, opts, prove=False).equal:
             return (
                 "differentiated_instead",
                 "You differentiated instead of integrating: your answer is the derivative of the integrand, "
