@@ -118,6 +118,12 @@ def same_scalar(a: sp.Expr, e: sp.Expr, opts: Options, *, prove: bool = True,
     ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline)
     if ev.status == "different":
         return Outcome(False, "numeric", ev)
+    return confirm_scalar(a, e, ev, opts, prove=prove, proof=proof)
+
+
+def confirm_scalar(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, *, prove: bool = True,
+                   proof: Deadline | None = None) -> Outcome:
+    """The symbolic and exact stage of ``same_scalar``, given numeric evidence that is not "different"."""
     inexact = a.has(sp.Float) or e.has(sp.Float)
     budget = proof if proof is not None else opts.proof_deadline(inexact)
     if ev.status == "undetermined":
@@ -131,6 +137,29 @@ def same_scalar(a: sp.Expr, e: sp.Expr, opts: Options, *, prove: bool = True,
     if prove and not inexact:
         return _exact_check(a, e, ev, opts, budget)
     return Outcome(True, "numeric", ev)
+
+
+def same_entries(answers: list[sp.Expr], expected: list[sp.Expr], opts: Options) -> list[Outcome]:
+    """``same_scalar`` for every entry of an array, paying the proof budget once for the whole array.
+
+    Every entry is sampled first (a wrong entry ends the proving before it starts); only then are
+    the agreeing entries confirmed, one after the other under a single proof deadline, so a 3x3
+    Jacobian of tanh or Piecewise entries costs one proof budget, not nine.
+    """
+    outcomes: list[Outcome] = []
+    for a, e in zip(answers, expected):
+        if not a.free_symbols and not e.free_symbols:
+            outcomes.append(same_number(a, e, opts))
+        elif a == e:
+            outcomes.append(Outcome(True, "symbolic"))
+        else:
+            ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline)
+            outcomes.append(Outcome(False if ev.status == "different" else None, "numeric", ev))
+    # the agreeing entries are confirmed even when another entry is wrong: an entry's verdict counts
+    # on its own (the wrong entries named, partial credit)
+    proof = opts.proof_deadline()
+    return [o if o.evidence is None or o.equal is False else confirm_scalar(a, e, o.evidence, opts, proof=proof)
+            for o, a, e in zip(outcomes, answers, expected)]
 
 
 def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, budget: Deadline) -> Outcome:

@@ -11,6 +11,7 @@ from grader.core import mistakes as mk
 from grader.core.answers import (
     BOOLEAN_NOTE,
     InvalidAnswer,
+    array_like,
     boolean_as_number,
     canonical_symbols,
     parse_text,
@@ -198,6 +199,9 @@ class AntiderivativeProblem(ExpressionProblem):
 
 class NumberProblem(Problem):
     def __init__(self, expected: Any) -> None:
+        converted = array_like(expected)
+        if converted is not None:
+            expected = converted
         if isinstance(expected, np.ndarray):
             expected = expected.item()
         expected, _ = boolean_as_number(expected)

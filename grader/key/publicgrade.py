@@ -21,7 +21,7 @@ from grader.key import fingerprint as fpm
 from grader.core.arrays import describe_shape, entry_label, unravel
 from grader.key.wire import WireError, from_wire
 from grader.key.publicvalues import (
-    constant_names, core_messages, derivative_of, norm_shape, read_scalar, symbols_of, values_at, verdict_class, wire_hash,
+    constant_names, core_messages, derivative_of, norm_shape, plain_array, read_scalar, symbols_of, values_at, verdict_class, wire_hash,
 )
 
 __all__ = ["grade_public", "FunctionJudge", "GENERIC_FACTORS"]
@@ -451,6 +451,7 @@ class FunctionJudge:
                 return None if fp.get("h") == wire_hash(self.salt, path, out) else "value"
             except Exception:
                 return "value"
+        out = plain_array(out)  # a tensor of PyTorch or JAX is read as its NumPy array
         try:
             arr = np.asarray(out, dtype=float)
         except (TypeError, ValueError):
