@@ -196,7 +196,7 @@ class FunctionProblem(Problem):
         results: list[Any] = []
         # stop student code a little before the overall deadline, so the verdict can still be written
         reserve = max(0.05, 0.15 * opts.timeout)
-        calls = Deadline.at(opts.deadline.end - reserve)
+        calls = Deadline.at(opts.deadline.end - reserve, opts.deadline.clock)
         for args, labels, _ in self.cases:
             status, value = call_with_timeout(fn, copy.deepcopy(args), calls)
             where = _fmt_args(labels)

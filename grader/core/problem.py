@@ -8,7 +8,6 @@ functions in modules of their own; all of them build on the types here, so none 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -19,7 +18,7 @@ from grader.core.answers import (
     parse_text,
     to_expression,
 )
-from grader.core.budget import Deadline, Timeout
+from grader.core.budget import CPU, Deadline, Timeout
 from grader.core.equivalence import (
     HUGE,
     UNDEFINED,
@@ -46,6 +45,7 @@ WORK_MIN = 0.05       # seconds, when the timeout allows
 WITNESS_RESERVE = 0.02  # seconds of the work budget a failed proof leaves to the witness search
 WITNESS_MIN = 0.008   # seconds a witness search always gets (an exact answer is not accepted blind)
 DIAGNOSIS_MIN = 0.015  # seconds a wrong answer's diagnosis always gets
+EXACT_MIN = 0.03      # seconds the exact check of a rational difference always gets (decisive)
 CORRECT = "Correct."
 
 # ---------------------------------------------------------------------------
@@ -61,19 +61,27 @@ class Options:
     work: Deadline | None = None  # the call's work budget, started at its first use
 
     def work_deadline(self) -> Deadline:
-        """The work budget of this call (proofs, exact checks, diagnosis), shared by all entries."""
+        """The work budget of this call (proofs, exact checks, diagnosis), shared by all entries.
+
+        Measured in this thread's CPU time (``Deadline.cpu``): what a verdict says must not depend
+        on how busy the machine is; the call's wall-clock timeout still bounds it.
+        """
         if self.work is None:
-            self.work = self.deadline.within(max(WORK_MIN, WORK_SHARE * self.timeout))
+            self.work = Deadline.cpu(max(WORK_MIN, WORK_SHARE * self.timeout))
         return self.work
 
-    def _until(self, end: float, at_least: float = 0.0) -> Deadline:
-        return Deadline.at(min(self.deadline.end, max(end, time.monotonic() + at_least)))
+    @staticmethod
+    def _until(end: float, at_least: float = 0.0) -> Deadline:
+        return Deadline.at(max(end, CPU() + at_least), CPU)
 
     def diagnosis(self) -> "Options":
         """The same options under what is left of the work budget (at least DIAGNOSIS_MIN seconds):
         explaining a wrong answer (generic diagnoses) never costs more than confirming a right one."""
         return Options(self.kind, self.rtol, self.atol, self.timeout,
                        self._until(self.work_deadline().end, DIAGNOSIS_MIN), self.work)
+
+    def exact_deadline(self) -> Deadline:
+        return self._until(self.work_deadline().end, EXACT_MIN)
 
     def witness_deadline(self) -> Deadline:
         return self._until(self.work_deadline().end, WITNESS_MIN)
@@ -84,8 +92,7 @@ class Options:
             # an answer with floats is rarely *exactly* the reference: do not spend long proving it
             share = min(share, FLOAT_PROOF)
         work = self.work_deadline()
-        return Deadline.at(min(self.deadline.end, work.end - (0.0 if inexact else WITNESS_RESERVE),
-                               time.monotonic() + share))
+        return Deadline.at(min(work.end - (0.0 if inexact else WITNESS_RESERVE), CPU() + share), CPU)
 
 
 @dataclass
@@ -132,10 +139,16 @@ def confirm_scalar(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, *, prove
         if prove and not inexact and exact_difference(a, e, budget) is True:
             return Outcome(True, "symbolic", ev)
         return Outcome(None, "numeric", ev)
-    if prove and prove_equal(a, e, budget):
+    exact = None
+    if prove and not inexact:
+        # a rational difference is decided exactly and cheaply, before any proof (on its own time)
+        exact = exact_difference(a, e, opts.exact_deadline())
+        if exact is True:
+            return Outcome(True, "symbolic", ev)
+    if prove and exact is None and prove_equal(a, e, budget):
         return Outcome(True, "symbolic", ev)
     if prove and not inexact:
-        return _exact_check(a, e, ev, opts, budget)
+        return _exact_check(a, e, ev, opts, exact)
     return Outcome(True, "numeric", ev)
 
 
@@ -162,9 +175,11 @@ def same_entries(answers: list[sp.Expr], expected: list[sp.Expr], opts: Options)
             for o, a, e in zip(outcomes, answers, expected)]
 
 
-def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, budget: Deadline) -> Outcome:
-    """Both sides exact, the numbers agree, the proof did not confirm: cancel, or look for a witness."""
-    exact = exact_difference(a, e, budget)
+def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, exact: bool | None) -> Outcome:
+    """Both sides exact, the numbers agree, the proof did not confirm: look for a witness.
+
+    ``exact``: what ``exact_difference`` said (None: not a rational function, or no time).
+    """
     if exact is True:
         return Outcome(True, "symbolic", ev)
     base = ev.points[0] if ev.points else None
