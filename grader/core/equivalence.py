@@ -230,8 +230,12 @@ def numeric_compare(
     seed: int = SEED,
     n: int = N_POINTS,
     deadline: Deadline | None = None,
+    patience: Deadline | None = None,
 ) -> Evidence:
-    """Compare two expressions at seeded points where ``expected`` is real and finite."""
+    """Compare two expressions at seeded points where ``expected`` is real and finite.
+
+    ``patience``: how long cancelling points may be re-evaluated beyond 60 digits (``stable_value``).
+    """
     syms = sorted(answer.free_symbols | expected.free_symbols, key=lambda s: s.name)
     if not syms:
         batches: list[list[dict[sp.Symbol, float]]] = [[{}]]
@@ -248,7 +252,7 @@ def numeric_compare(
             else:
                 v, cancelled = precise_checked(expected, p, 30)
                 if v is UNDEFINED and cancelled:
-                    v = stable_value(expected, p, deadline)
+                    v = stable_value(expected, p, deadline, patience)
                 if v is UNDEFINED or v is HUGE or v is UNSTABLE:
                     continue
             if not _is_real(v):
@@ -283,11 +287,11 @@ def numeric_compare(
         if k >= 4 and deadline is not None and deadline.expired():
             raise Timeout
         p = points[i]
-        e_hi = stable_value(expected, p, deadline)
+        e_hi = stable_value(expected, p, deadline, patience)
         if e_hi is UNDEFINED or e_hi is HUGE or e_hi is UNSTABLE or not _is_real(e_hi):
             a_vals[i], skipped = UNDEFINED, skipped + 1
             continue
-        a_hi = stable_value(answer, p, deadline)
+        a_hi = stable_value(answer, p, deadline, patience)
         if a_hi is UNSTABLE:
             # only a cancellation, however many digits: no counterexample, use the other points
             a_vals[i], skipped = UNDEFINED, skipped + 1
@@ -307,15 +311,17 @@ UNSTABLE = "unstable"  # no trustworthy value: digits cancel at every precision 
 MAX_DPS = 960
 
 
-def stable_value(expr: sp.Expr, point: Mapping[sp.Symbol, float], deadline: Deadline | None = None) -> Any:
+def stable_value(expr: sp.Expr, point: Mapping[sp.Symbol, float], deadline: Deadline | None = None,
+                 patience: Deadline | None = None) -> Any:
     """Value at ``point`` at a precision where doubling the digits no longer changes it.
 
     Cancellation (``cosh(x) + sinh(x)`` at x = -66.5, ``1 - 1/(1 + exp(-z))`` at z = 192) eats
     digits, down to an exact 0 that a ``log`` or a division then finds undefined. The working
-    precision is doubled (30, 60, 120, ... MAX_DPS digits) until two defined results agree.
+    precision is raised (30, 60, 240, MAX_DPS digits) until two defined results agree.
     Returns the value, UNDEFINED where the expression is undefined without any cancellation (a
     missing Piecewise branch), HUGE, or UNSTABLE when the digits never settle: a cancellation,
-    never evidence against an answer.
+    never evidence against an answer. ``patience`` (a deadline, shared by the points of a call)
+    bounds the work beyond 60 digits: once it has passed, such a point is UNSTABLE (skipped).
     """
     prev: Any = None
     dps = 30
@@ -335,7 +341,9 @@ def stable_value(expr: sp.Expr, point: Mapping[sp.Symbol, float], deadline: Dead
             return UNSTABLE
         if deadline is not None and deadline.expired():
             raise Timeout
-        dps *= 2
+        if dps >= 60 and patience is not None and patience.expired():
+            return UNSTABLE
+        dps = min(MAX_DPS, dps * (2 if dps < 60 else 4))
 
 
 # ---------------------------------------------------------------------------

@@ -257,11 +257,18 @@ def _np_cond(c: sp.Basic, depth: int) -> Callable[[Env], np.ndarray]:
 
 def float_eval(expr: sp.Expr, symbols: Sequence[sp.Symbol], points: Sequence[Mapping[sp.Symbol, float]]) -> np.ndarray | None:
     """Values at all points as complex128 (nan where undefined); None if unsupported."""
+    env = {s: np.array([p[s] for p in points], dtype=complex) for s in symbols}
+    return float_eval_columns(expr, env, len(points))
+
+
+def float_eval_columns(expr: sp.Expr, columns: Mapping[sp.Symbol, np.ndarray], n: int) -> np.ndarray | None:
+    """``float_eval`` with the points given as one array of values per symbol (``n`` points)."""
     try:
         fn = _np_compile(expr)
     except (_Unsupported, RecursionError, TypeError, ValueError):
         return None
-    env = {s: np.array([p[s] for p in points], dtype=complex) for s in symbols}
+    env = {s: np.asarray(c, dtype=complex) for s, c in columns.items()}
+    points = range(n)
     with np.errstate(all="ignore"):
         try:
             out = fn(env)

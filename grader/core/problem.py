@@ -45,6 +45,8 @@ WORK_MIN = 0.05       # seconds, when the timeout allows
 WITNESS_RESERVE = 0.02  # seconds of the work budget a failed proof leaves to the witness search
 WITNESS_MIN = 0.008   # seconds a witness search always gets (an exact answer is not accepted blind)
 DIAGNOSIS_MIN = 0.015  # seconds a wrong answer's diagnosis always gets
+PRECISION_SHARE = 0.015  # fraction of the timeout for evaluating cancelling points beyond 60 digits
+PRECISION_MIN = 0.02
 EXACT_MIN = 0.03      # seconds the exact check of a rational difference always gets (decisive)
 CORRECT = "Correct."
 
@@ -59,6 +61,13 @@ class Options:
     timeout: float
     deadline: Deadline
     work: Deadline | None = None  # the call's work budget, started at its first use
+    precision: Deadline | None = None  # the call's budget for re-evaluating cancelling points
+
+    def precision_deadline(self) -> Deadline:
+        """CPU time this call may spend beyond 60 digits on points whose digits cancel (all entries)."""
+        if self.precision is None:
+            self.precision = Deadline.cpu(max(PRECISION_MIN, PRECISION_SHARE * self.timeout))
+        return self.precision
 
     def work_deadline(self) -> Deadline:
         """The work budget of this call (proofs, exact checks, diagnosis), shared by all entries.
@@ -78,7 +87,7 @@ class Options:
         """The same options under what is left of the work budget (at least DIAGNOSIS_MIN seconds):
         explaining a wrong answer (generic diagnoses) never costs more than confirming a right one."""
         return Options(self.kind, self.rtol, self.atol, self.timeout,
-                       self._until(self.work_deadline().end, DIAGNOSIS_MIN), self.work)
+                       self._until(self.work_deadline().end, DIAGNOSIS_MIN), self.work, self.precision)
 
     def exact_deadline(self) -> Deadline:
         return self._until(self.work_deadline().end, EXACT_MIN)
@@ -122,15 +131,20 @@ def same_scalar(a: sp.Expr, e: sp.Expr, opts: Options, *, prove: bool = True,
         return same_number(a, e, opts)
     if a == e:
         return Outcome(True, "symbolic")
-    ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline)
+    ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline,
+                         patience=opts.precision_deadline())
     if ev.status == "different":
         return Outcome(False, "numeric", ev)
     return confirm_scalar(a, e, ev, opts, prove=prove, proof=proof)
 
 
 def confirm_scalar(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, *, prove: bool = True,
-                   proof: Deadline | None = None) -> Outcome:
-    """The symbolic and exact stage of ``same_scalar``, given numeric evidence that is not "different"."""
+                   proof: Deadline | None = None, search: Deadline | None = None) -> Outcome:
+    """The symbolic and exact stage of ``same_scalar``, given numeric evidence that is not "different".
+
+    ``proof`` and ``search``: deadlines of the proof and of the witness search (default: this call's
+    own); an array passes the same two to all its entries.
+    """
     inexact = a.has(sp.Float) or e.has(sp.Float)
     budget = proof if proof is not None else opts.proof_deadline(inexact)
     if ev.status == "undetermined":
@@ -148,7 +162,7 @@ def confirm_scalar(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, *, prove
     if prove and exact is None and prove_equal(a, e, budget):
         return Outcome(True, "symbolic", ev)
     if prove and not inexact:
-        return _exact_check(a, e, ev, opts, exact)
+        return _exact_check(a, e, ev, opts, exact, search)
     return Outcome(True, "numeric", ev)
 
 
@@ -166,16 +180,20 @@ def same_entries(answers: list[sp.Expr], expected: list[sp.Expr], opts: Options)
         elif a == e:
             outcomes.append(Outcome(True, "symbolic"))
         else:
-            ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline)
+            ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline,
+                                 patience=opts.precision_deadline())
             outcomes.append(Outcome(False if ev.status == "different" else None, "numeric", ev))
     # the agreeing entries are confirmed even when another entry is wrong: an entry's verdict counts
     # on its own (the wrong entries named, partial credit)
     proof = opts.proof_deadline()
-    return [o if o.evidence is None or o.equal is False else confirm_scalar(a, e, o.evidence, opts, proof=proof)
+    search = opts.witness_deadline()  # one witness search budget too (the rest of the work budget)
+    return [o if o.evidence is None or o.equal is False
+            else confirm_scalar(a, e, o.evidence, opts, proof=proof, search=search)
             for o, a, e in zip(outcomes, answers, expected)]
 
 
-def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, exact: bool | None) -> Outcome:
+def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, exact: bool | None,
+                 search: Deadline | None = None) -> Outcome:
     """Both sides exact, the numbers agree, the proof did not confirm: look for a witness.
 
     ``exact``: what ``exact_difference`` said (None: not a rational function, or no time).
@@ -183,7 +201,7 @@ def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, exact: boo
     if exact is True:
         return Outcome(True, "symbolic", ev)
     base = ev.points[0] if ev.points else None
-    ce = witness(a, e, opts.rtol, opts.atol, base, opts.witness_deadline())
+    ce = witness(a, e, opts.rtol, opts.atol, base, search if search is not None else opts.witness_deadline())
     if ce is not None:
         return Outcome(False, "numeric", Evidence("different", ev.points, ev.answer_values, ev.expected_values, ce))
     if exact is False:
@@ -264,7 +282,7 @@ class Problem:
     def _match_named(self, value: Any, named: list[Named], opts: Options) -> Named | None:
         if not named:
             return None
-        sub = Options(opts.kind, opts.rtol, opts.atol, opts.timeout, opts.deadline, opts.work)
+        sub = Options(opts.kind, opts.rtol, opts.atol, opts.timeout, opts.deadline, opts.work, opts.precision)
         for m in named:
             try:
                 if self.matches(value, m.value, sub):
