@@ -225,3 +225,13 @@ def test_counterexample_shows_a_short_point_and_keeps_the_exact_one():
     assert float(f"{exact:.8g}") != exact
     assert f"x = {float(f'{exact:.4g}'):.4g}" in v.message
     assert math.isfinite(exact)
+
+
+def test_an_exact_slip_too_small_to_show_is_named():
+    # pi*x against an exact decimal approximation: within the tolerance at every point, yet exactly different
+    v = compare(sp.Rational(314159, 100000) * x, sp.pi * x, kind="expression")
+    wrong(v)
+    assert v.method == "exact" and v.misconception == "exact_slip"
+    assert "not exactly" in v.message
+    # the same approximation typed as a float is judged with the tolerance
+    right(compare(3.14159265 * x, sp.pi * x, kind="expression"))

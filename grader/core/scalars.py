@@ -31,6 +31,12 @@ from grader.core.problem import (
 )
 
 
+EXACT_SLIP = (
+    "Your answer is not exactly the correct one: the two differ by an amount too small to show at the points "
+    "checked, but both are exact, so the difference is real. Check every coefficient and constant."
+)
+
+
 class ExpressionProblem(Problem):
     def __init__(self, expected: Any, var: Any, kind: str) -> None:
         e = reference_expr(expected)
@@ -86,6 +92,8 @@ class ExpressionProblem(Problem):
             ident, sentence = diag
             text = sentence + (" For example, " + ce[0].lower() + ce[1:] if ce else "")
             return Verdict.wrong(text, out.method, ident, **details)
+        if not ce and out.method == "exact":
+            return Verdict.wrong(EXACT_SLIP, out.method, "exact_slip", **details)
         return Verdict.wrong(("Not quite. " + ce) if ce else "Your answer is not correct.", out.method, **details)
 
     def expected_derivative(self) -> sp.Expr:
