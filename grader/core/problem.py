@@ -147,18 +147,18 @@ def confirm_scalar(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, *, prove
     """
     inexact = a.has(sp.Float) or e.has(sp.Float)
     budget = proof if proof is not None else opts.proof_deadline(inexact)
-    if ev.status == "undetermined":
-        if prove and prove_equal(a, e, budget):
-            return Outcome(True, "symbolic", ev)
-        if prove and not inexact and exact_difference(a, e, budget) is True:
-            return Outcome(True, "symbolic", ev)
-        return Outcome(None, "numeric", ev)
     exact = None
     if prove and not inexact:
         # a rational difference is decided exactly and cheaply, before any proof (on its own time)
         exact = exact_difference(a, e, opts.exact_deadline())
         if exact is True:
             return Outcome(True, "symbolic", ev)
+    if ev.status == "undetermined":
+        if exact is False:
+            return Outcome(False, "exact", Evidence("different", ev.points, ev.answer_values, ev.expected_values))
+        if prove and prove_equal(a, e, budget):
+            return Outcome(True, "symbolic", ev)
+        return Outcome(None, "numeric", ev)
     if prove and exact is None and prove_equal(a, e, budget):
         return Outcome(True, "symbolic", ev)
     if prove and not inexact:
@@ -169,9 +169,9 @@ def confirm_scalar(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, *, prove
 def same_entries(answers: list[sp.Expr], expected: list[sp.Expr], opts: Options) -> list[Outcome]:
     """``same_scalar`` for every entry of an array, paying the proof budget once for the whole array.
 
-    Every entry is sampled first (a wrong entry ends the proving before it starts); only then are
-    the agreeing entries confirmed, one after the other under a single proof deadline, so a 3x3
-    Jacobian of tanh or Piecewise entries costs one proof budget, not nine.
+    Every entry is sampled first; only then are the agreeing entries confirmed, one after the other
+    under a single proof deadline and a single witness-search deadline, so a 3x3 Jacobian of tanh or
+    Piecewise entries costs one budget, not nine.
     """
     outcomes: list[Outcome] = []
     for a, e in zip(answers, expected):
