@@ -6,8 +6,10 @@ For every case of ``benchmarks/corpus.py`` it runs
   * calcgrade:           compare(answer, expected, **options)   (timed per call, cold caches first)
   * simplify(a - b) == 0 (PrairieLearn/STACK style; antiderivatives: simplify(d/dvar(a - b)) == 0)
   * a.equals(b)          (PrairieLearn's check; antiderivatives on the derivatives)
+  * 5-point sampling     (WeBWorK style: float64 at 5 seeded points in [-2, 2], same tolerance)
 and prints agreement with the right verdict, false accepts, false rejects, timeouts and
-errors, and p50/p99/max latency per call. The baselines run in a forked worker process
+errors, and p50/p99/max latency per call (wall time, and compare's thread CPU time, which the
+load of a shared machine does not inflate; per category too). The baselines run in a forked worker process
 that is killed after the time limit (3 s like PrairieLearn), so the run always finishes;
 a baseline that times out or raises counts as a rejection (PrairieLearn reports it as
 "invalid"). Function cases have no SymPy baseline and are left out of those columns.
@@ -51,6 +53,41 @@ def _to_sympy(v: Any) -> Any:
     return sp.sympify(v)
 
 
+SAMPLE5_SEED = 5
+
+
+def _sample5(ai: Any, ei: Any) -> bool:
+    """Five-point sampling as the web checkers do it (WeBWorK style): both sides evaluated in float64
+    at 5 seeded points drawn uniformly from [-2, 2] ((0, 2] for positive symbols), equal when
+    |a - e| <= 1e-9 + 1e-6 |e| wherever the reference is a real number, and not undefined/complex
+    where it is."""
+    import random
+
+    syms = sorted(ai.free_symbols | ei.free_symbols, key=lambda s: s.name)
+    fa = sp.lambdify(syms, ai, modules="numpy")
+    fe = sp.lambdify(syms, ei, modules="numpy")
+    rng = random.Random(SAMPLE5_SEED)
+    used = 0
+    with np.errstate(all="ignore"):
+        for _ in range(5):
+            pt = [rng.uniform(0.01, 2.0) if s.is_positive else
+                  float(rng.randint(1, 10)) if s.is_integer else rng.uniform(-2.0, 2.0) for s in syms]
+            try:
+                ve = complex(fe(*pt))
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                continue
+            if not np.isfinite(ve) or abs(ve.imag) > 1e-12 * max(1.0, abs(ve)):
+                continue
+            try:
+                va = complex(fa(*pt))
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                return False
+            if not np.isfinite(va) or abs(va - ve) > 1e-9 + 1e-6 * abs(ve):
+                return False
+            used += 1
+    return used > 0
+
+
 def _baseline(case: Case, which: str) -> bool:
     a, e = _to_sympy(case.answer), _to_sympy(case.expected)
     kind = case.options.get("kind")
@@ -66,6 +103,9 @@ def _baseline(case: Case, which: str) -> bool:
             ai, ei = sp.diff(ai, var), sp.diff(ei, var)
         if which == "simplify":
             if sp.simplify(ai - ei) != 0:
+                return False
+        elif which == "sample5":
+            if not _sample5(ai, ei):
                 return False
         else:
             if ai.equals(ei) is not True:
@@ -160,15 +200,17 @@ def main(argv: list[str] | None = None) -> int:
     compare(lambda v: v, lambda v: v)
 
     ours: list[tuple[Case, bool | None, str, float]] = []
+    cpu: list[float] = []  # thread CPU time per call: what the machine's load does not inflate
     warm: list[float] = []
     wrong_cases = []
     for c in corpus:
         opts = dict(c.options)
         opts.setdefault("timeout", args.timeout)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         v = compare(c.answer, c.expected, **opts)
-        dt = time.perf_counter() - t0
+        dt, cpu_dt = time.perf_counter() - t0, time.thread_time() - c0
         ours.append((c, v.correct, v.method, dt))
+        cpu.append(cpu_dt)
         if v.correct != c.correct or (c.misconception and v.misconception != c.misconception):
             wrong_cases.append((c, v))
     for c in corpus:  # a second pass: warm SymPy caches, as in a grading run of many students
@@ -189,20 +231,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'  (same, warm caches)':<24} {'':>9} {'':>8} {'':>8} {'':>8} {'':>6}   "
           f"{_pct([d * 1000 for d in warm], 50):8.2f} {_pct([d * 1000 for d in warm], 99):8.2f} "
           f"{max(warm) * 1000:9.2f}")
+    print(f"{'  (same, CPU time)':<24} {'':>9} {'':>8} {'':>8} {'':>8} {'':>6}   "
+          f"{_pct([d * 1000 for d in cpu], 50):8.2f} {_pct([d * 1000 for d in cpu], 99):8.2f} "
+          f"{max(cpu) * 1000:9.2f}")
+    peers: dict[str, dict[int, bool]] = {}
     if not args.quick:
         runner = BaselineRunner(corpus, args.baseline_timeout)
         try:
-            for which, label in (("simplify", "simplify(a-b)==0"), ("equals", "a.equals(b)")):
+            for which, label in (("simplify", "simplify(a-b)==0"), ("equals", "a.equals(b)"),
+                                 ("sample5", "5-point sampling")):
                 res = []
                 for i in base_idx:
                     status, value, dt = runner.run(i, which)
                     verdict = bool(value) if status == "ok" else False
                     res.append((corpus[i], verdict, status, dt))
                 print(_row(label, res))
+                peers[label] = {i: r[1] == corpus[i].correct for i, r in zip(base_idx, res)}
                 misses = [c.id for c, v, st, _ in res if v != c.correct]
                 print(f"{'':<24} wrong on: {', '.join(misses) if misses else '-'}")
         finally:
             runner.close()
+    _by_category(corpus, ours, cpu, peers)
     methods: dict[str, int] = {}
     for _, _, meth, _ in ours:
         methods[meth] = methods.get(meth, 0) + 1
@@ -210,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     print("compare methods:", ", ".join(f"{k} {v}" for k, v in sorted(methods.items())))
     slow = sorted(ours, key=lambda r: -r[3])[:5]
     print("slowest compare calls:", ", ".join(f"{c.id} {dt * 1000:.1f} ms" for c, _, _, dt in slow))
+    slow_cpu = sorted(range(len(corpus)), key=lambda i: -cpu[i])[:5]
+    print("most CPU:", ", ".join(f"{corpus[i].id} {cpu[i] * 1000:.1f} ms" for i in slow_cpu))
     if wrong_cases:
         print("\ncompare got these wrong:")
         for c, v in wrong_cases:
@@ -217,6 +268,24 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("compare: every case right (verdict, and misconception where the corpus names one)")
     return 0 if not wrong_cases else 1
+
+
+def _by_category(corpus: list[Case], ours: list[tuple[Case, bool | None, str, float]], cpu: list[float],
+                 peers: dict[str, dict[int, bool]]) -> None:
+    """Agreement per category, compare next to the peers' methods (on the cases they can read)."""
+    labels = list(peers)
+    print()
+    head = f"{'category':<16} {'n':>4} {'compare':>9} {'p99 CPU ms':>10}" + "".join(f" {lab:>17}" for lab in labels)
+    print(head)
+    print("-" * len(head))
+    for cat in sorted({c.category for c in corpus}):
+        idx = [i for i, c in enumerate(corpus) if c.category == cat]
+        right = sum(1 for i in idx if ours[i][1] == corpus[i].correct)
+        line = f"{cat:<16} {len(idx):>4} {right:>4}/{len(idx):<4} {_pct([cpu[i] * 1000 for i in idx], 99):10.1f}"
+        for lab in labels:
+            got = [peers[lab][i] for i in idx if i in peers[lab]]
+            line += f" {sum(got):>11}/{len(got):<5}" if got else f" {'-':>17}"
+        print(line)
 
 
 def _count(corpus: list[Case]) -> dict[str, int]:

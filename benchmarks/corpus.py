@@ -347,4 +347,9 @@ def cases() -> list[Case]:
     add("implicit_mult", I, "2x", 2 * x, False)
     add("injection", I, "__import__('os').system('true')", 2 * x, False)
     add("complex_number", I, 2 + 1j, sp.Integer(2), False)
+
+    # ---------------------------------------------------------------- issue 14 (benchmarks/corpus_robust.py)
+    from benchmarks.corpus_robust import robust_cases
+
+    robust_cases(add)
     return out

@@ -34,6 +34,7 @@ __all__ = [
     "boolean_as_number",
     "BOOLEAN_NOTE",
     "MAX_TEXT",
+    "array_like",
 ]
 
 from grader.core.parsing import (  # noqa: F401  (re-exported)
@@ -66,6 +67,47 @@ def canonical_symbols(symbols: Iterable[sp.Symbol]) -> dict[str, sp.Symbol]:
         else:
             out[s.name] = sp.Symbol(s.name, **{k: v for k, v in s.assumptions0.items() if v is not None})
     return out
+
+
+# ---------------------------------------------------------------------------
+# arrays from other libraries
+
+def array_like(value: Any) -> Any:
+    """``value`` as a NumPy array when it is an array of another library, else None.
+
+    Why: a student who computes a gradient with PyTorch's autograd or with JAX hands over a tensor,
+    not an ndarray. Both (and CuPy, pandas, xarray ...) implement the NumPy protocol ``__array__``,
+    so any object whose type has it is read like the array it converts to, without importing those
+    libraries. A PyTorch tensor that requires grad refuses the conversion until it is detached
+    (``.detach()``) and one on a GPU until it is copied back (``.cpu()``): both are done first.
+    NumPy arrays and scalars, SymPy objects (a Matrix has ``__array__`` too), strings and
+    containers are not array-likes here; they have their own readers. Raises InvalidAnswer when
+    the conversion fails.
+    """
+    import numpy as np
+
+    if isinstance(value, (np.ndarray, np.generic, sp.Basic, str, bytes, list, tuple, dict)) or _is_matrix(value):
+        return None
+    if not hasattr(type(value), "__array__"):
+        return None
+    v = value
+    try:
+        detach = getattr(v, "detach", None)
+        if callable(detach):
+            v = detach()
+        cpu = getattr(v, "cpu", None)
+        if callable(cpu):
+            v = cpu()
+        arr = np.asarray(v)
+    except Exception as exc:  # the other library's own error: say what could not be read
+        raise InvalidAnswer(
+            f"Your answer is {describe_type(value)}, which could not be read as an array "
+            f"({type(exc).__name__}); convert it with .tolist() or numpy.asarray(...) first.",
+            "wrong_type",
+        ) from None
+    if not isinstance(arr, np.ndarray):
+        raise InvalidAnswer(f"Your answer is {describe_type(value)}, which could not be read as an array.", "wrong_type")
+    return arr
 
 
 # ---------------------------------------------------------------------------
@@ -115,6 +157,9 @@ def _to_sympy_scalar(
         raise InvalidAnswer(f"Your answer is {bool(value)}, a True/False value, but {what} is expected.", "wrong_type")
     if isinstance(value, str):
         return parse_text(value, allowed, allow_arrays=False, question=question)
+    converted = array_like(value)  # a tensor of PyTorch, JAX, ... is read as its NumPy array
+    if converted is not None:
+        value = converted
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return _to_sympy_scalar(value.item(), allowed, what, question)
@@ -285,6 +330,12 @@ def boolean_as_number(value: Any) -> tuple[Any, bool]:
     """
     import numpy as np
 
+    try:
+        converted = array_like(value)
+    except InvalidAnswer:
+        converted = None  # left for the reader to refuse, with its message
+    if converted is not None and converted.ndim == 0 and converted.dtype == bool:
+        value = converted
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype == bool:
         value = value.item()
     if _is_boolean(value):
@@ -329,6 +380,9 @@ def to_array(value: Any, symbols: Mapping[str, sp.Symbol], *, constants: Iterabl
         for c in constants:
             allowed.setdefault(c, sp.Symbol(c, real=True))
         value = parse_text(value, allowed, allow_arrays=True)
+    converted = array_like(value)  # a tensor of PyTorch, JAX, ... is read as its NumPy array
+    if converted is not None:
+        value = converted
     if isinstance(value, MatrixBase):
         shape = tuple(int(n) for n in value.shape)
         if 0 in shape:
@@ -369,6 +423,9 @@ def _nested_shape(value: Sequence[Any]) -> tuple[tuple[int, ...], list[Any]]:
             raise InvalidAnswer("Your answer is nested too deeply to be a vector or matrix.", "too_large")
         if isinstance(v, MatrixBase):
             v = v.tolist() if v.shape[1] != 1 or v.shape[0] == 0 else list(v)
+        converted = array_like(v)  # a list of tensors
+        if converted is not None:
+            v = converted if converted.ndim else converted.item()
         if isinstance(v, np.ndarray):
             v = v.tolist()
         if not is_seq(v):

@@ -20,7 +20,7 @@ import sympy as sp
 
 from grader.core import mistakes as mk
 from grader.core.answers import BOOLEAN_NOTE, InvalidAnswer, booleans_as_numbers, canonical_symbols, to_array, to_expression
-from grader.core.budget import Timeout
+from grader.core.budget import Timeout, enforced
 from grader.core.problem import (
     CORRECT,
     ce_details,
@@ -30,6 +30,7 @@ from grader.core.problem import (
     Outcome,
     Problem,
     reference_expr,
+    same_entries,
     same_scalar,
     var_symbol,
 )
@@ -171,7 +172,7 @@ class ArrayProblem(Problem):
             ent_a = None
         else:
             ent_a = self._entries(shape, raw)
-            outcomes = [same_scalar(a, e, opts) for a, e in zip(ent_a, self.entries)]
+            outcomes = same_entries(ent_a, self.entries, opts)  # one proof budget for the whole array
         wrong = [k for k, o in enumerate(outcomes) if not o.equal]
         methods = {o.method for o in outcomes}
         method = "numeric" if "numeric" in methods else "symbolic" if "symbolic" in methods else "exact"
@@ -222,7 +223,9 @@ class ArrayProblem(Problem):
             m = self._match_named((shape, ent_a), named, opts)
             if m is not None:
                 return Verdict.wrong(m.message, method, m.ident, **details)
-            diag = self._diagnose(ent_a, wrong, opts)
+            sub = opts.diagnosis()  # within the call's work budget
+            with enforced(sub.deadline):
+                diag = self._diagnose(ent_a, wrong, sub)
         except Timeout:
             diag = None
         if diag is not None:

@@ -27,6 +27,7 @@ grading process of the course cycle already runs each notebook in its own kernel
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -44,32 +45,50 @@ class Timeout(BaseException):
     """Raised inside a guarded block when its deadline has passed."""
 
 
+WALL = time.monotonic
+CPU = time.thread_time
+
+
 class Deadline:
-    """A point in monotonic time."""
+    """A point in time, on the wall clock (default) or on this thread's CPU clock.
 
-    __slots__ = ("end",)
+    Why two clocks: the overall timeout of a call is wall time (a check must end when promised),
+    but the shares inside it (proof, exact check, diagnosis) decide *what* a verdict says: measured
+    in wall time they would depend on how busy the machine is, and the same submission could get a
+    different diagnosis (or confirmation) on a loaded grading host. Measured in the thread's CPU
+    time they depend only on the work done. A CPU deadline runs inside a wall one (``enforced``
+    checks both), so it never extends the call.
+    """
 
-    def __init__(self, seconds: float) -> None:
-        self.end = time.monotonic() + max(0.0, float(seconds))
+    __slots__ = ("end", "clock")
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = WALL) -> None:
+        self.clock = clock
+        self.end = clock() + max(0.0, float(seconds))
 
     @classmethod
-    def at(cls, end: float) -> "Deadline":
-        d = cls(0.0)
+    def at(cls, end: float, clock: Callable[[], float] = WALL) -> "Deadline":
+        d = cls(0.0, clock)
         d.end = end
         return d
 
+    @classmethod
+    def cpu(cls, seconds: float) -> "Deadline":
+        """``seconds`` of this thread's CPU time from now."""
+        return cls(seconds, CPU)
+
     def remaining(self) -> float:
-        return max(0.0, self.end - time.monotonic())
+        return max(0.0, self.end - self.clock())
 
     def expired(self) -> bool:
-        return time.monotonic() >= self.end
+        return self.clock() >= self.end
 
     def within(self, seconds: float) -> "Deadline":
-        """A deadline that is the earlier of this one and ``seconds`` from now."""
-        return Deadline.at(min(self.end, time.monotonic() + seconds))
+        """A deadline on the same clock that is the earlier of this one and ``seconds`` from now."""
+        return Deadline.at(min(self.end, self.clock() + seconds), self.clock)
 
     def check(self) -> None:
-        if time.monotonic() >= self.end:
+        if self.clock() >= self.end:
             raise Timeout
 
 
@@ -77,37 +96,57 @@ class Deadline:
 def enforced(deadline: Deadline | None) -> Iterator[None]:
     """Raise ``Timeout`` in Python code running in this block once ``deadline`` passes.
 
-    Nested blocks keep the earlier of the two deadlines; a foreign tracer
-    (debugger, coverage) is chained. Finalisers (``__del__``) are never
-    interrupted, so no "Exception ignored" line can reach stderr.
+    Nested blocks keep the earlier of the deadlines on each clock (wall, CPU); a foreign tracer
+    (debugger, coverage) is chained. Finalisers (``__del__``) are never interrupted, so no
+    "Exception ignored" line can reach stderr.
     """
     if deadline is None:
         yield
         return
-    mono = time.monotonic
+    mono, cpu = WALL, CPU
     old = sys.gettrace()
-    outer_end = getattr(old, "_calcgrade_end", None)
-    end = deadline.end if outer_end is None else min(deadline.end, outer_end)
-    chained = None if outer_end is not None else old
+    outer = getattr(old, "_calcgrade_limits", None)
+    wall_end, cpu_end = outer if outer is not None else (math.inf, math.inf)
+    if deadline.clock is CPU:
+        cpu_end = min(cpu_end, deadline.end)
+    else:
+        wall_end = min(wall_end, deadline.end)
+    chained = None if outer is not None else old
+    # the CPU clock (a system call) is read only when the wall clock says it may have passed:
+    # a thread's CPU time never runs faster than the wall clock
+    hint = [mono() + (cpu_end - cpu()) if cpu_end != math.inf else math.inf]
+
+    def cpu_passed(now: float) -> bool:
+        left = cpu_end - cpu()
+        if left <= 0:
+            return True
+        hint[0] = now + left
+        return False
+
+    def passed() -> bool:
+        now = mono()
+        return now > wall_end or (now > hint[0] and cpu_passed(now))
 
     if chained is None:
 
         def tracer(frame: Any, event: str, arg: Any) -> Any:
-            if mono() > end and _interruptible(frame):
+            now = mono()
+            if (now > wall_end or (now > hint[0] and cpu_passed(now))) and _interruptible(frame):
                 raise Timeout
             return None
 
     else:
 
         def tracer(frame: Any, event: str, arg: Any) -> Any:
-            if mono() > end and _interruptible(frame):
+            now = mono()
+            if (now > wall_end or (now > hint[0] and cpu_passed(now))) and _interruptible(frame):
                 raise Timeout
             return chained(frame, event, arg)
 
-    tracer._calcgrade_end = end  # type: ignore[attr-defined]
+    tracer._calcgrade_limits = (wall_end, cpu_end)  # type: ignore[attr-defined]
     if sys.unraisablehook is not _quiet_unraisable:
         _install_quiet_unraisable()
-    if mono() > end:
+    if passed():
         raise Timeout
     sys.settrace(tracer)
     try:

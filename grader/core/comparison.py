@@ -19,13 +19,17 @@ stays fast; an equality it cannot confirm in time is reported as "numeric".
 from __future__ import annotations
 
 import numbers
+import threading
 import warnings
+from collections import OrderedDict
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
 
-from grader.core.answers import InvalidAnswer
+from grader.core.answers import InvalidAnswer, array_like
 from grader.core.arrays import ArrayProblem
 from grader.core.budget import Deadline, Timeout, enforced
 from grader.core.functions import FunctionProblem
@@ -33,7 +37,7 @@ from grader.core.problem import CONSTANT_NAMES, Options, Problem, prepare_mistak
 from grader.core.scalars import AntiderivativeProblem, ExpressionProblem, NumberProblem
 from grader.core.verdict import Verdict
 
-__all__ = ["compare", "infer_kind", "KINDS", "CONSTANT_NAMES"]
+__all__ = ["compare", "infer_kind", "prepared", "KINDS", "CONSTANT_NAMES"]
 
 KINDS = ("expression", "antiderivative", "number", "array", "function")
 
@@ -74,13 +78,12 @@ def compare(
     if not (rtol >= 0 and atol >= 0 and timeout > 0):
         raise ValueError("rtol and atol must be >= 0 and timeout > 0")
     deadline = Deadline(max(0.005, timeout - min(0.03, 0.1 * timeout)))
-    opts = Options(kind, rtol, atol, timeout, deadline, bool(partial))
+    opts = Options(kind, rtol, atol, timeout, deadline, partial=bool(partial))
     try:
         # preparing the reference is inside the budget too (a huge reference is rebuilt per call);
         # its ValueError/TypeError (authoring errors) propagate
         with enforced(deadline):
-            problem = _prepare(expected, kind, var, inputs)
-            named = prepare_mistakes(mistakes, problem, kind)
+            problem, named = prepared(expected, kind, var, inputs, mistakes)
     except Timeout:
         return _timeout_verdict(timeout)
     try:
@@ -117,6 +120,12 @@ def infer_kind(expected: Any) -> str:
 
     if isinstance(expected, (MatrixBase, NDimArray, list, tuple, sp.Tuple)):
         return "array"
+    try:
+        converted = array_like(expected)  # a reference computed with PyTorch or JAX
+    except InvalidAnswer as exc:
+        raise TypeError(f"unusable reference: {exc.message}") from None
+    if converted is not None:
+        expected = converted
     if isinstance(expected, np.ndarray):
         return "array" if expected.ndim > 0 else "number"
     if isinstance(expected, sp.Basic):
@@ -142,3 +151,87 @@ def _prepare(expected: Any, kind: str, var: Any, inputs: Sequence[Any] | None) -
     if kind == "array":
         return ArrayProblem(expected, var)
     return FunctionProblem(expected, inputs)
+
+
+# ---------------------------------------------------------------------------
+# prepared references, cached
+
+PREPARED_CACHE_SIZE = 512
+_prepared: "OrderedDict[Any, tuple[Problem, list[Any]]]" = OrderedDict()
+_prepared_lock = threading.Lock()
+
+
+class _Unfreezable(Exception):
+    pass
+
+
+def prepared(expected: Any, kind: str, var: Any, inputs: Sequence[Any] | None,
+             mistakes: Mapping[str, Any] | None) -> tuple[Problem, list[Any]]:
+    """The prepared reference and named mistakes, from a cache of recent references.
+
+    Why: grading a class compares every student's answer with the same reference; preparing it
+    (parsing, canonical symbols, mistakes normalised like the reference, derivatives computed on
+    first use) costs up to hundreds of milliseconds for large references and was paid per call.
+    A prepared problem is never changed by grading (only filled with what it computes lazily),
+    so it can be shared. References that cannot be frozen into a key (callables, function
+    questions, whose reference runs on every call) are prepared afresh.
+    """
+    try:
+        if kind == "function":
+            raise _Unfreezable
+        key = (kind, _freeze(expected), _freeze(var), _freeze_mistakes(mistakes))
+        hash(key)
+    except (_Unfreezable, TypeError, ValueError, RecursionError):
+        problem = _prepare(expected, kind, var, inputs)
+        return problem, prepare_mistakes(mistakes, problem, kind)
+    with _prepared_lock:
+        hit = _prepared.get(key)
+        if hit is not None:
+            _prepared.move_to_end(key)
+            return hit
+    problem = _prepare(expected, kind, var, inputs)
+    value = (problem, prepare_mistakes(mistakes, problem, kind))
+    with _prepared_lock:
+        _prepared[key] = value
+        while len(_prepared) > PREPARED_CACHE_SIZE:
+            _prepared.popitem(last=False)
+    return value
+
+
+def _freeze(v: Any, depth: int = 0) -> Any:
+    """A hashable key that is equal exactly when two references prepare to the same problem."""
+    from sympy.matrices import MatrixBase
+    from sympy.tensor.array import NDimArray
+
+    if depth > 20:
+        raise _Unfreezable
+    if v is None or isinstance(v, (str, bool)):
+        return (type(v).__name__, v)
+    if isinstance(v, MatrixBase):
+        return ("Matrix", sp.ImmutableMatrix(v))
+    if isinstance(v, NDimArray):
+        return ("NDimArray", sp.ImmutableDenseNDimArray(v))
+    if isinstance(v, sp.Basic):
+        return ("Basic", v)
+    if isinstance(v, (int, float, complex, Fraction, Decimal)):
+        return (type(v).__name__, repr(v))
+    if isinstance(v, np.ndarray):
+        if v.dtype == object:
+            return ("ndarray-object", v.shape, tuple(_freeze(x, depth + 1) for x in v.reshape(-1)))
+        return ("ndarray", v.dtype.str, v.shape, v.tobytes())
+    if isinstance(v, np.generic):
+        return ("np", v.dtype.str, repr(v.item()))
+    if isinstance(v, (list, tuple)):
+        return (type(v).__name__, tuple(_freeze(x, depth + 1) for x in v))
+    raise _Unfreezable
+
+
+def _freeze_mistakes(mistakes: Mapping[str, Any] | None) -> Any:
+    if not mistakes:
+        return ()
+    out = []
+    for ident, entry in mistakes.items():
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2):
+            raise _Unfreezable  # prepare_mistakes says what is wrong with it
+        out.append((str(ident), _freeze(entry[0]), str(entry[1])))
+    return tuple(out)

@@ -45,7 +45,9 @@ import sympy.sets.handlers.issubset  # noqa: E402,F401
 import sympy.sets.setexpr  # noqa: E402,F401
 import sympy.tensor.tensor  # noqa: E402,F401
 
-from grader.core.evaluation import HUGE, UNDEFINED, evaluate, evaluate_many, float_eval, mp_context, precise
+from grader.core.evaluation import (
+    HUGE, UNDEFINED, evaluate, evaluate_many, float_eval, mp_context, precise, precise_checked,
+)
 from grader.core.sampling import MIN_VALID, N_POINTS, SEED, narrow_points, sample_points
 
 __all__ = [
@@ -55,6 +57,10 @@ __all__ = [
     "evaluate_many",
     "Counterexample",
     "Evidence",
+    "UNSTABLE",
+    "stable_value",
+    "classify_values",
+    "is_real_value",
     "numeric_compare",
     "values_close",
     "prove_equal",
@@ -204,6 +210,17 @@ def _classify(a: Any, e: Any, rtol: float, atol: float) -> str | None:
     return "value"
 
 
+def classify_values(a: Any, e: Any, rtol: float, atol: float) -> str | None:
+    """None when the answer's value ``a`` equals the reference's real value ``e`` within the
+    tolerance, else why not: "undefined", "huge", "complex" or "value" (a Counterexample's reason)."""
+    return _classify(a, e, rtol, atol)
+
+
+def is_real_value(v: Any) -> bool:
+    """Whether a value from ``evaluate``/``stable_value`` is real (imaginary part negligible)."""
+    return _is_real(v)
+
+
 def numeric_compare(
     answer: sp.Expr,
     expected: sp.Expr,
@@ -213,8 +230,12 @@ def numeric_compare(
     seed: int = SEED,
     n: int = N_POINTS,
     deadline: Deadline | None = None,
+    patience: Deadline | None = None,
 ) -> Evidence:
-    """Compare two expressions at seeded points where ``expected`` is real and finite."""
+    """Compare two expressions at seeded points where ``expected`` is real and finite.
+
+    ``patience``: how long cancelling points may be re-evaluated beyond 60 digits (``stable_value``).
+    """
     syms = sorted(answer.free_symbols | expected.free_symbols, key=lambda s: s.name)
     if not syms:
         batches: list[list[dict[sp.Symbol, float]]] = [[{}]]
@@ -229,8 +250,10 @@ def numeric_compare(
             if ev is not None and np.isfinite(ev[i]):
                 v = complex(ev[i])
             else:
-                v = precise(expected, p, 30)
-                if v is UNDEFINED or v is HUGE:
+                v, cancelled = precise_checked(expected, p, 30)
+                if v is UNDEFINED and cancelled:
+                    v = stable_value(expected, p, deadline, patience)
+                if v is UNDEFINED or v is HUGE or v is UNSTABLE:
                     continue
             if not _is_real(v):
                 continue
@@ -259,37 +282,68 @@ def numeric_compare(
         return Evidence("equal", points, a_vals, e_vals)
     # confirm the disagreement at higher precision, nicest point first
     suspects.sort(key=lambda i: (sum(abs(math.log10(abs(v) + 1e-12)) for v in points[i].values()), i))
+    skipped = 0
     for k, i in enumerate(suspects):
         if k >= 4 and deadline is not None and deadline.expired():
             raise Timeout
         p = points[i]
-        e_hi = _stable_precise(expected, p)
-        if e_hi is UNDEFINED or e_hi is HUGE or not _is_real(e_hi):
+        e_hi = stable_value(expected, p, deadline, patience)
+        if e_hi is UNDEFINED or e_hi is HUGE or e_hi is UNSTABLE or not _is_real(e_hi):
+            a_vals[i], skipped = UNDEFINED, skipped + 1
             continue
-        a_hi = _stable_precise(answer, p)
+        a_hi = stable_value(answer, p, deadline, patience)
+        if a_hi is UNSTABLE:
+            # only a cancellation, however many digits: no counterexample, use the other points
+            a_vals[i], skipped = UNDEFINED, skipped + 1
+            continue
         reason = _classify(a_hi, e_hi, rtol, atol)
         if reason is None:
             a_vals[i], e_vals[i] = a_hi, e_hi  # a float64 artefact (overflow, cancellation)
             continue
         return Evidence("different", points, a_vals, e_vals, Counterexample(dict(p), a_hi, e_hi, reason))
+    if skipped and len(points) - skipped < MIN_VALID:
+        # too few points were really compared to call it equal
+        return Evidence("undetermined", points, a_vals, e_vals)
     return Evidence("equal", points, a_vals, e_vals)
 
 
-def _stable_precise(expr: sp.Expr, point: Mapping[sp.Symbol, float]) -> Any:
+UNSTABLE = "unstable"  # no trustworthy value: digits cancel at every precision tried
+MAX_DPS = 960
+
+
+def stable_value(expr: sp.Expr, point: Mapping[sp.Symbol, float], deadline: Deadline | None = None,
+                 patience: Deadline | None = None) -> Any:
     """Value at ``point`` at a precision where doubling the digits no longer changes it.
 
-    Cancellation (cosh(x)**2 - sinh(x)**2 at x = 66) eats digits; the working
-    precision is doubled (30, 60, 120, ... 480 digits) until two results agree.
+    Cancellation (``cosh(x) + sinh(x)`` at x = -66.5, ``1 - 1/(1 + exp(-z))`` at z = 192) eats
+    digits, down to an exact 0 that a ``log`` or a division then finds undefined. The working
+    precision is raised (30, 60, 240, MAX_DPS digits) until two defined results agree.
+    Returns the value, UNDEFINED where the expression is undefined without any cancellation (a
+    missing Piecewise branch), HUGE, or UNSTABLE when the digits never settle: a cancellation,
+    never evidence against an answer. ``patience`` (a deadline, shared by the points of a call)
+    bounds the work beyond 60 digits: once it has passed, such a point is UNSTABLE (skipped).
     """
-    prev = precise(expr, point, 30)
-    dps = 60
+    prev: Any = None
+    dps = 30
     while True:
-        cur = precise(expr, point, dps)
-        if cur is UNDEFINED or cur is HUGE or prev is UNDEFINED or prev is HUGE:
+        cur, cancelled = precise_checked(expr, point, dps)
+        if cur is HUGE:
+            return HUGE
+        if cur is UNDEFINED:
+            if not cancelled:
+                return UNDEFINED
+            prev = None
+        elif prev is not None and values_close(cur, prev, 1e-12, 0.0):
             return cur
-        if values_close(cur, prev, 1e-12, 0.0) or dps >= 480:
-            return cur if values_close(cur, prev, 1e-12, 1e-300) or dps < 480 else UNDEFINED
-        prev, dps = cur, dps * 2
+        else:
+            prev = cur
+        if dps >= MAX_DPS:
+            return UNSTABLE
+        if deadline is not None and deadline.expired():
+            raise Timeout
+        if dps >= 60 and patience is not None and patience.expired():
+            return UNSTABLE
+        dps = min(MAX_DPS, dps * (2 if dps < 60 else 4))
 
 
 # ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 import sympy as sp
 
 from grader.core import mistakes as mk
-from grader.core.answers import InvalidAnswer, describe_type
+from grader.core.answers import InvalidAnswer, array_like, describe_type
 from grader.core.budget import Deadline, Timeout, call_with_timeout
 from grader.core.problem import Named, Options, Problem
 from grader.core.equivalence import format_pair
@@ -122,6 +122,12 @@ def _numeric(value: Any) -> np.ndarray:
     """A result as a float array, or raise _Bad with the reason."""
     if value is None:
         raise _Bad("returned None (did you forget the return statement?)", "returned_none")
+    try:
+        converted = array_like(value)  # a tensor of PyTorch, JAX, ... (detached first)
+    except InvalidAnswer:
+        raise _Bad(f"returned {describe_type(value)}, which could not be read as an array", "wrong_type") from None
+    if converted is not None:
+        value = converted.item() if converted.ndim == 0 else converted
     if isinstance(value, (bool, np.bool_)):
         raise _Bad(f"returned {value}, a True/False value, not a number", "wrong_type")
     if callable(value) and not isinstance(value, (np.ndarray, sp.Basic)):
@@ -190,7 +196,7 @@ class FunctionProblem(Problem):
         results: list[Any] = []
         # stop student code a little before the overall deadline, so the verdict can still be written
         reserve = max(0.05, 0.15 * opts.timeout)
-        calls = Deadline.at(opts.deadline.end - reserve)
+        calls = Deadline.at(opts.deadline.end - reserve, opts.deadline.clock)
         for args, labels, _ in self.cases:
             status, value = call_with_timeout(fn, copy.deepcopy(args), calls)
             where = _fmt_args(labels)

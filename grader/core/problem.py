@@ -18,7 +18,7 @@ from grader.core.answers import (
     parse_text,
     to_expression,
 )
-from grader.core.budget import Deadline, Timeout
+from grader.core.budget import CPU, Deadline, Timeout
 from grader.core.equivalence import (
     HUGE,
     UNDEFINED,
@@ -28,6 +28,7 @@ from grader.core.equivalence import (
     numeric_compare,
     prove_equal,
 )
+from grader.core.exactness import exact_difference, witness
 from grader.core.verdict import Verdict
 
 
@@ -36,6 +37,17 @@ CONSTANT_NAME = re.compile(r"^([CcKk]_?\d*|const\w*)$")  # further names read as
 PROOF_SHARE = 0.04    # fraction of the timeout that symbolic confirmation may use
 PROOF_MIN = 0.02      # ... but at least this many seconds when the budget allows
 FLOAT_PROOF = 0.02    # seconds of proof for answers that contain floats
+# One work budget per call covers everything beyond sampling: proofs (of every entry of an array),
+# the exact check and its witness search, and the diagnosis of a wrong answer. Why: each used to
+# take its own slice, and a 3x3 Jacobian or a wrong antiderivative paid them over and over.
+WORK_SHARE = 0.03     # fraction of the timeout
+WORK_MIN = 0.05       # seconds, when the timeout allows
+WITNESS_RESERVE = 0.02  # seconds of the work budget a failed proof leaves to the witness search
+WITNESS_MIN = 0.008   # seconds a witness search always gets (an exact answer is not accepted blind)
+DIAGNOSIS_MIN = 0.015  # seconds a wrong answer's diagnosis always gets
+PRECISION_SHARE = 0.015  # fraction of the timeout for evaluating cancelling points beyond 60 digits
+PRECISION_MIN = 0.02
+EXACT_MIN = 0.03      # seconds the exact check of a rational difference always gets (decisive)
 CORRECT = "Correct."
 
 # ---------------------------------------------------------------------------
@@ -48,14 +60,50 @@ class Options:
     atol: float
     timeout: float
     deadline: Deadline
+    work: Deadline | None = None  # the call's work budget, started at its first use
+    precision: Deadline | None = None  # the call's budget for re-evaluating cancelling points
     partial: bool = False   # arrays: a wrong answer earns the fraction of right entries
+
+    def precision_deadline(self) -> Deadline:
+        """CPU time this call may spend beyond 60 digits on points whose digits cancel (all entries)."""
+        if self.precision is None:
+            self.precision = Deadline.cpu(max(PRECISION_MIN, PRECISION_SHARE * self.timeout))
+        return self.precision
+
+    def work_deadline(self) -> Deadline:
+        """The work budget of this call (proofs, exact checks, diagnosis), shared by all entries.
+
+        Measured in this thread's CPU time (``Deadline.cpu``): what a verdict says must not depend
+        on how busy the machine is; the call's wall-clock timeout still bounds it.
+        """
+        if self.work is None:
+            self.work = Deadline.cpu(max(WORK_MIN, WORK_SHARE * self.timeout))
+        return self.work
+
+    @staticmethod
+    def _until(end: float, at_least: float = 0.0) -> Deadline:
+        return Deadline.at(max(end, CPU() + at_least), CPU)
+
+    def diagnosis(self) -> "Options":
+        """The same options under what is left of the work budget (at least DIAGNOSIS_MIN seconds):
+        explaining a wrong answer (generic diagnoses) never costs more than confirming a right one."""
+        return Options(self.kind, self.rtol, self.atol, self.timeout,
+                       self._until(self.work_deadline().end, DIAGNOSIS_MIN), self.work, self.precision,
+                       self.partial)
+
+    def exact_deadline(self) -> Deadline:
+        return self._until(self.work_deadline().end, EXACT_MIN)
+
+    def witness_deadline(self) -> Deadline:
+        return self._until(self.work_deadline().end, WITNESS_MIN)
 
     def proof_deadline(self, inexact: bool = False) -> Deadline:
         share = max(PROOF_MIN, PROOF_SHARE * self.timeout)
         if inexact:
             # an answer with floats is rarely *exactly* the reference: do not spend long proving it
             share = min(share, FLOAT_PROOF)
-        return self.deadline.within(share)
+        work = self.work_deadline()
+        return Deadline.at(min(work.end - (0.0 if inexact else WITNESS_RESERVE), CPU() + share), CPU)
 
 
 @dataclass
@@ -72,21 +120,95 @@ def is_exact(e: sp.Expr) -> bool:
     return not e.has(sp.Float)
 
 
-def same_scalar(a: sp.Expr, e: sp.Expr, opts: Options, *, prove: bool = True) -> Outcome:
-    """Decide a == e for two normalised SymPy expressions."""
+def same_scalar(a: sp.Expr, e: sp.Expr, opts: Options, *, prove: bool = True,
+                proof: Deadline | None = None) -> Outcome:
+    """Decide a == e for two normalised SymPy expressions.
+
+    ``proof``: the deadline of the symbolic confirmation (default: this call's own share of the
+    budget); an array passes one deadline for all its entries so that it pays the proof budget once.
+    When both sides are exact and the numbers agree but the proof did not confirm it, the exact
+    check of ``exactness`` decides (a slip between the sample points is not an agreement).
+    """
     if not a.free_symbols and not e.free_symbols:
         return same_number(a, e, opts)
     if a == e:
         return Outcome(True, "symbolic")
-    ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline)
+    ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline,
+                         patience=opts.precision_deadline())
     if ev.status == "different":
         return Outcome(False, "numeric", ev)
+    return confirm_scalar(a, e, ev, opts, prove=prove, proof=proof)
+
+
+def confirm_scalar(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, *, prove: bool = True,
+                   proof: Deadline | None = None, search: Deadline | None = None) -> Outcome:
+    """The symbolic and exact stage of ``same_scalar``, given numeric evidence that is not "different".
+
+    ``proof`` and ``search``: deadlines of the proof and of the witness search (default: this call's
+    own); an array passes the same two to all its entries.
+    """
+    inexact = a.has(sp.Float) or e.has(sp.Float)
+    budget = proof if proof is not None else opts.proof_deadline(inexact)
+    exact = None
+    if prove and not inexact:
+        # a rational difference is decided exactly and cheaply, before any proof (on its own time)
+        exact = exact_difference(a, e, opts.exact_deadline())
+        if exact is True:
+            return Outcome(True, "symbolic", ev)
     if ev.status == "undetermined":
-        if prove and prove_equal(a, e, opts.proof_deadline()):
+        if exact is False:
+            return Outcome(False, "exact", Evidence("different", ev.points, ev.answer_values, ev.expected_values))
+        if prove and prove_equal(a, e, budget):
             return Outcome(True, "symbolic", ev)
         return Outcome(None, "numeric", ev)
-    if prove and prove_equal(a, e, opts.proof_deadline(a.has(sp.Float) or e.has(sp.Float))):
+    if prove and exact is None and prove_equal(a, e, budget):
         return Outcome(True, "symbolic", ev)
+    if prove and not inexact:
+        return _exact_check(a, e, ev, opts, exact, search)
+    return Outcome(True, "numeric", ev)
+
+
+def same_entries(answers: list[sp.Expr], expected: list[sp.Expr], opts: Options) -> list[Outcome]:
+    """``same_scalar`` for every entry of an array, paying the proof budget once for the whole array.
+
+    Every entry is sampled first; only then are the agreeing entries confirmed, one after the other
+    under a single proof deadline and a single witness-search deadline, so a 3x3 Jacobian of tanh or
+    Piecewise entries costs one budget, not nine.
+    """
+    outcomes: list[Outcome] = []
+    for a, e in zip(answers, expected):
+        if not a.free_symbols and not e.free_symbols:
+            outcomes.append(same_number(a, e, opts))
+        elif a == e:
+            outcomes.append(Outcome(True, "symbolic"))
+        else:
+            ev = numeric_compare(a, e, rtol=opts.rtol, atol=opts.atol, deadline=opts.deadline,
+                                 patience=opts.precision_deadline())
+            outcomes.append(Outcome(False if ev.status == "different" else None, "numeric", ev))
+    # the agreeing entries are confirmed even when another entry is wrong: an entry's verdict counts
+    # on its own (the wrong entries named, partial credit)
+    proof = opts.proof_deadline()
+    search = opts.witness_deadline()  # one witness search budget too (the rest of the work budget)
+    return [o if o.evidence is None or o.equal is False
+            else confirm_scalar(a, e, o.evidence, opts, proof=proof, search=search)
+            for o, a, e in zip(outcomes, answers, expected)]
+
+
+def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, exact: bool | None,
+                 search: Deadline | None = None) -> Outcome:
+    """Both sides exact, the numbers agree, the proof did not confirm: look for a witness.
+
+    ``exact``: what ``exact_difference`` said (None: not a rational function, or no time).
+    """
+    if exact is True:
+        return Outcome(True, "symbolic", ev)
+    base = ev.points[0] if ev.points else None
+    ce = witness(a, e, opts.rtol, opts.atol, base, search if search is not None else opts.witness_deadline())
+    if ce is not None:
+        return Outcome(False, "numeric", Evidence("different", ev.points, ev.answer_values, ev.expected_values, ce))
+    if exact is False:
+        # exactly different, though within the tolerance wherever we looked
+        return Outcome(False, "exact", Evidence("different", ev.points, ev.answer_values, ev.expected_values))
     return Outcome(True, "numeric", ev)
 
 
@@ -162,7 +284,8 @@ class Problem:
     def _match_named(self, value: Any, named: list[Named], opts: Options) -> Named | None:
         if not named:
             return None
-        sub = Options(opts.kind, opts.rtol, opts.atol, opts.timeout, opts.deadline)
+        sub = Options(opts.kind, opts.rtol, opts.atol, opts.timeout, opts.deadline, opts.work, opts.precision,
+                      opts.partial)
         for m in named:
             try:
                 if self.matches(value, m.value, sub):

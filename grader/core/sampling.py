@@ -3,6 +3,11 @@
 Points are never integers, spread over several scales (mostly in [-3, 3], some of magnitude
 3..300, some small) and respect assumptions (positive, negative, integer, nonzero), so that a
 wrong answer which happens to agree at "nice" numbers is still caught.
+
+Real points carry full-precision random mantissas (53 bits), not short decimals: a point on a
+decimal grid (x = 2.01) is a point where ``sin(100000*pi*x)`` vanishes, so an adversarial answer
+``x**2 + sin(100000*pi*x)/1000`` would agree with ``x**2`` at every such point.  Messages show the
+points rounded to a few digits; ``details`` keep the exact floats.
 """
 
 from __future__ import annotations
@@ -23,17 +28,17 @@ MIN_VALID = 6
 # ---------------------------------------------------------------------------
 # sampling
 
-def _nice(v: float) -> float:
-    """Round to a short decimal that is not an integer (readable counterexamples)."""
+def _full(v: float) -> float:
+    """``v`` as drawn (a full 53-bit mantissa), nudged off an integer or zero in the rare exact case.
+
+    Why not round for readability: every short decimal is a point of a grid, and an answer can be
+    built to vanish on a grid (``sin(10**k*pi*x)``); random mantissas leave no such structure.
+    """
     if v == 0:
-        return 0.137
-    mag = abs(v)
-    r = float(f"{v:.3g}") if mag < 10 else round(v, 1)
-    if r == int(r):
-        step = 0.1 if mag >= 10 else 10 ** (math.floor(math.log10(mag)) - 1) if mag < 1 else 0.01
-        r = r + step if r >= 0 else r - step
-        r = float(f"{r:.4g}") if mag < 10 else round(r, 1)
-    return r
+        return 0.1370917242318725
+    if v == int(v):
+        return math.nextafter(v, math.inf)
+    return v
 
 
 def _draw(rng: random.Random, sym: sp.Symbol, i: int) -> float:
@@ -56,7 +61,7 @@ def _draw(rng: random.Random, sym: sp.Symbol, i: int) -> float:
             mag = math.exp(rng.uniform(math.log(0.002), math.log(0.2)))
         else:
             mag = math.exp(rng.uniform(math.log(0.1), math.log(3.0)))
-        mag = _nice(mag)
+        mag = _full(mag)
         return -mag if (sym.is_negative or sym.is_nonpositive) else mag
     if slot in (3, 6):
         v = rng.choice((-1.0, 1.0)) * math.exp(rng.uniform(math.log(3.0), math.log(300.0)))
@@ -64,7 +69,7 @@ def _draw(rng: random.Random, sym: sp.Symbol, i: int) -> float:
         v = rng.choice((-1.0, 1.0)) * math.exp(rng.uniform(math.log(0.002), math.log(0.2)))
     else:
         v = rng.uniform(-3.0, 3.0)
-    return _nice(v)
+    return _full(v)
 
 
 def sample_points(symbols: Iterable[sp.Symbol], n: int, seed: int = SEED) -> list[dict[sp.Symbol, float]]:
@@ -91,7 +96,7 @@ def narrow_points(symbols: Sequence[sp.Symbol], n: int, seed: int) -> list[dict[
                 pt[s] = _draw(rng, s, i)
                 continue
             scale = (1.0, 0.3, 10.0, 100.0, 1000.0)[i % 5]
-            v = _nice(rng.uniform(-scale, scale))
+            v = _full(rng.uniform(-scale, scale))
             if s.is_positive or s.is_nonnegative:
                 v = abs(v)
             if s.is_negative or s.is_nonpositive:

@@ -11,12 +11,13 @@ from grader.core import mistakes as mk
 from grader.core.answers import (
     BOOLEAN_NOTE,
     InvalidAnswer,
+    array_like,
     boolean_as_number,
     canonical_symbols,
     parse_text,
     to_expression,
 )
-from grader.core.budget import Timeout
+from grader.core.budget import Timeout, enforced
 from grader.core.equivalence import (
     HUGE,
     Evidence,
@@ -27,6 +28,12 @@ from grader.core.verdict import Verdict
 from grader.core.problem import (
     CONSTANT_NAME, CONSTANT_NAMES, CORRECT, Named, Options, Outcome, Problem, ce_details, ce_sentence,
     free_names, reference_expr, same_number, same_scalar, symbol_names, var_symbol,
+)
+
+
+EXACT_SLIP = (
+    "Your answer is not exactly the correct one: the two differ by an amount too small to show at the points "
+    "checked, but both are exact, so the difference is real. Check every coefficient and constant."
 )
 
 
@@ -76,14 +83,25 @@ class ExpressionProblem(Problem):
             m = self._match_named(a, named, opts)
             if m is not None:
                 return Verdict.wrong(m.message, out.method, m.ident, **details)
-            diag = self.diagnose(a, ev, opts)
+            sub = opts.diagnosis()  # generic diagnoses stay within their share of the budget
+            with enforced(sub.deadline):
+                diag = self.diagnose(a, ev, sub)
         except Timeout:
             diag = None
         if diag is not None:
             ident, sentence = diag
             text = sentence + (" For example, " + ce[0].lower() + ce[1:] if ce else "")
             return Verdict.wrong(text, out.method, ident, **details)
+        if not ce and out.method == "exact":
+            return Verdict.wrong(EXACT_SLIP, out.method, "exact_slip", **details)
         return Verdict.wrong(("Not quite. " + ce) if ce else "Your answer is not correct.", out.method, **details)
+
+    def expected_derivative(self) -> sp.Expr:
+        """d(reference)/d(var), computed once per prepared reference (prepared references are cached)."""
+        de = getattr(self, "_expected_derivative", None)
+        if de is None:
+            de = self._expected_derivative = sp.diff(self.expected, self.var)
+        return de
 
     def diagnose(self, a: sp.Expr, ev: Evidence | None, opts: Options) -> mk.Diagnosis | None:
         if ev is not None and ev.points:
@@ -99,7 +117,7 @@ class ExpressionProblem(Problem):
                         "The derivative of your answer is the correct answer: you gave the function (or an "
                         "antiderivative) instead of its derivative.",
                     )
-                de = sp.diff(self.expected, self.var)
+                de = self.expected_derivative()
                 if de != 0 and same_scalar(a, de, opts, prove=False).equal:
                     return (
                         "differentiated_once_more",
@@ -145,7 +163,9 @@ class AntiderivativeProblem(ExpressionProblem):
             m = self._match_named(a, named, opts)
             if m is not None:
                 return Verdict.wrong(m.message, out.method, m.ident, **details)
-            diag = self.diagnose_anti(a, da, ev, opts)
+            sub = opts.diagnosis()
+            with enforced(sub.deadline):
+                diag = self.diagnose_anti(a, da, ev, sub)
         except Timeout:
             diag = None
         if diag is not None:
@@ -168,7 +188,10 @@ class AntiderivativeProblem(ExpressionProblem):
             if c is not None:
                 ident, sentence = mk.describe_factor(c)
                 return ident, sentence.replace("the correct answer", "a correct antiderivative")
-        if same_scalar(a, sp.diff(self.integrand, self.var), opts, prove=False).equal:
+        d2 = getattr(self, "_integrand_derivative", None)
+        if d2 is None:
+            d2 = self._integrand_derivative = sp.diff(self.integrand, self.var)
+        if same_scalar(a, d2, opts, prove=False).equal:
             return (
                 "differentiated_instead",
                 "You differentiated instead of integrating: your answer is the derivative of the integrand, "
@@ -184,6 +207,9 @@ class AntiderivativeProblem(ExpressionProblem):
 
 class NumberProblem(Problem):
     def __init__(self, expected: Any) -> None:
+        converted = array_like(expected)
+        if converted is not None:
+            expected = converted
         if isinstance(expected, np.ndarray):
             expected = expected.item()
         expected, _ = boolean_as_number(expected)

@@ -24,7 +24,7 @@ from grader.core.arrays import describe_shape, entry_label, partial_credit, unra
 from grader.key.wire import WireError, from_wire
 from grader.key.feedbackpoints import feedback_counterexample, feedback_marks
 from grader.key.publicvalues import (
-    constant_names, core_messages, derivative_of, norm_shape, read_scalar, symbols_of, values_at, verdict_class, wire_hash,
+    constant_names, core_messages, derivative_of, norm_shape, plain_array, read_scalar, symbols_of, values_at, verdict_class, wire_hash,
 )
 
 __all__ = ["grade_public", "FunctionJudge", "GENERIC_FACTORS"]
@@ -473,6 +473,7 @@ class FunctionJudge:
                 return None if fp.get("h") == wire_hash(self.salt, path, out) else "value"
             except Exception:
                 return "value"
+        out = plain_array(out)  # a tensor of PyTorch or JAX is read as its NumPy array
         try:
             arr = np.asarray(out, dtype=float)
         except (TypeError, ValueError):

@@ -12,7 +12,7 @@ import sympy as sp
 from grader.key import fingerprint as fpm
 
 __all__ = [
-    "core_messages", "verdict_class", "symbols_of", "assumption_dict", "read_scalar", "constant_names", "constants_for", "read_array", "values_at", "derivative_of", "flat_items", "value_fp", "output_fp", "wire_hash", "norm_shape",
+    "core_messages", "verdict_class", "symbols_of", "assumption_dict", "read_scalar", "constant_names", "constants_for", "read_array", "values_at", "derivative_of", "flat_items", "value_fp", "output_fp", "wire_hash", "norm_shape", "plain_array",
 ]
 
 
@@ -83,6 +83,7 @@ def derivative_of(expr: sp.Expr, var: str | None) -> sp.Expr:
 
 
 def flat_items(value: Any) -> list[Any]:
+    value = plain_array(value)
     if isinstance(value, sp.MatrixBase):
         return list(value)
     if isinstance(value, np.ndarray):
@@ -123,8 +124,21 @@ def value_fp(salt: str, path: str, value: Any, kind: str, symbols: Mapping[str, 
     return fpm.scalar_fingerprint(salt, path, expr, points, rtol, atol)
 
 
+def plain_array(value: Any) -> Any:
+    """``value`` with an array-like of another library (a PyTorch tensor, detached; a JAX array)
+    replaced by its NumPy array, as the core reads it; anything else unchanged."""
+    from grader.core.answers import InvalidAnswer, array_like
+
+    try:
+        converted = array_like(value)
+    except InvalidAnswer:
+        return value
+    return value if converted is None else converted
+
+
 def output_fp(salt: str, path: str, out: Any, rtol: float, atol: float) -> dict[str, Any]:
     """Fingerprint of one numeric output of a function (a number or an array of numbers)."""
+    out = plain_array(out)
     try:
         arr = np.asarray(out, dtype=float)
     except (TypeError, ValueError):

@@ -259,9 +259,22 @@ def _out(v: Any, budget: _Budget, depth: int) -> Any:
     if isinstance(v, dict):
         return {"$": "dict", "items": [[_out(k, budget, depth + 1), _out(x, budget, depth + 1)]
                                        for k, x in v.items()]}
+    converted = _array_like(v)
+    if converted is not None:  # a PyTorch tensor, a JAX array ...: sent as the NumPy array it converts to
+        return _out(converted, budget, depth)
     if callable(v):
         return {"$": "callable", "type": wire_type_name(v)}
     return {"$": "unsupported", "type": wire_type_name(v)}
+
+
+def _array_like(v: Any) -> np.ndarray | None:
+    """The NumPy array of an array-like of another library (``__array__``; detached), else None."""
+    from grader.core.answers import InvalidAnswer, array_like
+
+    try:
+        return array_like(v)
+    except InvalidAnswer:
+        return None  # sent as unsupported: the grader says it cannot read the type
 
 
 def _np_scalar_out(v: np.generic, budget: _Budget, depth: int) -> Any:

@@ -1,0 +1,181 @@
+"""When both sides are exact, numeric agreement is not enough: exact differences and witnesses.
+
+Why: sampling judges with a relative tolerance, and relative to a large value a small exact slip
+is invisible. An expanded degree-13 polynomial whose constant term is off by 1 agrees to 1e-19 at
+every sample point far from its roots, yet it is wrong, and visibly so near a root of the
+reference, where the tolerance shrinks to ``atol``. So when both the answer and the reference are
+exact (no floats) and the proof could not confirm an equality that the numbers support:
+
+* ``exact_difference``: if ``answer - reference`` is a rational function of the symbols, cancelling
+  it is cheap and decisive (zero, or not zero);
+* ``witness``: a point near the reference's zeros (found by bisection along each variable), near
+  the minima of its magnitude, or far out (where a higher degree wins), at which the two differ
+  beyond the tolerance, confirmed at a precision where the digits have settled (``stable_value``),
+  so a cancellation is never taken for a difference.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+from grader.core.budget import Deadline, Timeout, enforced
+from grader.core.equivalence import (
+    MAX_EXPAND_DEGREE,
+    UNSTABLE,
+    Counterexample,
+    classify_values as classify,
+    is_real_value,
+    stable_value,
+)
+from grader.core.evaluation import HUGE, UNDEFINED, float_eval_columns
+
+__all__ = ["exact_difference", "witness", "MAX_RATIONAL_NODES"]
+
+MAX_RATIONAL_NODES = 2000
+MAX_WITNESS_CANDIDATES = 14
+_BISECT_STEPS = 42  # an interval of the line shrunk 4e12 times: float64 precision near the root
+MAX_LINES = 3  # variables varied one at a time (the others stay at the base point)
+
+
+def exact_difference(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | None) -> bool | None:
+    """True when ``answer - expected`` is exactly 0, False when it is exactly non-zero, None when
+    this cannot be decided cheaply (not a rational function of the symbols, too large, no time)."""
+    syms = sorted(answer.free_symbols | expected.free_symbols, key=lambda s: s.name)
+    if not syms:
+        return None
+    try:
+        with enforced(deadline):
+            diff = answer - expected
+            if diff == 0:
+                return True
+            if diff.has(sp.Float) or not diff.is_rational_function(*syms):
+                return None
+            if _too_large(diff):
+                return None
+            num, _den = sp.fraction(sp.cancel(sp.together(diff)))
+            return sp.expand(num) == 0
+    except Timeout:
+        return None
+    except (RecursionError, MemoryError, TypeError, ValueError, sp.PolynomialError):
+        return None
+
+
+def _too_large(diff: sp.Expr) -> bool:
+    n = 0
+    for node in sp.preorder_traversal(diff):
+        n += 1
+        if n > MAX_RATIONAL_NODES:
+            return True
+        if node.is_Pow and node.exp.is_Integer and abs(int(node.exp)) > MAX_EXPAND_DEGREE and not node.base.is_Atom:
+            return True
+    return False
+
+
+_NEAR = np.linspace(-3.0, 3.0, 241)
+_FAR = np.geomspace(3.0, 300.0, 80)
+_OUT = np.array([1e3, 3e3, 1e4, 1e5, 1e6])
+_LINE = np.sort(np.concatenate([-_FAR, _NEAR[(_NEAR != 0) & (np.abs(_NEAR) < 3.0)], _FAR, _OUT, -_OUT]))
+_LINES = {"any": _LINE, "positive": _LINE[_LINE > 0], "negative": _LINE[_LINE < 0]}
+
+
+def _line(sym: sp.Symbol) -> np.ndarray:
+    """Values of one variable along which the reference's zeros are looked for (computed once)."""
+    if sym.is_positive or sym.is_nonnegative:
+        return _LINES["positive"]
+    if sym.is_negative or sym.is_nonpositive:
+        return _LINES["negative"]
+    return _LINES["any"]
+
+
+def _real_part(vals: np.ndarray | None, n: int) -> np.ndarray:
+    if vals is None:
+        return np.full(n, np.nan)
+    ok = np.isfinite(vals) & (np.abs(vals.imag) <= 1e-12 * np.abs(vals.real) + 1e-300)
+    return np.where(ok, vals.real, np.nan)
+
+
+def _candidates(
+    answer: sp.Expr, expected: sp.Expr, syms: Sequence[sp.Symbol], base: Mapping[sp.Symbol, float],
+    rtol: float, atol: float,
+) -> list[dict[sp.Symbol, float]]:
+    """Points worth a precise look: the reference's zeros, minima of |reference|, float disagreements."""
+    roots: list[dict[sp.Symbol, float]] = []
+    minima: list[dict[sp.Symbol, float]] = []
+    flagged: list[tuple[float, dict[sp.Symbol, float]]] = []
+    with np.errstate(all="ignore"):
+        for v in [s for s in syms if not s.is_integer][:MAX_LINES]:
+            ts = _line(v)
+            if ts.size < 3:
+                continue
+            e = _real_part(_eval_line(expected, syms, base, v, ts), ts.size)
+            a = _real_part(_eval_line(answer, syms, base, v, ts), ts.size)
+            # sign changes of the reference: bisect all intervals at once
+            lo_i = np.nonzero(np.isfinite(e[:-1]) & np.isfinite(e[1:]) & (np.sign(e[:-1]) * np.sign(e[1:]) < 0))[0]
+            lo, hi = ts[lo_i].copy(), ts[lo_i + 1].copy()
+            f_lo = e[lo_i].copy()
+            env_base = dict(base)
+            for _ in range(_BISECT_STEPS if lo.size else 0):
+                mid = (lo + hi) / 2
+                fm = _real_part(_eval_line(expected, syms, env_base, v, mid), mid.size)
+                left = np.sign(fm) == np.sign(f_lo)
+                lo = np.where(left, mid, lo)
+                f_lo = np.where(left, fm, f_lo)
+                hi = np.where(left, hi, mid)
+            for r in (lo + hi) / 2:
+                roots.append({**base, v: float(r)})
+            # local minima of |reference| that are not sign changes (x**2 + 1e-3, a double root)
+            mag = np.abs(e)
+            inner = mag[1:-1]
+            low = np.nonzero(np.isfinite(inner) & (inner <= mag[:-2]) & (inner <= mag[2:]))[0] + 1
+            for i in low[np.argsort(mag[low])][:4]:  # the deepest minima first
+                minima.append({**base, v: float(ts[i])})
+            # where float64 already sees a difference (confirmed, or dismissed, below)
+            tol = atol + rtol * np.abs(e)
+            gap = np.abs(a - e) / tol
+            for i in np.argsort(-np.nan_to_num(gap, nan=-1.0))[:4]:
+                if np.isfinite(gap[i]) and gap[i] > 1:
+                    flagged.append((float(gap[i]), {**base, v: float(ts[i])}))
+    flagged.sort(key=lambda g: -g[0])
+    ordered = roots[:6] + [p for _, p in flagged] + roots[6:] + minima
+    return ordered[:MAX_WITNESS_CANDIDATES]
+
+
+def _eval_line(expr: sp.Expr, syms: Sequence[sp.Symbol], fixed: Mapping[sp.Symbol, float], v: sp.Symbol,
+               ts: np.ndarray) -> np.ndarray | None:
+    """Values of ``expr`` where ``v`` runs over ``ts`` and the other symbols stay at ``fixed``."""
+    columns = {s: (ts if s is v else np.full(ts.size, fixed[s])) for s in syms}
+    return float_eval_columns(expr, columns, ts.size)
+
+
+def witness(
+    answer: sp.Expr, expected: sp.Expr, rtol: float, atol: float, base: Mapping[sp.Symbol, float] | None,
+    deadline: Deadline | None,
+) -> Counterexample | None:
+    """A point where ``answer`` and ``expected`` differ beyond the tolerance, or None (none found in time).
+
+    ``base`` fixes the other variables while one is varied (a sample point where the reference is defined).
+    """
+    syms = sorted(answer.free_symbols | expected.free_symbols, key=lambda s: s.name)
+    if not syms:
+        return None
+    start = {s: float((base or {}).get(s, 0.5 + 0.1 * k)) for k, s in enumerate(syms)}
+    try:
+        with enforced(deadline):
+            for p in _candidates(answer, expected, syms, start, rtol, atol):
+                e_hi = stable_value(expected, p, deadline)
+                if e_hi is UNDEFINED or e_hi is HUGE or e_hi is UNSTABLE or not is_real_value(e_hi):
+                    continue
+                a_hi = stable_value(answer, p, deadline)
+                if a_hi is UNSTABLE:
+                    continue
+                reason = classify(a_hi, e_hi, rtol, atol)
+                if reason is not None:
+                    return Counterexample(dict(p), a_hi, e_hi, reason)
+    except Timeout:
+        return None
+    except (RecursionError, MemoryError, ValueError, TypeError, OverflowError, ZeroDivisionError):
+        return None
+    return None
