@@ -16,7 +16,7 @@ exact (no floats) and the proof could not confirm an equality that the numbers s
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import sympy as sp
