@@ -229,10 +229,12 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    root = Path(args.course_root) if getattr(args, "course_root", None) else files.find_course_root(Path.cwd())
-    if root is None or not root.is_dir():
-        print("calcgrade key: no course found (a folder with nbgrader_config.py); use --course-root DIR",
-              file=sys.stderr)
+    from grader.course.coursedir import CourseNotFound, find_course_root
+
+    try:
+        root = find_course_root(Path(args.course_root) if getattr(args, "course_root", None) else None)
+    except CourseNotFound as exc:
+        print(f"calcgrade key: {exc.message}", file=sys.stderr)
         return 2
     names = list(getattr(args, "assignments", []) or []) or assignments_of(root)
     if not names:
@@ -262,16 +264,21 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _build_with_progress(root: Path, name: str, *, write: bool) -> KeyBuildResult:
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover
-        return build_keys(root, name, write=write)
-    bar = tqdm(desc=f"{name}", unit="cell", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+    """On a terminal a bar over the cells run; in a log one line per solution notebook run."""
+    from grader.course.progress import Progress
+
+    bar = Progress(desc=name, unit="cell", leave=False)
+    notebooks = 0
 
     def on_cell(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+        nonlocal notebooks
+        if bar.terminal:
+            if done < bar.n or bar.total != total:
+                bar.reset(total)
+            bar.update(done - bar.n)
+        elif done == total:
+            notebooks += 1
+            print(f"{name}: solution notebook {notebooks} run ({total} cells)", file=sys.stderr, flush=True)
 
     try:
         return build_keys(root, name, write=write, on_cell=on_cell)
