@@ -35,15 +35,13 @@ def _configure(name: str, sub: argparse.ArgumentParser) -> None:
 
 
 def version() -> str:
-    """The installed distribution's version (the package's own when run from a plain checkout)."""
+    """The installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError, version as dist_version
+
     try:
-        from importlib.metadata import PackageNotFoundError, version as dist_version
-
         return dist_version("calcgrade")
-    except PackageNotFoundError:  # pragma: no cover  (not installed: run from the source tree)
-        from grader import __version__
-
-        return __version__
+    except PackageNotFoundError:  # pragma: no cover  (run from a source tree that was never installed)
+        return "(not installed)"
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:

@@ -88,19 +88,17 @@ def assignment_problems(course_root: Path, assignment: str) -> list[str]:
     return out
 
 
-_NBGRADER_NOISE = ("Traceback", "File \"", "  ", "raise ", "During handling")
-
-
 def summarise_nbgrader_log(log: str, fallback: str) -> str:
-    """The line of nbgrader's log that says what went wrong (its last error message), else ``fallback``."""
-    lines = [line.rstrip() for line in (log or "").splitlines() if line.strip()]
-    for line in reversed(lines):
-        text = re.sub(r"^\[[^\]]*\]\s*", "", line).strip()
-        if re.match(r"^[A-Za-z_.]*(Error|Exception): ", text):
-            return text.split(": ", 1)[1][:300]
-    for line in reversed(lines):
-        if "[ERROR]" in line or "[CRITICAL]" in line:
-            return re.sub(r"^\[[^\]]*\]\s*", "", line).strip()[:300]
+    """What nbgrader says went wrong: the first exception message in its log (the cause; later ones
+    only repeat that the notebook failed), else its first error line, else ``fallback``."""
+    lines = [re.sub(r"^\[[^\]]*\]\s*", "", line).strip() for line in (log or "").splitlines() if line.strip()]
+    for text in lines:
+        match = re.match(r"^[A-Za-z_.]*(?:Error|Exception): (.+)$", text)
+        if match:
+            return match.group(1)[:300]
+    for raw in (log or "").splitlines():
+        if re.search(r"\b(ERROR|CRITICAL)\]", raw):
+            return re.sub(r"^\[[^\]]*\]\s*", "", raw.strip()).strip()[:300]
     return fallback
 
 
