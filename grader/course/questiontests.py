@@ -29,6 +29,10 @@ def expectation_text(expect: bool | str) -> str:
 
 def answer_text(wire: Any, limit: int = 80) -> str:
     """A short readable form of a wire answer for a message (the expression, not its JSON)."""
+    if isinstance(wire, dict) and wire.get("$") == "calls":  # a function: its outputs on the key's inputs
+        outs = [answer_text(r["ok"], 24) if "ok" in r else "error" for r in wire.get("results", [])[:3]]
+        more = ", …" if len(wire.get("results", [])) > 3 else ""
+        return f"a function giving {', '.join(outs)}{more}"
     try:
         text = str(from_wire(wire))
         if text.startswith("{") or "object at 0x" in text:
