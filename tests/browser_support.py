@@ -216,7 +216,8 @@ INSTRUCTOR_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrad
 def configure_student(home: Path, nbgrader_config: str) -> None:
     """A student's Jupyter: the course's exchange and id, nbgrader's instructor parts hidden.
 
-    Writes what ``jupyter labextension disable --level=user <plugin>`` writes (labconfig/page_config.json)
+    Writes what ``jupyter labextension disable --level=user <plugin>`` and ``... lock ...`` write
+    (labconfig/page_config.json)
     and switches the instructor's server extensions off in jupyter_server_config.json, in the server's
     private config folder.  Call before ``running_jupyterlab(root, home)`` with the same ``home``.
     """
@@ -224,7 +225,8 @@ def configure_student(home: Path, nbgrader_config: str) -> None:
     (config / "labconfig").mkdir(parents=True, exist_ok=True)
     (config / "nbgrader_config.py").write_text(nbgrader_config)
     (config / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {name: True for name in INSTRUCTOR_LAB_PLUGINS}}, indent=2)
+        json.dumps({"disabledExtensions": {name: True for name in INSTRUCTOR_LAB_PLUGINS},
+                    "lockedExtensions": {name: True for name in INSTRUCTOR_LAB_PLUGINS}}, indent=2)
     )
     (config / "jupyter_server_config.json").write_text(
         json.dumps({"ServerApp": {"jpserver_extensions": {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}}},

@@ -139,8 +139,8 @@ def release(
         if validate:
             say("run the student version: it must score 0")
             problems = released_scores_zero(stage, assignment)
-            problems += [p.replace("exercises/", "the student version: exercises/", 1)
-                         for p in answer_bearing_files(stage)]
+            # solution code or a readable reference in what students get (data files are the author's call)
+            problems += [p for p in answer_bearing_files(stage) if not p.endswith("not a notebook or the public key")]
             if problems:
                 raise ReleaseRefused(assignment, releasecheck.first_sentence(problems), "\n".join(problems))
         say("record the assignment in the gradebook, swap in the keys and the student version")
@@ -192,10 +192,12 @@ def released_scores_zero(course_root: Path, assignment: str) -> list[str]:
     for nb in sorted((Path(course_root) / "exercises" / assignment).glob("*.ipynb")):
         card = scorecard.score_notebook(nb)
         if card.earned:
-            problems.append(f"{nb.name} scores {card.earned:g} points unanswered")
+            problems.append(f"the student version {assignment}/{nb.name} scores {card.earned:g} points unanswered "
+                            "(is an answer outside its ### BEGIN/END SOLUTION region?)")
         escaped = [q.qid for q in card.questions if q.status in ("error", "missing")]
         if escaped or card.run_error:
-            problems.append(f"{nb.name}: errors escape the checks of {', '.join(escaped) or card.run_error}")
+            problems.append(f"the student version {assignment}/{nb.name}: errors escape the checks of "
+                            f"{', '.join(escaped) or card.run_error}")
     return problems
 
 
