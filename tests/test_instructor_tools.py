@@ -71,6 +71,7 @@ def test_commands_outside_a_course_say_so_in_one_sentence(tmp_path, monkeypatch,
     assert not list(tmp_path.iterdir())  # nothing was written
 
 
+@pytest.mark.slow
 def test_commands_work_on_the_course_of_the_current_folder_not_the_checkout(tmp_path, monkeypatch, capsys):
     root = _course(tmp_path)
     checkout_keys = sorted((ROOT / ".calcgrade" / "keys").glob("*")) if (ROOT / ".calcgrade").exists() else []
@@ -79,7 +80,10 @@ def test_commands_work_on_the_course_of_the_current_folder_not_the_checkout(tmp_
 
     assert release.project_root() == root.resolve()  # the compatibility name
     assert cli(["key", "--check"]) == 1  # fx_basics has no public key yet: found in *this* course
-    assert "fx_basics: the public key" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "fx_basics: the public key" in err and str(root / "solutions" / "fx_basics") in err
+    # progress in a log (pytest's capture is not a terminal): one line per solution notebook, no redrawing
+    assert err.splitlines()[0].startswith("fx_basics: solution notebook 1 run (") and "\r" not in err
     after = sorted((ROOT / ".calcgrade" / "keys").glob("*")) if (ROOT / ".calcgrade").exists() else []
     assert after == checkout_keys
 
