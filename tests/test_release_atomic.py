@@ -151,28 +151,18 @@ def test_what_only_nbgrader_refuses_is_summarised_from_its_log_and_v_shows_the_l
     assert "Notebook failed to validate" in err  # -v: nbgrader's log follows
 
 
-def test_a_failing_question_test_is_refused_naming_the_question_and_the_test(released, capsys):
-    root, _ = released
-    original = _edit(root, "ans_chain_rule", "question(\"chain_rule\", d_chain, var=x,",
-                     "question(\"chain_rule\", d_chain, var=x, tests=[(6*x*(x**2 + 1)**2, True), (x, True)],")
-    try:
-        err = _refused(root, capsys)
-    finally:
-        _solution(root).write_bytes(original)
-    assert err.splitlines()[0] == (f"✗ release of {ASSIGNMENT} refused: question 'chain_rule', test 2 (x): should be "
-                                   "correct, the private key says wrong.")
-
-
-def test_a_reference_equal_to_its_own_named_mistake_is_refused(released, capsys):
+def test_a_slip_in_a_reference_and_a_failing_question_test_are_refused_naming_the_question(released, capsys):
     root, _ = released
     original = _edit(root, "ans_chain_rule", "d_chain = sp.diff((x**2 + 1)**3, x)", "d_chain = 3*(x**2 + 1)**2")
+    _edit(root, "ans_sum_value", "question(\"sum_value\", total,", "question(\"sum_value\", total, tests=[(56, True)],")
     try:
-        err = _refused(root, capsys)
+        verbose = _refused(root, capsys, "-v")
     finally:
         _solution(root).write_bytes(original)
-    assert err.splitlines()[0] == (
+    assert verbose.splitlines()[0] == (
         f"✗ release of {ASSIGNMENT} refused: question 'chain_rule': the reference equals its own named mistake "
-        "'forgot_inner_derivative' (a slip in the reference, or in the mistake).")
+        "'forgot_inner_derivative' (a slip in the reference, or in the mistake) (and 1 more problem; -v lists them).")
+    assert "    question 'sum_value', test 1 (56): should be correct, the private key says wrong" in verbose.splitlines()
 
 
 def test_validate_reports_a_missing_private_key_and_the_rest_holds(released):

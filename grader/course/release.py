@@ -11,6 +11,7 @@ and where.  The released assignment is then published to nbgrader's exchange for
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
 import subprocess
@@ -57,11 +58,12 @@ def project_root() -> Path:
     return coursedir.find_course_root()
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _prepare_write(path: Path, text: str) -> Path:
+    """Write ``text`` next to ``path`` (same folder, so the final rename cannot cross file systems)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    return tmp
 
 
 def _stage_course(root: Path, stage: Path, assignment: str, public_text: str) -> None:
@@ -84,18 +86,30 @@ def _generate(stage: Path, assignment: str, db_url: str) -> None:
         raise ReleaseRefused(assignment, f"nbgrader cannot generate the student version: {reason}", log.strip())
 
 
-def _swap_in(new: Path, live: Path, scratch: Path) -> None:
-    """Replace the folder ``live`` by ``new`` (same file system): two renames, undone if the second fails."""
+def _swap_in(new: Path, live: Path) -> None:
+    """Replace the folder ``live`` by ``new``: moved next to it first (copied when on another file
+    system), then two renames, the first undone if the second fails."""
     live.parent.mkdir(parents=True, exist_ok=True)
-    previous = scratch / "previous"
+    incoming = live.parent / f".{live.name}.incoming"
+    previous = live.parent / f".{live.name}.previous"
+    for leftover in (incoming, previous):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    try:
+        os.replace(new, incoming)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copytree(new, incoming)
     if live.exists():
         os.replace(live, previous)
     try:
-        os.replace(new, live)
+        os.replace(incoming, live)
     except OSError:
         if previous.exists():
             os.replace(previous, live)
         raise
+    shutil.rmtree(previous, ignore_errors=True)
 
 
 def release(
@@ -147,9 +161,17 @@ def release(
         final = scratch / "final"
         _stage_course(root, final, assignment, built.public_text)
         _generate(final, assignment, db_url=coursedir.nbgrader_api(root).coursedir.db_url)
-        _write_atomic(files.private_key_path(root, assignment), built.private_text)
-        _write_atomic(files.public_key_path(root, assignment), built.public_text)
-        _swap_in(final / "exercises" / assignment, root / "exercises" / assignment, scratch)
+        keys = [(_prepare_write(path, text), path) for path, text in [
+            (files.private_key_path(root, assignment), built.private_text),
+            (files.public_key_path(root, assignment), built.public_text)]]
+        try:
+            _swap_in(final / "exercises" / assignment, root / "exercises" / assignment)
+        except BaseException:
+            for tmp_key, _ in keys:
+                tmp_key.unlink(missing_ok=True)
+            raise
+        for tmp_key, path in keys:
+            os.replace(tmp_key, path)
     result = Released(assignment, root / "exercises" / assignment, built.questions, built.points,
                       time.perf_counter() - started)
     if publish:
