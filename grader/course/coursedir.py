@@ -21,8 +21,11 @@ __all__ = ["CONFIG_NAME", "CourseNotFound", "find_course_root", "scripts_on_path
 CONFIG_NAME = "nbgrader_config.py"
 
 
-class CourseNotFound(Exception):
-    """No course folder where one was looked for; ``message`` says where and what to do."""
+class CourseNotFound(FileNotFoundError):
+    """No course folder where one was looked for; ``message`` says where and what to do.
+
+    A FileNotFoundError, as the former ``release.project_root()`` raised, so callers of either keep working.
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
