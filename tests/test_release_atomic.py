@@ -165,6 +165,19 @@ def test_a_slip_in_a_reference_and_a_failing_question_test_are_refused_naming_th
     assert "    question 'sum_value', test 1 (56): should be correct, the private key says wrong" in verbose.splitlines()
 
 
+def test_a_student_version_that_scores_points_is_refused_after_running_it(released, capsys):
+    root, _ = released
+    # the answer sits above its solution region, so the student version would hand it out
+    original = _edit(root, "ans_sum_value", "total = ...", "total = 55")
+    try:
+        err = _refused(root, capsys)
+    finally:
+        _solution(root).write_bytes(original)
+    assert err.splitlines()[0] == (
+        f"✗ release of {ASSIGNMENT} refused: the student version {ASSIGNMENT}/basics.ipynb scores 1 points "
+        "unanswered (is an answer outside its ### BEGIN/END SOLUTION region?).")
+
+
 def test_validate_reports_a_missing_private_key_and_the_rest_holds(released):
     from grader.course import validation
 
