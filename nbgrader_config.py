@@ -14,6 +14,12 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 
+# nbgrader's exchange: `calcgrade release` publishes each assignment here (and creates the folder with
+# the permissions nbgrader needs), students fetch and submit through it, `nbgrader collect` picks the
+# submissions up.  One machine: a folder in the course.  A JupyterHub course sets its shared exchange
+# folder here instead, and students' nbgrader_config.py names the same folder.
+c.Exchange.root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exchange")
+
 # The stub left where a solution was removed.  ``pass`` keeps the cell runnable
 # (also inside a function body) and prints nothing, so a released notebook runs top to bottom and
 # ``check`` reports "not answered yet" instead of a traceback.

@@ -34,11 +34,22 @@ def _configure(name: str, sub: argparse.ArgumentParser) -> None:
         add_arguments(name, sub)
 
 
+def version() -> str:
+    """The installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError, version as dist_version
+
+    try:
+        return dist_version("calcgrade")
+    except PackageNotFoundError:  # pragma: no cover  (run from a source tree that was never installed)
+        return "(not installed)"
+
+
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="calcgrade",
         description="Auto-graded exercises for Calculus for Machine Learning.",
     )
+    parser.add_argument("--version", action="version", version=f"calcgrade {version()}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, _, help_text) in _COMMANDS.items():
         sub = subs.add_parser(name, help=help_text, description=help_text)

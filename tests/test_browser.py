@@ -14,9 +14,13 @@ key and Debian's Chromium.  The harness lives in ``browser_support``.
 
 from __future__ import annotations
 
+import getpass
 import re
 import shutil
+import subprocess
+import sys
 import time
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -216,3 +220,120 @@ def test_student_gets_feedback_in_jupyterlab(
             print("[browser test] JupyterLab log tail:\n" + jupyterlab.log_tail())
         with capsys.disabled():
             print("[browser test] " + ", ".join(f"{k}: {v:.1f} s" for k, v in timings.items()))
+
+
+# ---------------------------------------------------------------- release -> fetch -> submit -> collect
+
+
+@pytest.fixture
+def released_course(tmp_path: Path) -> Path:
+    """A course folder holding the derivatives assignment, released by `calcgrade release` (which creates
+    the exchange its nbgrader_config.py names, with nbgrader's permissions, and publishes there)."""
+    _require_chromium()
+    root = tmp_path / "course"
+    root.mkdir()
+    shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    proc = subprocess.run([str(Path(sys.executable).parent / "calcgrade"), "release", ASSIGNMENT], cwd=root,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"published to nbgrader's exchange: {root / 'exchange' / course_id() / 'outbound' / ASSIGNMENT}" in proc.stdout
+    return root
+
+
+@pytest.fixture
+def student_lab(released_course: Path, tmp_path: Path) -> Iterator[lab.JupyterLabServer]:
+    """A student's JupyterLab: an empty home folder, the course's exchange, nbgrader's instructor parts hidden."""
+    from grader.course.exchange import student_config
+
+    home = tmp_path / "student-jupyter"
+    home.mkdir()
+    lab.configure_student(home, student_config(released_course))
+    root = tmp_path / "student"
+    root.mkdir()
+    with lab.running_jupyterlab(root, home) as server:
+        yield server
+
+
+def test_student_fetches_answers_and_submits_and_the_instructor_collects(
+    released_course: Path, student_lab: lab.JupyterLabServer, browser_page: Page, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = browser_page
+    server = student_lab
+    passed = False
+    start = time.monotonic()
+    try:
+        page.goto(f"{server.url}/lab?token={server.token}", wait_until="domcontentloaded", timeout=60_000)
+        menu = page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")
+        menu.wait_for(state="visible", timeout=60_000)
+
+        # The instructor's parts are hidden: the plugins are disabled in the page config, the Nbgrader
+        # menu offers only the Assignment List, and the formgrader is not served.
+        config = page.evaluate("() => JSON.parse(document.getElementById('jupyter-config-data').textContent)")
+        assert set(lab.INSTRUCTOR_LAB_PLUGINS) <= set(config.get("disabledExtensions", [])), config.get(
+            "disabledExtensions")
+        menu.click()
+        labels = [text.strip() for text in page.locator(".lm-Menu-itemLabel").all_inner_texts() if text.strip()]
+        assert "Assignment List" in labels, labels
+        for hidden in ["Formgrader", "Create Assignment", "Course List"]:
+            assert not any(hidden in label for label in labels), labels
+        with pytest.raises(urllib.error.HTTPError) as info:
+            server.api("/formgrader")
+        assert info.value.code == 404
+        _screenshot(page, "browser_student_menu.png", capsys)
+
+        # Nbgrader > Assignment List: the released assignment, fetched with its button.
+        page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+        assignments = page.locator("#nbgrader-assignment-list")
+        assignments.wait_for(state="visible")
+        expect(assignments).not_to_contain_text("Error fetching courses!")
+        released = assignments.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT).first
+        released.wait_for(state="visible", timeout=60_000)
+        assert course_id() in released.locator(".item_course").first.inner_text()
+        released.locator("button", has_text="Fetch").click()
+        fetched = assignments.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
+        fetched.wait_for(state="visible", timeout=60_000)
+        notebook = server.root / NOTEBOOK
+        assert notebook.is_file(), f"the fetch did not write {notebook}"
+        _screenshot(page, "browser_fetched.png", capsys)
+
+        # The student answers one question, runs it, and saves.
+        panel = lab.open_notebook(page, server, NOTEBOOK)
+        lab.replace_cell_source(page, lab.code_cell_matching(panel, r"^\s*d_power\s*="), CORRECT_ANSWER)
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 30
+        while CORRECT_ANSWER not in notebook.read_text() and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert CORRECT_ANSWER in notebook.read_text(), "the notebook was not saved"
+
+        # Back to the Assignment List (opening the notebook loaded a new page): Submit; the submission is listed.
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+        assignments = page.locator("#nbgrader-assignment-list")
+        assignments.wait_for(state="visible")
+        fetched = assignments.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
+        fetched.locator("button", has_text="Submit").click()
+        submitted = assignments.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first
+        submitted.wait_for(state="visible", timeout=60_000)
+        expect(assignments).not_to_contain_text("Error submitting assignment.")
+        _screenshot(page, "browser_submitted.png", capsys)
+
+        # The instructor collects: nbgrader finds the submission in the exchange.
+        collect = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "collect", ASSIGNMENT],
+                                 cwd=released_course, capture_output=True, text=True, timeout=300)
+        assert collect.returncode == 0, collect.stdout + collect.stderr
+        collected = list((released_course / "submitted").glob(f"*/{ASSIGNMENT}/derivatives.ipynb"))
+        assert len(collected) == 1, collect.stdout + collect.stderr
+        assert collected[0].parent.parent.name == getpass.getuser()
+        assert CORRECT_ANSWER in collected[0].read_text()
+        passed = True
+    finally:
+        if not passed:
+            try:
+                _screenshot(page, "browser_submit_failure.png", capsys)
+            except Exception as error:  # noqa: BLE001 - a failed screenshot must not hide the failure
+                print(f"[browser test] no failure screenshot: {error}")
+            print("[browser test] JupyterLab log tail:\n" + server.log_tail())
+        with capsys.disabled():
+            print(f"[browser test] release -> fetch -> submit -> collect: {time.monotonic() - start:.1f} s")

@@ -44,8 +44,11 @@ class StepTimer:
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="course folder to create (default: a new temporary folder)")
+    parser.add_argument("--keep", "--dir", dest="keep", type=Path, default=None, metavar="DIR",
+                        help="run in DIR (new or empty) and keep it: gradebook, grades, feedback "
+                             "(default: a temporary folder, removed at the end)")
+    parser.add_argument("--course-root", type=Path, default=None,
+                        help="the course to demonstrate (default: the course here, else the one calcgrade carries)")
     parser.add_argument("--assignments", nargs="*", default=None,
                         help="only these assignments (default: all in solutions/)")
     parser.add_argument("--workers", type=int, default=2,
@@ -54,11 +57,30 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def prepare_course(source_root: Path, target: Path, assignments: list[str]) -> None:
     """Copy the instructor's side of the course (config + solutions) into ``target``."""
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source_root / "nbgrader_config.py", target / "nbgrader_config.py")
-    for assignment in assignments:
-        shutil.copytree(source_root / "solutions" / assignment, target / "solutions" / assignment,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    from grader.course.init import copy_course
+
+    copy_course(source_root, target, assignments)
+
+
+def demo_source(explicit: Path | None = None) -> tuple[Path, str]:
+    """(the course to demonstrate, where it came from): ``--course-root``, else the course at or above the
+    current folder, else the course this installation carries.  Raises CourseNotFound."""
+    from grader.course.coursedir import CourseNotFound, find_course_root
+    from grader.course.init import bundled_course
+
+    if explicit is not None:
+        return find_course_root(explicit), "the course given"
+    try:
+        root = find_course_root()
+    except CourseNotFound:
+        root = None
+    if root is not None and (root / "solutions").is_dir():
+        return root, "the course here"
+    bundled = bundled_course()
+    if bundled is None:
+        raise CourseNotFound("no course here and none carried by this installation: run calcgrade demo in a "
+                             "course folder, or give --course-root DIR")
+    return bundled, "the course calcgrade carries"
 
 
 def run_cycle(
@@ -144,7 +166,13 @@ def format_table(rows: list[dict], assignments: list[str]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    source_root = course.project_root()
+    from grader.course.coursedir import CourseNotFound
+
+    try:
+        source_root, origin = demo_source(getattr(args, "course_root", None))
+    except CourseNotFound as exc:
+        print(f"calcgrade demo: {exc.message}", file=sys.stderr)
+        return 2
     all_assignments = course.assignments(source_root)
     assignments = args.assignments or all_assignments
     unknown = [a for a in assignments if a not in all_assignments]
@@ -152,13 +180,24 @@ def main(args: argparse.Namespace) -> int:
         print(f"calcgrade demo: unknown assignment(s) {', '.join(unknown)}; "
               f"choose from {', '.join(all_assignments)}", file=sys.stderr)
         return 2
-    target = args.dir or Path(tempfile.mkdtemp(prefix="calcgrade-demo-"))
-    if args.dir and any(target.iterdir() if target.exists() else []):
-        print(f"calcgrade demo: {target} is not empty; give an empty or new folder", file=sys.stderr)
+    keep = args.keep is not None
+    if keep and args.keep.exists() and (not args.keep.is_dir() or any(args.keep.iterdir())):
+        print(f"calcgrade demo: {args.keep} is not empty; give an empty or new folder", file=sys.stderr)
         return 2
+    target = args.keep.resolve() if keep else Path(tempfile.mkdtemp(prefix="calcgrade-demo-"))
+    try:
+        return _run(args, source_root, origin, target, assignments, keep)
+    finally:
+        if not keep:
+            shutil.rmtree(target, ignore_errors=True)
+            print(f"\nRemoved the demo folder {target} (keep it with --keep DIR).")
+
+
+def _run(args: argparse.Namespace, source_root: Path, origin: str, target: Path, assignments: list[str],
+         keep: bool) -> int:
     timer = StepTimer()
     started = datetime.now(timezone.utc)
-    print(f"calcgrade demo: a whole course cycle in {target}")
+    print(f"calcgrade demo: a whole course cycle of {origin} ({source_root}) in {target}")
     with timer.step("prepare a fresh course folder (config + solutions)"):
         prepare_course(source_root, target, assignments)
     summary = run_cycle(target, assignments, workers=args.workers, timer=timer)
@@ -178,11 +217,12 @@ def main(args: argparse.Namespace) -> int:
         print("Known tampering that nbgrader's own autograde scores wrongly:")
         for student, reason in sampleclass.NBGRADER_MISGRADES.items():
             print(f"  {student}: {reason}")
-    print()
-    print(f"Gradebook (SQLite): {target / 'gradebook.db'}")
-    print(f"Grades (CSV):       {summary['csv']}")
-    print(f"Feedback (HTML):    {target / 'feedback'}/<student>/<assignment>/<notebook>.html")
-    print(f"Autograde log:      {target / 'autograde.log'}")
+    if keep:
+        print()
+        print(f"Gradebook (SQLite): {target / 'gradebook.db'}")
+        print(f"Grades (CSV):       {summary['csv']}")
+        print(f"Feedback (HTML):    {target / 'feedback'}/<student>/<assignment>/<notebook>.html")
+        print(f"Autograde log:      {target / 'autograde.log'}")
     print()
     print("Time per step:")
     for name, seconds in timer.steps:

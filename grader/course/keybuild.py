@@ -15,6 +15,7 @@ the public key.  Output is canonical JSON, so the same solutions give byte-ident
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
@@ -24,10 +25,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.key import files, grading
+from grader.course import questiontests
 from grader.course.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
 
-__all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "assignments_of", "main", "add_arguments"]
-
+__all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "assignments_of", "solutions_digest",
+           "private_key_problem", "main", "add_arguments"]
 
 
 class KeyBuildError(RuntimeError):
@@ -64,6 +66,43 @@ def _notebooks(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
 
 
+def solutions_digest(course_root: Path, assignment: str) -> str:
+    """A digest of what the key is built from: every solution notebook's cells (type, source, nbgrader
+    metadata), not their outputs, so re-running or re-saving a notebook does not make its key stale."""
+    import nbformat
+
+    h = hashlib.sha256(b"calcgrade-solutions/1")
+    for path in _notebooks(Path(course_root) / "solutions" / assignment):
+        h.update(b"\0" + path.name.encode())
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+        except Exception:  # unreadable: its bytes stand for it
+            h.update(path.read_bytes())
+            continue
+        for cell in nb.cells:
+            meta = dict(cell.get("metadata", {}).get("nbgrader", {}))
+            meta.pop("checksum", None)
+            h.update(json.dumps([cell.cell_type, cell.source, meta], sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def private_key_problem(course_root: Path, assignment: str) -> str | None:
+    """None when the private key exists and was built from the current solutions; else one sentence
+    ending with "run `calcgrade release <assignment>`" (grading refuses on it, validate reports it)."""
+    fix = f"run `calcgrade release {assignment}`"
+    path = files.private_key_path(Path(course_root), assignment)
+    if not path.is_file():
+        return f"{assignment} has no private key ({path} is missing): {fix}"
+    try:
+        key = files.load_key(path)
+    except (OSError, ValueError) as exc:
+        return f"the private key {path} cannot be read ({exc.__class__.__name__}): {fix}"
+    if key.get("solutions_digest") != solutions_digest(Path(course_root), assignment):
+        return (f"the private key of {assignment} was built from older solutions (solutions/{assignment} "
+                f"changed since): {fix}")
+    return None
+
+
 def _cell_errors(nb: Any) -> list[str]:
     out = []
     for index, cell in enumerate(nb.cells):
@@ -93,6 +132,7 @@ def build_keys(
     notebooks = _notebooks(folder)
     if not notebooks:
         raise KeyBuildError(assignment, [f"no solution notebook in {folder}"])
+    digest = solutions_digest(root, assignment)  # before running them: the key describes what was run
     problems: list[str] = []
     private: dict[str, Any] = {}
     checks: dict[str, list[Any]] = {}
@@ -155,10 +195,12 @@ def build_keys(
             if not (v.correct and v.score >= 1.0):
                 problems.append(f"question {qid!r}: the solution's own answer is not accepted by the {which} key: "
                                 f"{v.message}")
+        problems += questiontests.question_problems(qid, private[qid], public.get(qid))
     if problems:
         raise KeyBuildError(assignment, problems)
 
-    private_key = {"format": files.PRIVATE_FORMAT, "assignment": assignment, "questions": private}
+    private_key = {"format": files.PRIVATE_FORMAT, "assignment": assignment, "questions": private,
+                   "solutions_digest": digest}
     public_key = {"format": files.PUBLIC_FORMAT, "assignment": assignment, "questions": public,
                   "note": "Seeded fingerprints only: the reference answers are not in this file."}
     private_text = files.dump_key(private_key)
@@ -187,10 +229,12 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    root = Path(args.course_root) if getattr(args, "course_root", None) else files.find_course_root(Path.cwd())
-    if root is None or not root.is_dir():
-        print("calcgrade key: no course found (a folder with nbgrader_config.py); use --course-root DIR",
-              file=sys.stderr)
+    from grader.course.coursedir import CourseNotFound, find_course_root
+
+    try:
+        root = find_course_root(Path(args.course_root) if getattr(args, "course_root", None) else None)
+    except CourseNotFound as exc:
+        print(f"calcgrade key: {exc.message}", file=sys.stderr)
         return 2
     names = list(getattr(args, "assignments", []) or []) or assignments_of(root)
     if not names:
@@ -220,16 +264,21 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _build_with_progress(root: Path, name: str, *, write: bool) -> KeyBuildResult:
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover
-        return build_keys(root, name, write=write)
-    bar = tqdm(desc=f"{name}", unit="cell", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+    """On a terminal a bar over the cells run; in a log one line per solution notebook run."""
+    from grader.course.progress import Progress
+
+    bar = Progress(desc=name, unit="cell", leave=False)
+    notebooks = 0
 
     def on_cell(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+        nonlocal notebooks
+        if bar.terminal:
+            if done < bar.n or bar.total != total:
+                bar.reset(total)
+            bar.update(done - bar.n)
+        elif done == total:
+            notebooks += 1
+            print(f"{name}: solution notebook {notebooks} run ({total} cells)", file=sys.stderr, flush=True)
 
     try:
         return build_keys(root, name, write=write, on_cell=on_cell)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Iterable
 
 import nbformat
 
-from grader.course.autograde import course_path, load_api
+from grader.course import coursedir
 
 @dataclass(frozen=True)
 class Finding:
@@ -114,10 +115,12 @@ def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
     add("public key is current", current,
         "" if current else f"run: calcgrade key {assignment} (then release)")
 
+    problem = keybuild.private_key_problem(root, assignment)
     private_path = files.private_key_path(root, assignment)
-    if private_path.exists():
-        fresh = private_path.read_text(encoding="utf-8") == built.private_text
-        add("private key is current", fresh, "" if fresh else f"run: calcgrade key {assignment}")
+    if problem is None and private_path.read_text(encoding="utf-8") != built.private_text:
+        problem = (f"the private key of {assignment} differs from what the solutions give now: "
+                   f"run `calcgrade release {assignment}`")
+    add("private key is current (grading refuses without it)", problem is None, problem or "")
 
     private, public = json.loads(built.private_text), json.loads(built.public_text)
     checked, problems = _parity_problems(private, public)
@@ -131,8 +134,8 @@ def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
         shutil.copytree(root / "solutions" / assignment, copy / "solutions" / assignment,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         files.public_key_path(copy, assignment).write_text(built.public_text, encoding="utf-8")
-        api = load_api(copy)
-        with course_path():
+        api = coursedir.nbgrader_api(copy, db_url=f"sqlite:///{copy / 'scratch.db'}")
+        with coursedir.scripts_on_path():
             result = api.generate_assignment(assignment, force=True, create=True)
         if not result.get("success"):
             add("release is current", False, "nbgrader generate_assignment failed on a copy of the course")
@@ -194,14 +197,16 @@ def format_report(findings: list[Finding]) -> str:
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--course-root", type=Path, default=None,
-                        help="course folder (default: the one holding nbgrader_config.py)")
+                        help="course folder (default: the nearest folder at or above here with nbgrader_config.py)")
     parser.add_argument("assignment", nargs="*", help="only these assignments (default: all)")
 
 
 def validate_main(args: argparse.Namespace) -> int:
-    from grader.course import release as course
-
-    root = (args.course_root or course.project_root()).resolve()
+    try:
+        root = coursedir.find_course_root(args.course_root)
+    except coursedir.CourseNotFound as exc:
+        print(f"calcgrade validate: {exc.message}", file=sys.stderr)
+        return 2
     report = validate_course(root, args.assignment or None)
     print(format_report(report))
     return 0 if all(item.ok for item in report) else 1

@@ -1,0 +1,101 @@
+"""Question tests: a slip in a reference answer is caught at release, not by the students.
+
+Modelled on STACK's question tests.  Next to ``question(...)`` an author lists test answers with
+the verdict each must get (``tests=[("6*x*(x**2 + 1)**2", True), ("3*(x**2 + 1)**2",
+"forgot_inner_derivative"), ("x", False)]``); the key builder runs every test against the private
+*and* the public entry and refuses the key on any mismatch.  Even without declared tests, a
+reference equal to one of its own named mistakes, or two named mistakes equal to each other, is
+refused: either makes a diagnosis meaningless.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from grader.key import grading
+from grader.key.wire import from_wire
+
+__all__ = ["expectation_text", "answer_text", "declared_test_problems", "mistake_problems", "question_problems"]
+
+
+def expectation_text(expect: bool | str) -> str:
+    if expect is True:
+        return "correct"
+    if expect is False:
+        return "wrong"
+    return f"the named mistake {expect!r}"
+
+
+def answer_text(wire: Any, limit: int = 80) -> str:
+    """A short readable form of a wire answer for a message (the expression, not its JSON)."""
+    if isinstance(wire, dict) and wire.get("$") == "calls":  # a function: its outputs on the key's inputs
+        outs = [answer_text(r["ok"], 24) if "ok" in r else "error" for r in wire.get("results", [])[:3]]
+        more = ", …" if len(wire.get("results", [])) > 3 else ""
+        return f"a function giving {', '.join(outs)}{more}"
+    try:
+        text = str(from_wire(wire))
+        if text.startswith("{") or "object at 0x" in text:
+            raise ValueError
+    except Exception:
+        text = json.dumps(wire, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _verdict_text(v: Any) -> str:
+    if v.correct:
+        return "correct"
+    if v.misconception:
+        return f"wrong, recognised as {v.misconception!r}"
+    return "wrong"
+
+
+def _meets(v: Any, expect: bool | str) -> bool:
+    if expect is True:
+        return bool(v.correct) and float(v.score) >= 1.0
+    if expect is False:
+        return not v.correct
+    return (not v.correct) and v.misconception == expect
+
+
+def declared_test_problems(qid: str, private: Mapping[str, Any], public: Mapping[str, Any] | None) -> list[str]:
+    """Mismatches of the declared question tests, against both keys, one sentence each."""
+    problems: list[str] = []
+    named = {m["id"] for m in private.get("mistakes", [])}
+    for number, test in enumerate(private.get("tests", []), start=1):
+        expect, answer = test.get("expect"), test.get("answer")
+        label = f"question {qid!r}, test {number} ({answer_text(answer)})"
+        if isinstance(expect, str) and expect not in named:
+            problems.append(f"{label}: expects the named mistake {expect!r}, but the question names "
+                            f"{', '.join(sorted(named)) or 'no mistakes'}")
+            continue
+        for which, entry in (("private", private), ("public", public)):
+            if entry is None:
+                continue
+            verdict = grading.grade(answer, entry)
+            if not _meets(verdict, expect):
+                problems.append(f"{label}: should be {expectation_text(expect)}, the {which} key says "
+                                f"{_verdict_text(verdict)}")
+                break  # one sentence per test is enough; the other key says the same or worse
+    return problems
+
+
+def mistake_problems(qid: str, private: Mapping[str, Any]) -> list[str]:
+    """A named mistake the reference itself equals, or two named mistakes that are the same answer."""
+    problems: list[str] = []
+    ids = [m["id"] for m in private.get("mistakes", [])]
+    for mistake in private.get("mistakes", []):
+        verdict = grading.grade(mistake["answer"], private)
+        if verdict.correct:
+            problems.append(f"question {qid!r}: the reference equals its own named mistake {mistake['id']!r} "
+                            "(a slip in the reference, or in the mistake)")
+        elif verdict.misconception in ids and verdict.misconception != mistake["id"]:
+            problems.append(f"question {qid!r}: the named mistakes {verdict.misconception!r} and "
+                            f"{mistake['id']!r} are the same answer")
+    return problems
+
+
+def question_problems(qid: str, private: Mapping[str, Any], public: Mapping[str, Any] | None) -> list[str]:
+    """Everything the question tests find wrong with one question (empty: it may be released)."""
+    structural = mistake_problems(qid, private)
+    return structural + declared_test_problems(qid, private, public)

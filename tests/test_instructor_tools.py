@@ -1,0 +1,240 @@
+"""The instructor's tools that need no kernel: finding the course folder, `calcgrade --version`,
+`calcgrade init`, the exchange folder, the release's structural check, progress in a log."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+import make_course  # noqa: E402
+
+from grader.cli import main as cli  # noqa: E402
+from grader.course import coursedir, exchange, releasecheck  # noqa: E402
+from grader.course import init as course_init  # noqa: E402
+from grader.course.progress import Progress  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _course(tmp: Path, course_id: str | None = "fx-course") -> Path:
+    root = tmp / "course"
+    shutil.copytree(make_course.COURSE, root, ignore=shutil.ignore_patterns(".calcgrade", "calcgrade_public.json"))
+    if course_id:
+        with open(root / "nbgrader_config.py", "a", encoding="utf-8") as fh:
+            fh.write(f"c.CourseDirectory.course_id = {course_id!r}\n"
+                     "import os\nc.Exchange.root = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'exchange')\n")
+    return root
+
+
+# --------------------------------------------------------------------------- the course folder
+
+
+def test_the_course_is_the_nearest_folder_with_nbgrader_config_at_or_above_the_start(tmp_path):
+    root = _course(tmp_path)
+    deep = root / "solutions" / "fx_basics"
+    assert coursedir.find_course_root(start=deep) == root.resolve()
+    assert coursedir.find_course_root(start=root) == root.resolve()
+    assert coursedir.find_course_root(root / "solutions" / ".." ) == root.resolve()
+
+
+def test_no_course_is_a_clear_error_never_the_package_location(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(coursedir.CourseNotFound) as info:
+        coursedir.find_course_root(start=empty)
+    assert info.value.message.startswith(f"no course found: neither {empty.resolve()} nor a folder above it holds "
+                                         "nbgrader_config.py")
+    assert "--course-root DIR" in info.value.message and "calcgrade init DIR" in info.value.message
+    with pytest.raises(coursedir.CourseNotFound) as info:
+        coursedir.find_course_root(empty)
+    assert info.value.message == (f"no course at {empty.resolve()}: it has no nbgrader_config.py "
+                                  f"(`calcgrade init {empty.resolve()}` writes a fresh course there)")
+
+
+@pytest.mark.parametrize("command", [["release", "fx_basics"], ["validate"], ["key"]])
+def test_commands_outside_a_course_say_so_in_one_sentence(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.chdir(tmp_path)
+    assert cli(command) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().startswith(f"calcgrade {command[0]}: no course found: neither {tmp_path.resolve()}")
+    assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
+    assert not list(tmp_path.iterdir())  # nothing was written
+
+
+@pytest.mark.slow
+def test_commands_work_on_the_course_of_the_current_folder_not_the_checkout(tmp_path, monkeypatch, capsys):
+    root = _course(tmp_path)
+    checkout_keys = sorted((ROOT / ".calcgrade" / "keys").glob("*")) if (ROOT / ".calcgrade").exists() else []
+    monkeypatch.chdir(root / "solutions")
+    from grader.course import release
+
+    assert release.project_root() == root.resolve()  # the compatibility name
+    assert cli(["key", "--check"]) == 1  # fx_basics has no public key yet: found in *this* course
+    err = capsys.readouterr().err
+    assert "fx_basics: the public key" in err and str(root / "solutions" / "fx_basics") in err
+    # progress in a log (pytest's capture is not a terminal): one line per solution notebook, no redrawing
+    assert err.splitlines()[0].startswith("fx_basics: solution notebook 1 run (") and "\r" not in err
+    after = sorted((ROOT / ".calcgrade" / "keys").glob("*")) if (ROOT / ".calcgrade").exists() else []
+    assert after == checkout_keys
+
+
+def test_version_is_the_installed_distribution():
+    script = Path(sys.executable).parent / "calcgrade"
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"calcgrade {version('calcgrade')}"
+
+
+# --------------------------------------------------------------------------- calcgrade init
+
+
+def test_init_writes_a_fresh_course_that_commands_find(tmp_path, capsys):
+    target = tmp_path / "my-course"
+    assert cli(["init", str(target), "--course-id", "calc-2027"]) == 0
+    out = capsys.readouterr().out
+    source = course_init.bundled_course()
+    assert source is not None
+    names = sorted(d.name for d in (source / "solutions").iterdir() if d.is_dir())
+    assert out.startswith(f"✓ a fresh course in {target.resolve()}: nbgrader_config.py and solutions/ "
+                          f"({len(names)} assignments: {', '.join(names)})")
+    for name in names:
+        for nb in (source / "solutions" / name).glob("*.ipynb"):
+            assert (target / "solutions" / name / nb.name).read_bytes() == nb.read_bytes()
+    assert coursedir.find_course_root(start=target / "solutions") == target.resolve()
+    assert coursedir.course_id(target) == "calc-2027"
+    assert "gradebook.db" in (target / ".gitignore").read_text() and "exchange/" in (target / ".gitignore").read_text()
+    assert not (target / "exercises").exists() and not (target / ".calcgrade").exists()
+
+
+def test_init_refuses_a_folder_that_is_not_empty_and_touches_nothing(tmp_path, capsys):
+    target = tmp_path / "busy"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    assert cli(["init", str(target)]) == 2
+    assert capsys.readouterr().err.strip() == f"calcgrade init: {target.resolve()} is not empty: give a new or empty folder"
+    assert [p.name for p in target.iterdir()] == ["notes.txt"] and (target / "notes.txt").read_text() == "mine"
+
+
+def test_demo_uses_the_course_here_else_the_one_calcgrade_carries(tmp_path, monkeypatch):
+    from grader.course import demo
+
+    root = _course(tmp_path)
+    monkeypatch.chdir(root)
+    assert demo.demo_source() == (root.resolve(), "the course here")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    source, origin = demo.demo_source()
+    assert origin == "the course calcgrade carries" and source == course_init.bundled_course()
+
+
+# --------------------------------------------------------------------------- the exchange
+
+
+def test_the_exchange_gets_nbgraders_permissions(tmp_path):
+    root = _course(tmp_path)
+    course = exchange.ensure_exchange(root)
+    assert course == root / "exchange" / "fx-course"
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(root / "exchange") == 0o777
+    assert mode(course) == 0o755 and mode(course / "outbound") == 0o755
+    assert mode(course / "inbound") == stat.S_ISGID | 0o733
+    assert "c.Exchange.root = " + repr(str(root / "exchange")) in exchange.student_config(root)
+    assert "c.CourseDirectory.course_id = 'fx-course'" in exchange.student_config(root)
+
+
+def test_a_course_without_an_id_cannot_use_the_exchange(tmp_path):
+    root = _course(tmp_path, course_id=None)
+    with pytest.raises(exchange.ExchangeError) as info:
+        exchange.ensure_exchange(root)
+    assert str(info.value) == (f"{root / 'nbgrader_config.py'} sets no c.CourseDirectory.course_id, "
+                               "which nbgrader's exchange needs")
+
+
+def test_the_course_config_names_an_exchange_inside_the_course():
+    assert coursedir.exchange_root(ROOT) == ROOT / "exchange"
+    assert coursedir.course_id(ROOT) == "calculus-for-ml"
+
+
+# --------------------------------------------------------------------------- structural check of a release
+
+
+def _notebook(tmp: Path, cells: list) -> Path:
+    path = tmp / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), str(path))
+    return path
+
+
+def test_solution_regions_are_checked_cell_by_cell_with_the_question_named(tmp_path):
+    ok = make_course.answer("fine", "a = ...", "a = 1\nquestion('fine', 1)")
+    no_end = make_course.answer("chain_rule", "d = ...", "d = 1\nquestion('chain_rule', 1)")
+    no_end.source = no_end.source.replace("### END SOLUTION", "")
+    nested = make_course.answer("nested", "b = ...", "### BEGIN SOLUTION\nb = 2\nquestion('nested', 2)")
+    stray_end = nbformat.v4.new_code_cell("c = 3\n### END SOLUTION", metadata=make_course._meta(
+        solution=True, grade_id="ans_stray"))
+    outside = nbformat.v4.new_code_cell("### BEGIN SOLUTION\ne = 1\n### END SOLUTION")
+    twin = make_course.test("fine", "a", 1)
+    twin.metadata["nbgrader"]["grade_id"] = "ans_fine"
+    path = _notebook(tmp_path, [ok, no_end, nested, stray_end, outside, twin])
+    problems = releasecheck.notebook_problems(path, "demo_a")
+    assert problems == [
+        "demo_a/nb.ipynb, cell 2 (ans_chain_rule, question chain_rule): `### BEGIN SOLUTION` has no matching "
+        "`### END SOLUTION`",
+        "demo_a/nb.ipynb, cell 3 (ans_nested, question nested): a second `### BEGIN SOLUTION` before the "
+        "`### END SOLUTION` of the first",
+        "demo_a/nb.ipynb, cell 4 (ans_stray): `### END SOLUTION` without a `### BEGIN SOLUTION` above it",
+        "demo_a/nb.ipynb, cell 5: a `### BEGIN SOLUTION` region in a cell that is not marked as a solution cell "
+        "(nbgrader would release it unchanged)",
+        "demo_a/nb.ipynb, cell 6 (ans_fine, question fine): grade id 'ans_fine' is also used by cell 1",
+    ]
+    assert releasecheck.first_sentence(problems).endswith("(and 4 more problems; -v lists them)")
+
+
+def test_the_committed_solutions_pass_the_structural_check():
+    for assignment in ["01_sums_products", "02_derivatives", "03_gradients", "04_integrals", "05_gradient_descent"]:
+        assert releasecheck.assignment_problems(ROOT, assignment) == [], assignment
+
+
+def test_nbgraders_own_refusal_is_read_from_its_log():
+    log = ("[GenerateAssignment | ERROR] There was an error processing assignment\nTraceback (most recent call last):\n"
+           '  File "x.py", line 1\nnbgrader.nbgraderformat.common.ValidationError: Markdown grade cell \'intro\' '
+           "is not marked as a solution cell\n[GenerateAssignment | ERROR] Notebook failed to validate\n"
+           "ValidationError: Notebook failed to validate; the nbgrader metadata may be corrupted.")
+    assert releasecheck.summarise_nbgrader_log(log, "fallback") == \
+        "Markdown grade cell 'intro' is not marked as a solution cell"
+    assert releasecheck.summarise_nbgrader_log("[Foo | ERROR] it broke", "fallback") == "it broke"
+    assert releasecheck.summarise_nbgrader_log("", "fallback") == "fallback"
+
+
+# --------------------------------------------------------------------------- progress in a log
+
+
+def test_progress_prints_one_line_per_step_when_not_a_terminal():
+    out = io.StringIO()
+    with Progress(3, desc="autograde", unit="submission", file=out) as bar:
+        for name in ["a", "b", "c"]:
+            bar.set_postfix_str(f"02_derivatives/{name}", refresh=False)
+            bar.update(1)
+    assert out.getvalue().splitlines() == [
+        "autograde: 1/3 submissions 02_derivatives/a",
+        "autograde: 2/3 submissions 02_derivatives/b",
+        "autograde: 3/3 submissions 02_derivatives/c",
+    ]
+    assert "\r" not in out.getvalue()
+
+
+def test_progress_on_a_terminal_is_a_live_bar():
+    out = io.StringIO()
+    with Progress(2, desc="key", unit="cell", file=out, terminal=True) as bar:
+        bar.update(2)
+    assert "\r" in out.getvalue() and "2/2" in out.getvalue()
