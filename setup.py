@@ -1,9 +1,12 @@
-"""Build hook: the wheel carries the course it demonstrates (nbgrader_config.py + solutions/).
+"""Build hook: the wheel carries a course to demonstrate and to start from (the course's nbgrader_config.py
+and the starter assignment in starter/solutions/).
 
 Copied into ``grader/course/data/course`` of the build at packaging time, so ``calcgrade demo`` and
-``calcgrade init`` work after a plain ``pip install``.  An editable install reads the checkout instead.
-``CALCGRADE_WHEEL_WITHOUT_COURSE=1`` builds a wheel without it (for students: the solutions hold the
-reference answers).  Everything else is configured in pyproject.toml.
+``calcgrade init`` work after a plain ``pip install``.  The real assignments' solutions/ are never packaged:
+students install this package too, and what students receive must hold no reference answer (the starter
+assignment's answers are public on purpose).  An editable install reads the checkout instead.
+``CALCGRADE_WHEEL_WITHOUT_COURSE=1`` builds a wheel without even the starter.  Everything else is configured
+in pyproject.toml.
 """
 
 import os
@@ -24,14 +27,14 @@ class BuildPyWithCourse(build_py):
         super().run()
         if getattr(self, "editable_mode", False) or os.environ.get("CALCGRADE_WHEEL_WITHOUT_COURSE"):
             return
-        if not (HERE / "nbgrader_config.py").is_file() or not (HERE / "solutions").is_dir():
+        if not (HERE / "nbgrader_config.py").is_file() or not (HERE / "starter" / "solutions").is_dir():
             return  # building from a tree without the course (nothing to carry)
         target = Path(self.build_lib) / "grader" / "course" / "data" / "course"
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
         shutil.copy2(HERE / "nbgrader_config.py", target / "nbgrader_config.py")
-        shutil.copytree(HERE / "solutions", target / "solutions", ignore=IGNORED)
+        shutil.copytree(HERE / "starter" / "solutions", target / "solutions", ignore=IGNORED)
 
 
 setup(cmdclass={"build_py": BuildPyWithCourse})

@@ -47,16 +47,20 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
     return bin_dir, env, wheel
 
 
-def test_the_wheel_carries_the_course_and_no_private_key(installed):
+def test_the_wheel_carries_the_starter_course_and_no_reference_of_the_real_course(installed):
+    """Students install the package too: it carries the starter assignment (answers public on purpose), never
+    the real assignments' solutions, their keys, or a gradebook."""
     _, _, wheel = installed
     names = zipfile.ZipFile(wheel).namelist()
     carried = sorted(n.split("grader/course/data/course/", 1)[1] for n in names
                      if n.startswith("grader/course/data/course/"))
     expected = ["nbgrader_config.py"] + sorted(
-        p.relative_to(ROOT).as_posix() for p in (ROOT / "solutions").rglob("*")
+        p.relative_to(ROOT / "starter").as_posix() for p in (ROOT / "starter" / "solutions").rglob("*")
         if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts)
     assert carried == sorted(expected)
     assert not [n for n in names if ".calcgrade" in n or "gradebook" in n or "/exercises/" in n]
+    real = {p.parent.name for p in (ROOT / "solutions").glob("*/*.ipynb")}
+    assert real and not [n for n in names if any(f"/{a}/" in n for a in real)]
 
 
 def test_version_and_init_from_an_empty_folder(installed, tmp_path):
@@ -71,7 +75,7 @@ def test_version_and_init_from_an_empty_folder(installed, tmp_path):
                           env=env, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"✓ a fresh course in {tmp_path / 'my-course'}: nbgrader_config.py and solutions/")
-    for nb in (ROOT / "solutions").glob("*/*.ipynb"):
+    for nb in (ROOT / "starter" / "solutions").glob("*/*.ipynb"):
         assert (tmp_path / "my-course" / "solutions" / nb.parent.name / nb.name).read_bytes() == nb.read_bytes()
     assert (tmp_path / "my-course" / "nbgrader_config.py").read_bytes() == (ROOT / "nbgrader_config.py").read_bytes()
 
@@ -80,7 +84,7 @@ def test_the_demo_runs_from_an_empty_folder_and_removes_its_folder(installed, tm
     bin_dir, env, _ = installed
     empty = tmp_path / "empty"
     empty.mkdir()
-    proc = subprocess.run([str(bin_dir / "calcgrade"), "demo", "--assignments", "01_sums_products"],
+    proc = subprocess.run([str(bin_dir / "calcgrade"), "demo", "--assignments", "00_starter"],
                           capture_output=True, text=True, env=env, cwd=empty, timeout=850)
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]

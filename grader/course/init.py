@@ -2,8 +2,10 @@
 
 Why the package carries a course: ``pip install calcgrade`` must be enough to see the tool work
 (``calcgrade demo`` anywhere) and to start a course of one's own.  The wheel holds the course's
-``nbgrader_config.py`` and ``solutions/`` as package data (``grader/course/data/course``, copied there by
-setup.py when the wheel is built); an editable install or a source checkout uses the checkout itself.
+``nbgrader_config.py`` and the starter assignment (``starter/solutions/00_starter``) as package data
+(``grader/course/data/course``, copied there by setup.py when the wheel is built), never the real
+assignments' solutions: students install the package too.  An editable install or a source checkout uses the
+checkout's starter assignment with the checkout's configuration.
 """
 
 from __future__ import annotations
@@ -47,15 +49,19 @@ def bundled_course() -> Path | None:
     if _is_course(DATA_COURSE):
         return DATA_COURSE
     checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file() and _is_course(checkout):
-        return checkout
+    if (checkout / "pyproject.toml").is_file() and (checkout / CONFIG_NAME).is_file() \
+            and (checkout / "starter" / "solutions").is_dir():
+        return checkout / "starter"
     return None
 
 
 def copy_course(source: Path, target: Path, assignments: list[str] | None = None) -> None:
-    """Copy the instructor's side of a course (config + solutions, optionally only some assignments)."""
+    """Copy the instructor's side of a course (config + solutions, optionally only some assignments).
+
+    The checkout's starter folder holds only solutions/: its configuration is the checkout's own."""
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source / CONFIG_NAME, target / CONFIG_NAME)
+    config = source / CONFIG_NAME if (source / CONFIG_NAME).is_file() else source.parent / CONFIG_NAME
+    shutil.copy2(config, target / CONFIG_NAME)
     names = assignments if assignments is not None else sorted(
         d.name for d in (source / "solutions").iterdir() if d.is_dir() and not d.name.startswith("."))
     for name in names:
