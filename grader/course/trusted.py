@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 __all__ = [
-    "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "TestCell", "grade_execution",
-    "test_cells_of", "qid_of_source", "function_inputs", "payload_problem",
+    "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "GradedCell", "grade_execution",
+    "graded_cells_of", "qid_of_source", "function_inputs", "payload_problem",
 ]
 
 ANSWER_MIME = "application/vnd.calcgrade.answer+json"
@@ -87,7 +87,7 @@ class GradedNotebook:
 
 
 @dataclass(frozen=True)
-class TestCell:
+class GradedCell:
     """A graded code cell of the restored notebook and the question its ``check`` call names."""
 
     index: int
@@ -132,7 +132,7 @@ def _source(cell: Mapping[str, Any]) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
-def test_cells_of(notebook: Mapping[str, Any]) -> list[TestCell]:
+def graded_cells_of(notebook: Mapping[str, Any]) -> list[GradedCell]:
     """The autograded cells of a restored notebook: code cells with ``grade: true`` that are not answers
     (``solution: true`` grade cells are graded by hand, as nbgrader does)."""
     out = []
@@ -145,7 +145,7 @@ def test_cells_of(notebook: Mapping[str, Any]) -> list[TestCell]:
         except (TypeError, ValueError):
             points = 0.0
         qid, problem = qid_of_source(_source(cell))
-        out.append(TestCell(index, str(meta.get("grade_id", f"cell-{index}")), points, qid, problem))
+        out.append(GradedCell(index, str(meta.get("grade_id", f"cell-{index}")), points, qid, problem))
     return out
 
 
@@ -215,7 +215,7 @@ def grade_execution(execution: Any, private_key: Mapping[str, Any], *, notebook_
     questions = (private_key.get("questions") or {}) if isinstance(private_key, Mapping) else {}
     graded = GradedNotebook(notebook, stopped=stopped, sandboxed=bool(getattr(execution, "sandboxed", True)))
     test_indexes = set()
-    for tc in test_cells_of(notebook):
+    for tc in graded_cells_of(notebook):
         test_indexes.add(tc.index)
         emitted = payloads.get(tc.index, [])
         result = _grade_cell(tc, emitted, questions, stopped=stopped, stopped_at=stopped_at,
@@ -230,7 +230,7 @@ def grade_execution(execution: Any, private_key: Mapping[str, Any], *, notebook_
     return graded
 
 
-def _grade_cell(tc: TestCell, emitted: list, questions: Mapping[str, Any], *, stopped: str | None,
+def _grade_cell(tc: GradedCell, emitted: list, questions: Mapping[str, Any], *, stopped: str | None,
                 stopped_at: int | None, timed_out: bool, cell: Mapping[str, Any]) -> QuestionResult:
     def zero(status: str, message: str) -> QuestionResult:
         return QuestionResult(tc.grade_id, tc.qid, tc.index, 0.0, tc.points, status, message)
