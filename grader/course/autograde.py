@@ -270,9 +270,13 @@ def autograde_assignment(
     sandbox: bool = True,
     cell_timeout: float | None = None,
     on_result: Callable[[StudentResult], None] | None = None,
+    pool: Any = None,
 ) -> AutogradeRun:
     """Grade every (or the named) submission of ``assignment``; raises GradingRefused before grading anything
-    when the private key is missing or stale, or no sandbox is available and ``sandbox`` is True."""
+    when the private key is missing or stale, or no sandbox is available and ``sandbox`` is True.
+
+    ``pool``: an open ``ExecutorPool`` to reuse (a caller grading several assignments pays its warm-up once).
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     from grader.course.executor import ExecutorPool, sandbox_available
@@ -315,10 +319,10 @@ def autograde_assignment(
             from grader.course import cluster  # type: ignore[attr-defined]
 
             executions = cluster.run_jobs(jobs, scheduler)
-            pool = None
+            own_pool = None
         else:
-            pool = ExecutorPool(min(workers, max(1, len(jobs))), sandbox=sandbox)
-            executions = pool.map(jobs)
+            own_pool = None if pool is not None else ExecutorPool(min(workers, max(1, len(jobs))), sandbox=sandbox)
+            executions = (pool or own_pool).map(jobs)
         sandboxed = sandbox
         try:
             for student in chosen:  # students failed in phase 1 are reported first
@@ -354,8 +358,8 @@ def autograde_assignment(
                 if on_result:
                     on_result(results[item.student])
         finally:
-            if pool is not None:
-                pool.close()
+            if own_pool is not None:
+                own_pool.close()
     return AutogradeRun(assignment, [results[s] for s in chosen], sandboxed, time.perf_counter() - started,
                         workers, scheduler or "local")
 
