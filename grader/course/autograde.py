@@ -423,10 +423,16 @@ def find_root(explicit: Path | None) -> Path:
     except ImportError:
         pass
     if explicit is not None:
+        if not (Path(explicit) / "nbgrader_config.py").is_file():
+            raise GradingRefused(f"{explicit} is not a course folder (it has no nbgrader_config.py)")
         return Path(explicit).resolve()
-    from grader.course.release import project_root
+    from grader.key.files import find_course_root
 
-    return project_root()
+    root = find_course_root(Path.cwd())
+    if root is None:
+        raise GradingRefused("no course here: run it in a course folder (one with nbgrader_config.py, or below "
+                             "it) or pass --course-root DIR")
+    return root
 
 
 def format_summary(run: AutogradeRun) -> str:
