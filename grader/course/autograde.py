@@ -124,9 +124,10 @@ class _Pending:
 class _Context:
     def __init__(self, course_root: Path, assignment: str, sandbox: bool, cell_timeout: float | None) -> None:
         from grader.course.executor import Limits
-        from grader.course.nbgrader_steps import SandboxedExecute, load_private_key
+        from grader.course.nbgrader_steps import SandboxedExecute, cache_metadata_schemas, load_private_key
         from grader.course.trusted import function_inputs
 
+        cache_metadata_schemas()
         self.root = course_root
         self.assignment = assignment
         self.api = load_api(course_root)
@@ -211,6 +212,7 @@ def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]
             "metadata": {"path": str(dest), "name": nb_entry.name},
             "nbgrader": {"student": student, "assignment": ctx.assignment, "notebook": nb_entry.name,
                          "db_url": ctx.db_url},
+            "calcgrade": {"gradebook": gb},
         }
         for step in ctx.sanitize:
             nb, resources = step(nb, resources)
@@ -229,8 +231,8 @@ def _finish(ctx: _Context, pending: _Pending, execution: Any) -> Any:
     import nbformat
 
     resources = pending.resources
-    resources["calcgrade"] = {"execution": execution, "restored": pending.restored, "key": ctx.key,
-                              "course_root": str(ctx.root)}
+    resources["calcgrade"].update(execution=execution, restored=pending.restored, key=ctx.key,
+                                  course_root=str(ctx.root))
     nb = nbformat.from_dict(pending.restored)
     for step in ctx.after:
         nb, resources = step(nb, resources)
@@ -461,6 +463,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"calcgrade autograde: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 2
     students = [s.strip() for s in args.students.split(",") if s.strip()] if args.students else None
+    import warnings
+
+    warnings.filterwarnings("ignore", module="nbgrader")        # SQLAlchemy session notes from nbgrader's API
+    warnings.filterwarnings("ignore", module="nbformat")        # a duplicated cell id is reported per student
     progress = _Progress(sys.stdout.isatty() and not args.json, quiet=args.json)
     try:
         run = autograde_assignment(root, args.assignment, students=students, workers=args.workers,
