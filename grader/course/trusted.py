@@ -27,13 +27,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from grader.notebook.capture import ANSWER_MIME, PAYLOAD_VERSION
+from grader.notebook.display import VERDICT_MIME
+
 __all__ = [
     "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "GradedCell", "grade_execution",
     "graded_cells_of", "qid_of_source", "function_inputs", "payload_problem",
 ]
 
-ANSWER_MIME = "application/vnd.calcgrade.answer+json"
-VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
 MAX_PAYLOAD_BYTES = 4 << 20         # an honest answer is a few kB; a function's outputs at most a few hundred
 MAX_PAYLOAD_NODES = 400_000          # JSON containers and scalars in one payload
 MAX_PAYLOAD_DEPTH = 200
@@ -190,7 +191,7 @@ def payload_problem(payload: Any, qid: str) -> str | None:
         return "the recorded answer is not readable"
     if size > MAX_PAYLOAD_BYTES:
         return f"the recorded answer is too large to be graded ({size // 1024} kB)"
-    if payload.get("v") != 1 or "answer" not in payload or not isinstance(payload.get("qid"), str):
+    if payload.get("v") != PAYLOAD_VERSION or "answer" not in payload or not isinstance(payload.get("qid"), str):
         return "the recorded answer is not in the form the grader reads"
     if payload["qid"] != qid:
         return f"this test cell recorded an answer to another question ({payload['qid'][:60]!r})"
