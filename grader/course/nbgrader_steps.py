@@ -237,6 +237,7 @@ class CheckSubmissionCells(NbGraderPreprocessor):
     """Refuses a submission whose nbgrader cells were duplicated, invented or deleted (before nbgrader dedups)."""
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
+        cache_metadata_schemas()  # nbgrader's CheckCellMetadata runs twice per notebook after this step
         assignment, _, notebook_id, db_url = _ids(resources)
         shared = (resources.get("calcgrade") or {}).get("gradebook")
         if shared is not None:
