@@ -259,9 +259,10 @@ def test_answer_records_for_the_class_report():
     p = right_payloads()
     p[3] = [payload("chain", to_wire(3 * (x**2 + 1)**2))]
     graded = grade(execution(p))
-    records = answer_records(graded, KEY, assignment="a1", student="alice", notebook="nb")
-    assert [(r["qid"], r["points"], r["max_points"], r["correct"], r["misconception"]) for r in records] == [
-        ("chain", 0.0, 2.0, False, "forgot_inner"), ("total", 1.0, 1.0, True, None), ("square", 3.0, 3.0, True, None)]
+    records = answer_records(graded, KEY, assignment="a1", student="alice", notebook="nb", hints={"chain": 2})
+    assert [(r["qid"], r["points"], r["max_points"], r["correct"], r["misconception"], r["hints_used"])
+            for r in records] == [("chain", 0.0, 2.0, False, "forgot_inner", 2), ("total", 1.0, 1.0, True, None, 0),
+                                  ("square", 3.0, 3.0, True, None, 0)]
     assert records[0]["answer"] == to_wire(3 * (x**2 + 1)**2) and records[0]["entry"] is KEY["questions"]["chain"]
     assert {r["assignment"] for r in records} == {"a1"} and {r["student"] for r in records} == {"alice"}
 

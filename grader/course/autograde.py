@@ -206,7 +206,8 @@ def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]
         try:
             nb = nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4)
         except Exception as exc:
-            raise GradingRefused(f"{path.name} is not a valid notebook ({_first_line(exc)})") from None
+            why = "not JSON" if "JSON" in type(exc).__name__ else _first_line(exc)
+            raise GradingRefused(f"{path.name} is not a valid notebook ({why})") from None
         resources: dict[str, Any] = {
             "unique_key": nb_entry.name, "output_files_dir": f"{nb_entry.name}_files",
             "metadata": {"path": str(dest), "name": nb_entry.name},
@@ -300,7 +301,7 @@ def autograde_assignment(
     workers = max(1, int(workers or os.cpu_count() or 1))
     results: dict[str, StudentResult] = {}
     clock: dict[str, float] = {}
-    with course_path(), Gradebook(ctx.db_url, ctx.coursedir.course_id) as gb:
+    with course_path(), _quiet_nbgrader(), Gradebook(ctx.db_url, ctx.coursedir.course_id) as gb:
         try:
             gb.find_assignment(assignment)
         except MissingEntry:
@@ -364,6 +365,18 @@ def autograde_assignment(
                 own_pool.close()
     return AutogradeRun(assignment, [results[s] for s in chosen], sandboxed, time.perf_counter() - started,
                         workers, scheduler or "local")
+
+
+@contextmanager
+def _quiet_nbgrader() -> Iterator[None]:
+    """SQLAlchemy's session notes from nbgrader's API and nbformat's duplicate-cell-id notes are not the
+    instructor's business (a duplicated cell is reported per student in the summary)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="nbgrader")
+        warnings.filterwarnings("ignore", module="nbformat")
+        yield
 
 
 def _fail(ctx: _Context, res: StudentResult, exc: BaseException) -> None:
@@ -463,10 +476,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"calcgrade autograde: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 2
     students = [s.strip() for s in args.students.split(",") if s.strip()] if args.students else None
-    import warnings
-
-    warnings.filterwarnings("ignore", module="nbgrader")        # SQLAlchemy session notes from nbgrader's API
-    warnings.filterwarnings("ignore", module="nbformat")        # a duplicated cell id is reported per student
     progress = _Progress(sys.stdout.isatty() and not args.json, quiet=args.json)
     try:
         run = autograde_assignment(root, args.assignment, students=students, workers=args.workers,

@@ -140,9 +140,23 @@ def load_private_key(course_root: Path, assignment: str) -> dict[str, Any]:
     return key
 
 
+def hints_seen(nb: Mapping[str, Any]) -> dict[str, int]:
+    """{qid: hint tiers shown} from a submitted notebook's outputs (read before nbgrader clears them; for the
+    report only, never for a score).  Empty until ``grader.notebook.hints`` is installed."""
+    try:
+        from grader.notebook.hints import hints_used  # type: ignore[import-not-found]
+    except ImportError:
+        return {}
+    try:
+        return {str(k): int(v) for k, v in hints_used(nb).items()}
+    except Exception:
+        return {}
+
+
 def answer_records(graded: Any, private_key: Mapping[str, Any], *, assignment: str, student: str,
-                   notebook: str) -> list[dict[str, Any]]:
+                   notebook: str, hints: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
     """The fields of one ``grader.course.answerlog.AnswerRecord`` per graded question of a notebook."""
+    hints = hints or {}
     questions = private_key.get("questions") or {}
     out = []
     for q in graded.questions:
@@ -154,7 +168,7 @@ def answer_records(graded: Any, private_key: Mapping[str, Any], *, assignment: s
             "assignment": assignment, "student": student, "notebook": notebook, "qid": q.qid,
             "points": float(q.points), "max_points": float(q.max_points), "correct": q.status == "correct",
             "misconception": verdict.get("misconception"), "method": str(verdict.get("method") or q.status),
-            "answer": q.answer if q.graded else None, "entry": entry,
+            "hints_used": int(hints.get(q.qid, 0)), "answer": q.answer if q.graded else None, "entry": entry,
         })
     return out
 
@@ -166,15 +180,16 @@ def record_answers(db_url: str, assignment: str, student: str, records: list[dic
         from grader.course import answerlog  # type: ignore[attr-defined]
     except ImportError:
         return False
+    from grader.key.entries import unanswered_answer
+
     rows = []
     for r in records:
         answer, entry = r["answer"], r["entry"]
+        if answer is None:  # nothing was handed over: the log counts it as unanswered
+            answer = unanswered_answer("")
         fields = {k: v for k, v in r.items() if k not in ("answer", "entry")}
-        rows.append(answerlog.AnswerRecord(
-            **fields,
-            fingerprint=answerlog.answer_fingerprint(answer, entry) if answer is not None else "",
-            answer_text=answerlog.answer_text(answer) if answer is not None else "",
-        ))
+        rows.append(answerlog.AnswerRecord(**fields, fingerprint=answerlog.answer_fingerprint(answer, entry),
+                                           answer_text=answerlog.answer_text(answer)))
     answerlog.write_records(db_url, assignment, student, rows)
     return True
 
@@ -247,6 +262,8 @@ class CheckSubmissionCells(NbGraderPreprocessor):
                 problems = submission_problems(nb, gb, notebook_id, assignment)
         if problems:
             raise GradingRefused("; ".join(problems))
+        # the hints the student saw, for the report, before nbgrader clears the outputs
+        nb.setdefault("metadata", {})["calcgrade"] = {"hints_used": hints_seen(nb)}
         return nb, resources
 
 
@@ -322,8 +339,10 @@ class SaveTrustedGrades(SaveAutoGrades):
         else:
             nb, resources = super().preprocess(nb, resources)
         try:
+            seen = ((state["restored"].get("metadata") or {}).get("calcgrade") or {}).get("hints_used") or {}
             record_answers(db_url, assignment, student, answer_records(
-                state["graded"], state["key"], assignment=assignment, student=student, notebook=notebook_id))
+                state["graded"], state["key"], assignment=assignment, student=student, notebook=notebook_id,
+                hints=seen if isinstance(seen, dict) else {}))
         except Exception as exc:  # the report's log must never cost a grade
             self.log.warning("could not record the answers of %s for the report: %s", student, exc)
         return nb, resources
