@@ -281,3 +281,22 @@ def test_a_stop_without_a_cell_index_stops_every_unanswered_question(stopped_at)
     graded = grade(execution({}, stopped="the notebook ran past its time limit (300 s)", stopped_at=stopped_at))
     assert graded.score == 0.0
     assert all(q.status == "stopped" for q in graded.questions)
+
+
+def test_graded_answers_reach_the_answer_log(tmp_path):
+    answerlog = pytest.importorskip("grader.course.answerlog")
+    from grader.course.nbgrader_steps import record_answers
+
+    p = right_payloads()
+    p[3] = [payload("chain", to_wire(3 * (x**2 + 1)**2))]
+    del p[5]
+    graded = grade(execution(p))
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    records = answer_records(graded, KEY, assignment="a1", student="alice", notebook="nb", hints={"square": 1})
+    assert record_answers(db, "a1", "alice", records) is True
+    rows = {r.qid: r for r in answerlog.read_records(db, "a1")}
+    assert set(rows) == {"chain", "total", "square"}
+    assert rows["chain"].misconception == "forgot_inner" and rows["chain"].points == 0.0 and rows["chain"].answer_text
+    assert rows["total"].answer_text == "" and not rows["total"].correct
+    assert rows["square"].correct and rows["square"].points == 3.0 and rows["square"].hints_used == 1
+    assert record_answers(db, "a1", "alice", records[:1]) and len(answerlog.read_records(db, "a1")) == 1
