@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from grader.course.nbgrader_steps import GradingRefused
+from grader.course.trusted import GradingRefused
 
 __all__ = [
     "StudentResult", "AutogradeRun", "GradingRefused", "autograde_assignment", "course_environment",
@@ -104,10 +104,11 @@ class AutogradeRun:
     seconds: float
     workers: int
     where: str = "local"
+    per_worker: dict[str, int] = field(default_factory=dict)  # Dask worker -> notebooks run (with --scheduler)
 
     def to_json(self) -> dict[str, Any]:
         return {"assignment": self.assignment, "sandboxed": self.sandboxed, "seconds": round(self.seconds, 3),
-                "workers": self.workers, "executed_on": self.where,
+                "workers": self.workers, "executed_on": self.where, "per_worker": self.per_worker,
                 "students": [asdict(r) for r in self.results]}
 
 
@@ -279,18 +280,74 @@ def autograde_assignment(
     when the private key is missing or stale, or no sandbox is available and ``sandbox`` is True.
 
     ``pool``: an open ``ExecutorPool`` to reuse (a caller grading several assignments pays its warm-up once).
+    Without one, the executors warm up while this process reads the course, and each student is prepared
+    only when an executor is about to be free (preparing, grading and saving stay in this thread: one writer).
     """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    from grader.course.executor import ExecutorPool, sandbox_available
-
     started = time.perf_counter()
     course_root = Path(course_root).resolve()
-    if sandbox and scheduler is None:
-        ok, why = sandbox_available()
-        if not ok:
-            raise GradingRefused(f"no sandbox is available here ({why}); grading would run the students' code "
-                                 "with your rights. Pass --no-sandbox to grade anyway.")
+    per_worker: dict[str, int] = {}
+    if scheduler:  # before anything is prepared: a cluster to use, whose workers can sandbox
+        from grader.course import cluster
+
+        try:
+            cluster.check_cluster(scheduler, sandbox=sandbox)
+        except cluster.ClusterUnavailable as exc:
+            raise GradingRefused(str(exc)) from None
+    warming = None if (scheduler or pool is not None) else _WarmPool(workers, sandbox)
+    try:
+        return _run(course_root, assignment, started, students=students, workers=workers, scheduler=scheduler,
+                    sandbox=sandbox, cell_timeout=cell_timeout, on_result=on_result, pool=pool, warming=warming,
+                    per_worker=per_worker)
+    finally:
+        if warming is not None:
+            warming.close()
+
+
+class _WarmPool:
+    """An ExecutorPool started in the background (its warm-up overlaps reading the course)."""
+
+    def __init__(self, workers: int | None, sandbox: bool) -> None:
+        import threading
+
+        self.pool: Any = None
+        self.error: BaseException | None = None
+        self.count = max(1, int(workers or os.cpu_count() or 1))
+        self.thread = threading.Thread(target=self._start, args=(sandbox,), daemon=True)
+        self.thread.start()
+
+    def _start(self, sandbox: bool) -> None:
+        try:
+            from grader.course.executor import ExecutorPool
+
+            self.pool = ExecutorPool(self.count, sandbox=sandbox)
+        except BaseException as exc:  # reported by get()
+            self.error = exc
+
+    def get(self) -> Any:
+        self.thread.join()
+        if self.error is not None:
+            from grader.course.executor import SandboxUnavailable
+
+            if isinstance(self.error, SandboxUnavailable):
+                why = str(self.error).split("sandbox here: ", 1)[-1]
+                if "--no-sandbox" not in why:
+                    why += "; pass --no-sandbox to grade anyway (the students' code then runs with your rights)"
+                raise GradingRefused(f"no sandbox is available here: {why}") from None
+            raise self.error
+        return self.pool
+
+    def close(self) -> None:
+        self.thread.join()
+        if self.pool is not None:
+            self.pool.close()
+
+
+def _run(course_root: Path, assignment: str, started: float, *, students: Iterable[str] | None,
+         workers: int | None, scheduler: str | None, sandbox: bool, cell_timeout: float | None,
+         on_result: Callable[[StudentResult], None] | None, pool: Any, warming: _WarmPool | None,
+         per_worker: dict[str, int]) -> AutogradeRun:
+    from nbgrader.api import Gradebook, MissingEntry
+
     ctx = _Context(course_root, assignment, sandbox, cell_timeout)
     everyone = submitted_students(course_root, assignment)
     chosen = list(everyone if students is None else students)
@@ -299,72 +356,76 @@ def autograde_assignment(
         raise GradingRefused(f"no submission of {assignment} from {', '.join(unknown)} in "
                              f"{course_root / 'submitted'}")
     workers = max(1, int(workers or os.cpu_count() or 1))
-    results: dict[str, StudentResult] = {}
+    results = {s: StudentResult(s, assignment, True) for s in chosen}
     clock: dict[str, float] = {}
+    pending: dict[str, _Pending] = {}
+    left: dict[str, int] = {}
     with course_path(), _quiet_nbgrader(), Gradebook(ctx.db_url, ctx.coursedir.course_id) as gb:
         try:
             gb.find_assignment(assignment)
         except MissingEntry:
             raise GradingRefused(f"{assignment} is not in the gradebook: release it first "
                                  f"(`calcgrade release {assignment}`)") from None
-        jobs, pending = [], {}
-        for student in chosen:
-            clock[student] = time.perf_counter()
-            results[student] = StudentResult(student, assignment, True)
-            try:
-                for job, item in _prepare(ctx, gb, student):
-                    jobs.append(job)
-                    pending[job.key] = item
-            except Exception as exc:
-                _fail(ctx, results[student], exc)
-        left = {s: sum(1 for p in pending.values() if p.student == s) for s in chosen}
-        if scheduler:
-            from grader.course import cluster  # type: ignore[attr-defined]
+        executor = pool if pool is not None else (warming.get() if warming is not None else None)
 
-            executions = cluster.run_jobs(jobs, scheduler)
-            own_pool = None
-        else:
-            own_pool = None if pool is not None else ExecutorPool(min(workers, max(1, len(jobs))), sandbox=sandbox)
-            executions = (pool or own_pool).map(jobs)
-        sandboxed = sandbox
-        try:
-            for student in chosen:  # students failed in phase 1 are reported first
-                if not results[student].success and on_result:
-                    on_result(results[student])
-            for execution in executions:
-                item = pending.pop(execution.key, None)
-                if item is None:
+        def report(student: str) -> None:
+            results[student].seconds = time.perf_counter() - clock.get(student, started)
+            if on_result:
+                on_result(results[student])
+
+        def jobs() -> Iterator[Any]:
+            for student in chosen:
+                clock[student] = time.perf_counter()
+                try:
+                    prepared = _prepare(ctx, gb, student)
+                except Exception as exc:
+                    _fail(ctx, results[student], exc)
+                    report(student)
                     continue
-                res = results[item.student]
-                sandboxed = sandboxed and bool(getattr(execution, "sandboxed", False))
+                left[student] = len(prepared)
+                for job, item in prepared:
+                    pending[job.key] = item
+                    yield job
+
+        if scheduler:
+            from grader.course import cluster
+
+            executions = cluster.run_jobs(list(jobs()), scheduler, sandbox=sandbox)
+        else:
+            executions = executor.map(jobs())
+        sandboxed = sandbox
+        for execution in executions:
+            item = pending.pop(execution.key, None)
+            if item is None:
+                continue
+            res = results[item.student]
+            if scheduler:
+                per_worker[execution.worker] = per_worker.get(execution.worker, 0) + 1
+            sandboxed = sandboxed and bool(getattr(execution, "sandboxed", False))
+            if res.success:
+                try:
+                    graded = _finish(ctx, item, execution)
+                    res.score = round(res.score + graded.score, 6)
+                    res.max_score = round(res.max_score + graded.max_score, 6)
+                    if graded.stopped:
+                        res.stopped.append(f"{item.notebook}: {graded.stopped}")
+                    res.questions += [{"notebook": item.notebook, "qid": q.qid, "grade_id": q.grade_id,
+                                       "points": q.points, "max_points": q.max_points, "status": q.status,
+                                       "message": q.message} for q in graded.questions]
+                except Exception as exc:
+                    _fail(ctx, res, exc)
+            left[item.student] -= 1
+            if left[item.student] == 0:
                 if res.success:
-                    try:
-                        graded = _finish(ctx, item, execution)
-                        res.score = round(res.score + graded.score, 6)
-                        res.max_score = round(res.max_score + graded.max_score, 6)
-                        if graded.stopped:
-                            res.stopped.append(f"{item.notebook}: {graded.stopped}")
-                        res.questions += [{"notebook": item.notebook, "qid": q.qid, "grade_id": q.grade_id,
-                                           "points": q.points, "max_points": q.max_points, "status": q.status,
-                                           "message": q.message} for q in graded.questions]
-                    except Exception as exc:
-                        _fail(ctx, res, exc)
-                left[item.student] -= 1
-                if left[item.student] == 0:
-                    if res.success:
-                        _set_permissions(ctx, item.dest)
-                    res.seconds = time.perf_counter() - clock[item.student]
-                    if on_result:
-                        on_result(res)
-            for key, item in pending.items():  # never came back
-                _fail(ctx, results[item.student], GradingRefused("the executor did not return this notebook"))
-                if on_result:
-                    on_result(results[item.student])
-        finally:
-            if own_pool is not None:
-                own_pool.close()
+                    _set_permissions(ctx, item.dest)
+                report(item.student)
+        for item in list(pending.values()):  # never came back
+            _fail(ctx, results[item.student], GradingRefused("the executor did not return this notebook"))
+            left[item.student] = 0
+            report(item.student)
     return AutogradeRun(assignment, [results[s] for s in chosen], sandboxed, time.perf_counter() - started,
-                        workers, scheduler or "local")
+                        len(per_worker) if scheduler else (executor.workers if executor is not None else workers),
+                        scheduler or "local", per_worker)
 
 
 @contextmanager
@@ -462,6 +523,10 @@ def format_summary(run: AutogradeRun) -> str:
     lines.append("")
     lines.append(f"{len(graded)} of {len(run.results)} submissions graded in {run.seconds:.1f} s "
                  f"({run.workers} worker{'s' if run.workers != 1 else ''}, {run.where}).")
+    if run.per_worker:
+        from grader.course.cluster import summary_lines
+
+        lines += ["Dask workers:", *summary_lines(run.per_worker, run.seconds)]
     if not run.sandboxed:
         bar = "!" * 78
         lines += [bar, "!! NOT SANDBOXED: the students' code ran with your rights (--no-sandbox). It could read",

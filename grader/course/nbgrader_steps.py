@@ -33,6 +33,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Bool, Float, Integer
 
+from grader.course.trusted import GradingRefused
+
 __all__ = [
     "GradingRefused", "CheckSubmissionCells", "SandboxedExecute", "TrustedGrade", "SaveTrustedGrades",
     "submission_problems", "submission_files", "course_root_of", "load_private_key", "record_answers",
@@ -41,10 +43,6 @@ __all__ = [
 
 MAX_FILES = 500
 MAX_FILES_BYTES = 64 << 20
-
-
-class GradingRefused(RuntimeError):
-    """This submission (or the whole assignment) cannot be graded; the message says why, in one sentence."""
 
 
 # --- what both ways of grading share ----------------------------------------------------------------------

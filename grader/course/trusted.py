@@ -31,7 +31,7 @@ from grader.notebook.capture import ANSWER_MIME, PAYLOAD_VERSION
 from grader.notebook.display import VERDICT_MIME
 
 __all__ = [
-    "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "GradedCell", "grade_execution",
+    "GradingRefused", "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "GradedCell", "grade_execution",
     "graded_cells_of", "qid_of_source", "function_inputs", "payload_problem",
 ]
 
@@ -40,6 +40,10 @@ MAX_PAYLOAD_NODES = 400_000          # JSON containers and scalars in one payloa
 MAX_PAYLOAD_DEPTH = 200
 MAX_OUTPUT_TEXT = 100_000            # characters of one untrusted text output kept in the graded notebook
 _OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
+
+
+class GradingRefused(RuntimeError):
+    """This submission (or the whole assignment) cannot be graded; the message says why, in one sentence."""
 
 
 @dataclass
