@@ -300,3 +300,13 @@ def test_graded_answers_reach_the_answer_log(tmp_path):
     assert rows["total"].answer_text == "" and not rows["total"].correct
     assert rows["square"].correct and rows["square"].points == 3.0 and rows["square"].hints_used == 1
     assert record_answers(db, "a1", "alice", records[:1]) and len(answerlog.read_records(db, "a1")) == 1
+
+
+@pytest.mark.parametrize("plots", [False, True])
+def test_a_plot_of_a_wrong_function_answer_only_when_asked(plots):
+    p = right_payloads()
+    p[7] = [payload("square", call_answer(lambda v: v + 1, KEY["questions"]["square"], call=_call))]
+    graded = grade_execution(execution(p), KEY, notebook_name="nb.ipynb", restored=RESTORED, plots=plots)
+    html = graded.notebook["cells"][7]["outputs"][0]["data"]["text/html"]
+    assert graded.by_grade_id()["test_square"].points == 0.0 and 'data-correct="false"' in html
+    assert ("calcgrade-plot" in html) is plots

@@ -129,6 +129,7 @@ class _Context:
         from grader.course.trusted import function_inputs
 
         cache_metadata_schemas()
+        self.released_cells: dict[str, Any] = {}  # notebook -> released_cells(), read once per class
         self.root = course_root
         self.assignment = assignment
         self.api = load_api(course_root)
@@ -214,7 +215,7 @@ def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]
             "metadata": {"path": str(dest), "name": nb_entry.name},
             "nbgrader": {"student": student, "assignment": ctx.assignment, "notebook": nb_entry.name,
                          "db_url": ctx.db_url},
-            "calcgrade": {"gradebook": gb},
+            "calcgrade": {"gradebook": gb, "released_cells": ctx.released_cells},
         }
         for step in ctx.sanitize:
             nb, resources = step(nb, resources)

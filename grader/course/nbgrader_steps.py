@@ -37,7 +37,7 @@ from grader.course.trusted import GradingRefused
 
 __all__ = [
     "GradingRefused", "CheckSubmissionCells", "SandboxedExecute", "TrustedGrade", "SaveTrustedGrades",
-    "submission_problems", "submission_files", "course_root_of", "load_private_key", "record_answers",
+    "submission_problems", "released_cells", "submission_files", "course_root_of", "load_private_key", "record_answers",
     "answer_records", "cache_metadata_schemas", "MAX_FILES", "MAX_FILES_BYTES",
 ]
 
@@ -46,14 +46,24 @@ MAX_FILES_BYTES = 64 << 20
 
 
 # --- what both ways of grading share ----------------------------------------------------------------------
-def submission_problems(nb: Mapping[str, Any], gradebook: Any, notebook_id: str, assignment: str) -> list[str]:
-    """Duplicated, unknown or deleted nbgrader cells of a submitted notebook, as sentences (empty: fine)."""
+def released_cells(gradebook: Any, notebook_id: str, assignment: str) -> tuple[set[str], set[str]] | None:
+    """(every nbgrader cell id, the graded ones) of a released notebook in the gradebook; None when unknown."""
     try:
         source = gradebook.find_notebook(notebook_id, assignment)
     except MissingEntry:
-        return [f"{notebook_id}.ipynb is not a notebook of {assignment} in the gradebook"]
-    known = {c.name for c in source.source_cells} | {c.name for c in source.grade_cells}
+        return None
     graded = {c.name for c in source.grade_cells}
+    return {c.name for c in source.source_cells} | graded, graded
+
+
+def submission_problems(nb: Mapping[str, Any], gradebook: Any, notebook_id: str, assignment: str,
+                        cells: tuple[set[str], set[str]] | None = None) -> list[str]:
+    """Duplicated, unknown or deleted nbgrader cells of a submitted notebook, as sentences (empty: fine).
+    ``cells``: ``released_cells(...)`` when the caller has read them already (once per class)."""
+    cells = cells or released_cells(gradebook, notebook_id, assignment)
+    if cells is None:
+        return [f"{notebook_id}.ipynb is not a notebook of {assignment} in the gradebook"]
+    known, graded = cells
     seen: dict[str, int] = {}
     problems: list[str] = []
     for cell in nb.get("cells", []):
@@ -253,8 +263,11 @@ class CheckSubmissionCells(NbGraderPreprocessor):
         cache_metadata_schemas()  # nbgrader's CheckCellMetadata runs twice per notebook after this step
         assignment, _, notebook_id, db_url = _ids(resources)
         shared = (resources.get("calcgrade") or {}).get("gradebook")
-        if shared is not None:
-            problems = submission_problems(nb, shared, notebook_id, assignment)
+        if shared is not None:  # the fast path: one gradebook, the released cells read once per class
+            cache = resources["calcgrade"].setdefault("released_cells", {})
+            if notebook_id not in cache:
+                cache[notebook_id] = released_cells(shared, notebook_id, assignment)
+            problems = submission_problems(nb, shared, notebook_id, assignment, cache[notebook_id])
         else:
             with Gradebook(db_url) as gb:
                 problems = submission_problems(nb, gb, notebook_id, assignment)
@@ -305,6 +318,9 @@ class SandboxedExecute(NbGraderPreprocessor):
 class TrustedGrade(NbGraderPreprocessor):
     """Grades the test cells' answer payloads against the private key; puts the trusted verdicts in the cells."""
 
+    plots = Bool(False, help="draw the plot of a wrong function-shaped answer into its verdict in the autograded "
+                             "notebook and the feedback (about 0.1 s per wrong answer)").tag(config=True)
+
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
         import nbformat
 
@@ -315,7 +331,7 @@ class TrustedGrade(NbGraderPreprocessor):
             raise GradingRefused("TrustedGrade needs SandboxedExecute before it in c.Autograde.autograde_preprocessors")
         _, _, notebook_id, _ = _ids(resources)
         graded = grade_execution(state["execution"], state["key"], notebook_name=f"{notebook_id}.ipynb",
-                                 restored=state["restored"])
+                                 restored=state["restored"], plots=self.plots)
         state["graded"] = graded
         return nbformat.from_dict(graded.notebook), resources
 

@@ -204,12 +204,13 @@ def payload_problem(payload: Any, qid: str) -> str | None:
 
 # --- grading --------------------------------------------------------------------------------------------
 def grade_execution(execution: Any, private_key: Mapping[str, Any], *, notebook_name: str,
-                    restored: Mapping[str, Any] | None = None) -> GradedNotebook:
+                    restored: Mapping[str, Any] | None = None, plots: bool = False) -> GradedNotebook:
     """Grade one executed submission against the private key.
 
     ``restored`` is the notebook as nbgrader restored it before execution (what the parent sent in the
     Job); when given, cell sources and metadata come from it and only outputs from the execution, so a
     compromised executor cannot change which cells are graded or for how many points.
+    ``plots``: draw the plot of a wrong function-shaped answer into its verdict (about 0.1 s each).
     """
     base = restored if restored is not None else execution.notebook
     notebook = _merge_outputs(base, getattr(execution, "notebook", None) or {})
@@ -226,7 +227,7 @@ def grade_execution(execution: Any, private_key: Mapping[str, Any], *, notebook_
         result = _grade_cell(tc, emitted, questions, stopped=stopped, stopped_at=stopped_at,
                              timed_out=tc.index in timed_out, cell=notebook["cells"][tc.index])
         graded.questions.append(result)
-        notebook["cells"][tc.index]["outputs"] = [_display_output(result, questions.get(tc.qid or ""))]
+        notebook["cells"][tc.index]["outputs"] = [_display_output(result, questions.get(tc.qid or ""), plots)]
     _drop_forged_displays(notebook, test_indexes)
     notebook.setdefault("metadata", {})["calcgrade"] = {
         "graded": "trusted", "notebook": notebook_name, "sandboxed": graded.sandboxed,
@@ -383,12 +384,12 @@ def _drop_forged_displays(notebook: dict[str, Any], test_indexes: set[int]) -> N
 
 
 # --- the trusted display ----------------------------------------------------------------------------
-def _display_output(result: QuestionResult, entry: Mapping[str, Any] | None) -> dict[str, Any]:
+def _display_output(result: QuestionResult, entry: Mapping[str, Any] | None, plots: bool) -> dict[str, Any]:
     from grader.notebook.display import CheckResult
 
     shown: Any
     if result.verdict is not None and entry is not None:
-        shown = _verdict_display(result, entry)
+        shown = _verdict_display(result, entry, plots)
     else:
         status = "unanswered" if result.status in ("stopped", "missing") else "error"
         shown = CheckResult(result.qid or result.grade_id, status, 0.0, result.max_points, result.message,
@@ -403,7 +404,7 @@ def _display_output(result: QuestionResult, entry: Mapping[str, Any] | None) -> 
     return {"output_type": "display_data", "data": data, "metadata": {"calcgrade": {"trusted": True}}}
 
 
-def _verdict_display(result: QuestionResult, entry: Mapping[str, Any]) -> Any:
+def _verdict_display(result: QuestionResult, entry: Mapping[str, Any], plots: bool) -> Any:
     from grader.core.verdict import Verdict
     from grader.notebook.display import CheckResult
 
@@ -419,6 +420,8 @@ def _verdict_display(result: QuestionResult, entry: Mapping[str, Any]) -> Any:
         except Exception:
             value = None
     shown_entry = dict(entry, points=result.max_points)
+    if not plots:  # CheckResult.build draws plots for function and expression kinds only
+        shown_entry["kind"] = "no-plot"
     try:
         shown = CheckResult.build(result.qid or "", shown_entry, result.answer, verdict, value=value)
     except Exception:
