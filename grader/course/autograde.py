@@ -542,7 +542,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"calcgrade autograde: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 2
     students = [s.strip() for s in args.students.split(",") if s.strip()] if args.students else None
-    progress = _Progress(sys.stdout.isatty() and not args.json, quiet=args.json)
+    total = len(students) if students is not None else len(submitted_students(root, args.assignment))
+    progress = _Progress(sys.stdout.isatty() and not args.json, quiet=args.json, total=total)
     try:
         run = autograde_assignment(root, args.assignment, students=students, workers=args.workers,
                                    scheduler=args.scheduler, sandbox=not args.no_sandbox, on_result=progress)
@@ -569,14 +570,14 @@ def main(args: argparse.Namespace) -> int:
 class _Progress:
     """A tqdm bar on a terminal; one line per graded submission otherwise."""
 
-    def __init__(self, tty: bool, *, quiet: bool = False) -> None:
+    def __init__(self, tty: bool, *, quiet: bool = False, total: int | None = None) -> None:
         self.bar = None
         self.done = 0
         self.quiet = quiet
         if tty:
             from tqdm import tqdm
 
-            self.bar = tqdm(unit="submission", file=sys.stdout, leave=False)
+            self.bar = tqdm(total=total, unit="submission", file=sys.stdout, leave=False)
 
     def __call__(self, res: StudentResult) -> None:
         self.done += 1
