@@ -18,7 +18,8 @@ from grader.course.executor import Limits, sandbox_available
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(not sandbox_available()[0], reason=sandbox_available()[1])
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sandbox_available()[0], reason=sandbox_available()[1])]
 
 
 def _works_after(tag: str) -> None:
@@ -180,8 +181,47 @@ def test_the_executor_cannot_be_read_and_a_killed_executor_is_replaced():
         "import os\nfor what in ('fd', 'mem', 'environ'):\n    try:\n"
         "        os.listdir(f'/proc/{os.getppid()}/{what}') if what == 'fd' else open(f'/proc/{os.getppid()}/{what}', 'rb').read(1)\n"
         "        print(what, 'readable')\n    except OSError as e:\n        print(what, type(e).__name__)",
+        "import os\nkinds = []\nfor fd in os.listdir('/proc/self/fd'):\n    try:\n"
+        "        kinds.append(os.readlink(f'/proc/self/fd/{fd}').split(':')[0])\n    except OSError:\n        pass\n"
+        "print(kinds.count('socket'), kinds.count('pipe'))",
         "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nimport time; time.sleep(2)",
     ))
     assert es.texts(ex, 1).split() == ["fd", "PermissionError", "mem", "PermissionError", "environ", "PermissionError"]
+    # no descriptor of the executor's socket to the grader; one pipe: the job's own clock events
+    assert es.texts(ex, 2).split() == ["0", "1"]
     assert ex.stopped is not None and "executor" in ex.stopped
     _works_after("executor killed")
+
+
+def test_system_calls_a_notebook_never_needs_are_refused():
+    ex = es.pool().run(es.job(
+        "kernel-prober/a/n.ipynb",
+        "import ctypes, platform\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "if platform.machine() == 'x86_64':\n"
+        "    print(libc.syscall(250, 0, -4, 0, 0, 0), ctypes.get_errno())  # keyctl: the user keyring\n"
+        "    print(libc.unshare(0x10000000), ctypes.get_errno())  # a new user namespace\n"
+        "    print(libc.ptrace(0, 0, 0, 0), ctypes.get_errno())  # PTRACE_TRACEME",
+        "import subprocess, threading\nt = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
+        "print(subprocess.run(['echo', 'subprocess'], capture_output=True, text=True).stdout.strip())",
+    ))
+    import platform
+
+    if platform.machine() == "x86_64":
+        assert es.texts(ex, 1).split() == ["-1", "1"] * 3  # EPERM each time
+    assert es.texts(ex, 2).split() == ["thread", "subprocess"]
+
+
+def test_processes_of_one_job_share_one_memory_limit():
+    """Twelve processes of 200 MiB each stay under a 512 MiB RLIMIT_AS but not under the job's limit."""
+    ex = es.pool().run(es.job(
+        "hoarder/a/n.ipynb",
+        "from grader import check\ncheck('kept', 1)",
+        "import os, time\nkids = []\nfor _ in range(12):\n    pid = os.fork()\n    if pid == 0:\n"
+        "        block = bytearray(200 << 20)\n        time.sleep(30)\n        os._exit(0)\n    kids.append(pid)\n"
+        "time.sleep(30)",
+        "check('lost', 2)",
+        limits=Limits(memory_bytes=512 << 20, cell_timeout=40.0, notebook_timeout=60.0),
+    ))
+    assert ex.stopped is not None and "memory limit together" in ex.stopped and ex.stopped_at == 2
+    assert [p["qid"] for ps in ex.payloads.values() for p in ps] == ["kept"]
+    _works_after("memory hoarding")
