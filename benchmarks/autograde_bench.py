@@ -1,0 +1,138 @@
+"""Autograde throughput: stock ``nbgrader autograde`` (a kernel per notebook) vs ``calcgrade autograde``.
+
+One class of honest 02_derivatives students from the sample class generator is graded both ways in the same
+run, each in its own copy of a freshly released course:
+
+* baseline: ``nbgrader autograde 02_derivatives`` with nbgrader's own pipelines (Execute starts a kernel per
+  notebook; check() grades in the kernel against the private key; SaveAutoGrades reads the float it prints);
+* calcgrade: ``calcgrade autograde 02_derivatives`` (sandboxed warm executor, trusted grading in the parent).
+
+It prints the wall time per notebook of each way (start-up included) and the steady-state time per notebook
+(between the first and the last notebook graded), the ratios, and checks that every honest student gets the
+same points per question both ways.
+
+    python -m benchmarks.autograde_bench [--students 16] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from grader.course import autograde, demo, sampleclass
+from grader.course import release as course
+
+ASSIGNMENT = "02_derivatives"
+HONEST = ["perfect", "mistakes_a", "mistakes_b", "mistakes_c", "partial", "second_half", "blank", "tenth_percent_off"]
+
+# nbgrader's default autograde pipelines: the baseline as nbgrader ships it
+STOCK_PIPELINES = """
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec", "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata"]
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata"]
+"""
+
+
+def make_class(base: Path, students: int) -> list[str]:
+    """Release the assignment in ``base`` and place ``students`` honest students (profiles cycled)."""
+    demo.prepare_course(course.project_root(), base, [ASSIGNMENT])
+    course.release(base, ASSIGNMENT, validate=False)
+    subs = {s.student: s for s in sampleclass.sample_class(base) if s.assignment == ASSIGNMENT}
+    profiles = [p for p in HONEST if p in subs]
+    names = []
+    for i in range(students):
+        profile = profiles[i % len(profiles)]
+        name = f"s{i:02d}_{profile}"
+        folder = base / "submitted" / name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / subs[profile].notebook).write_text(subs[profile].content, encoding="utf-8")
+        (folder / "timestamp.txt").write_text(demo.DEMO_TIMESTAMP)
+        names.append(name)
+    return names
+
+
+def timed(cmd: list[str], cwd: Path, marker: str) -> tuple[float, list[float]]:
+    """Wall seconds of ``cmd`` and the moments (seconds from its start) its output lines holding ``marker``
+    arrived: one per graded notebook, for the steady-state rate."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=str(cwd), env=autograde.course_environment(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    moments, tail = [], []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if marker in line:
+            moments.append(time.perf_counter() - start)
+        tail = (tail + [line])[-40:]
+    status = proc.wait()
+    seconds = time.perf_counter() - start
+    if status not in (0, 1):
+        sys.exit(f"{' '.join(cmd[:2])} failed:\n{''.join(tail)}")
+    return seconds, moments
+
+
+def steady(moments: list[float]) -> float:
+    """Seconds per notebook once running: between the first and the last notebook done."""
+    return (moments[-1] - moments[0]) / (len(moments) - 1) if len(moments) > 1 else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=None, help="calcgrade workers (default: cores)")
+    parser.add_argument("--keep", action="store_true", help="keep the course folders")
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="calcgrade-bench-"))
+    try:
+        base = tmp / "base"
+        names = make_class(base, args.students)
+        stock, fast = tmp / "stock", tmp / "calcgrade"
+        shutil.copytree(base, stock)
+        shutil.copytree(base, fast)
+        with open(stock / "nbgrader_config.py", "a", encoding="utf-8") as fh:
+            fh.write(STOCK_PIPELINES)
+        bin_dir = Path(sys.executable).parent
+        print(f"{len(names)} honest students of {ASSIGNMENT}, graded both ways ...", flush=True)
+        t_stock, m_stock = timed([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force"], stock,
+                                 "Setting destination file permissions")
+        cmd = [str(bin_dir / "calcgrade"), "autograde", ASSIGNMENT]
+        if args.workers:
+            cmd += ["--workers", str(args.workers)]
+        t_fast, m_fast = timed(cmd, fast, "] s")  # "[3] s02_mistakes_b: 5/23", one per notebook
+        a, b = autograde.all_scores(stock), autograde.all_scores(fast)
+        differ = [n for n in names if a.get((ASSIGNMENT, n, "derivatives")) != b.get((ASSIGNMENT, n, "derivatives"))]
+        n = len(names)
+        s_stock, s_fast = steady(m_stock), steady(m_fast)
+        print(f"{'':25}  {'wall':>8}  {'per notebook':>12}  {'steady state':>12}")
+        print(f"{'stock nbgrader autograde':25}  {t_stock:6.1f} s  {t_stock / n:10.2f} s  {s_stock:10.2f} s")
+        print(f"{'calcgrade autograde':25}  {t_fast:6.1f} s  {t_fast / n:10.2f} s  {s_fast:10.2f} s")
+        print(f"{'ratio':25}  {'':8}  {t_stock / t_fast:10.1f} x  {s_stock / s_fast:10.1f} x")
+        print("(wall: the whole command, start-up included; steady state: between the first and the last "
+              "notebook graded)")
+        if differ:
+            for name in differ:
+                print(f"  scores differ for {name}: stock {a.get((ASSIGNMENT, name, 'derivatives'))} "
+                      f"calcgrade {b.get((ASSIGNMENT, name, 'derivatives'))}")
+            return 1
+        print(f"scores: identical for all {n} students "
+              f"(total {sum(sum(a[(ASSIGNMENT, x, 'derivatives')].values()) for x in names):g} points)")
+        return 0
+    finally:
+        if args.keep:
+            print(f"course folders kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
