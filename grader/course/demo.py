@@ -112,7 +112,7 @@ def run_cycle(
     results: list[autograde.StudentResult] = []
     runs: list[autograde.AutogradeRun] = []
     with timer.step(f"autograde {len(jobs)} submissions (sandboxed execution, trusted grading)"):
-        bar = progress_bar(len(jobs), desc="autograde", unit="submissions", disable=not progress, file=sys.stderr)
+        bar = progress_bar(len(jobs), desc="autograde", unit="submission", disable=not progress, file=sys.stderr)
 
         def tick(res: autograde.StudentResult) -> None:
             bar.set_postfix_str(f"{res.assignment}/{res.student}", refresh=False)
