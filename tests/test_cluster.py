@@ -1,0 +1,190 @@
+"""Grading on a real Dask cluster: a ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1.
+
+The cluster (``dask_support``) starts in a scratch folder outside any course: workers have only the installed
+package.  Claims: the cluster's executions equal the local ExecutorPool's; every worker keeps one warm executor
+and both take work; a worker killed mid-batch loses nothing; a submission that kills workers twice comes back
+failed with the reason while the rest of the batch is graded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+try:
+    import dask_support
+except ImportError:  # pragma: no cover - run from the repository root as a package
+    from tests import dask_support
+
+from grader.course import cluster, sampleclass
+from grader.course.executor import ExecutorPool, Job
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "02_derivatives"
+STUDENTS = ("perfect", "partial", "mistakes_a", "blank", "kernel_crash")
+
+pytestmark = pytest.mark.slow
+
+# A cell that finds the Dask worker process above it (the child of the `dask worker` nanny) and kills it:
+# what a notebook that crashes its machine does to a worker.  Possible only without the sandbox, whose pid
+# namespace hides every process outside it; the fault handling under test is the cluster's, not the sandbox's.
+KILL_MY_WORKER = """\
+import os, signal
+def _parent(pid):
+    with open(f"/proc/{pid}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
+child, pid = os.getpid(), _parent(os.getpid())
+while pid > 1:
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        argv = fh.read().split(b"\\0")
+    if any(a.endswith(b"/dask") for a in argv) and b"worker" in argv:
+        os.kill(child, signal.SIGKILL)
+        break
+    child, pid = pid, _parent(pid)
+"""
+
+
+def notebook_json(content: str) -> dict:
+    """A submission's notebook as the plain JSON a Job carries."""
+    return json.loads(json.dumps(nbformat.reads(content, as_version=4)))
+
+
+def with_cell(notebook: dict, source: str) -> dict:
+    """The notebook with one more code cell at the end (cell indices of the others unchanged)."""
+    nb = json.loads(json.dumps(notebook))
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                        "source": source})
+    return nb
+
+
+def outcome(execution) -> tuple:
+    """What grading depends on: the payloads per cell, how the run ended, the kinds of outputs per cell."""
+    kinds = [[o.get("output_type") for o in c.get("outputs", [])] for c in execution.notebook["cells"]]
+    payloads = {int(k): v for k, v in execution.payloads.items()}
+    return payloads, execution.stopped, execution.stopped_at, list(execution.timed_out_cells), kinds
+
+
+@pytest.fixture(scope="module")
+def submissions():
+    subs = {s.student: s for s in sampleclass.sample_class(ROOT)
+            if s.assignment == ASSIGNMENT and s.student in STUDENTS}
+    assert set(subs) == set(STUDENTS)
+    return subs
+
+
+@pytest.fixture(scope="module")
+def jobs(submissions):
+    return [Job(key=f"{s}/{ASSIGNMENT}/{sub.notebook}", notebook=notebook_json(sub.content), files={}, inputs={})
+            for s, sub in submissions.items()]
+
+
+@pytest.fixture(scope="module")
+def local(jobs):
+    """The local path's executions (the reference)."""
+    with ExecutorPool(workers=2) as pool:
+        return {e.key: e for e in pool.map(jobs)}
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    with dask_support.DaskCluster(("w1", "w2")) as running:
+        yield running
+
+
+def test_the_cluster_runs_a_class_exactly_as_the_local_pool(dask_cluster, jobs, local):
+    stats = cluster.BatchStats()
+    remote = {}
+    for execution in cluster.run_jobs(jobs, dask_cluster.address):
+        stats.add(execution)
+        remote[execution.key] = execution
+    assert set(remote) == {j.key for j in jobs}
+    for key, execution in remote.items():
+        assert outcome(execution) == outcome(local[key]), key
+    # the outcomes are not all alike: answers were recorded, and the crashing notebook stopped
+    assert remote[f"perfect/{ASSIGNMENT}/derivatives.ipynb"].payloads
+    assert remote[f"kernel_crash/{ASSIGNMENT}/derivatives.ipynb"].stopped
+    # both workers graded, and the summary says so
+    assert set(stats.per_worker) == {"w1", "w2"} and stats.count == len(jobs)
+    lines = "\n".join(stats.lines())
+    assert "w1:" in lines and "w2:" in lines and "notebooks per hour" in lines
+
+
+def test_each_worker_keeps_one_warm_executor(dask_cluster, jobs):
+    client = dask_cluster.client()
+    try:
+        def pool_id(dask_worker):
+            plugin = dask_worker.plugins.get(cluster.plugin_name(True))
+            return id(plugin.pool()) if plugin is not None else None
+
+        before = client.run(pool_id)
+        assert len(before) == 2 and None not in before.values()
+        list(cluster.run_jobs(jobs[:2], dask_cluster.address))
+        assert client.run(pool_id) == before  # a second batch found the same pools
+    finally:
+        client.close()
+
+
+def test_killing_a_worker_mid_batch_loses_nothing(dask_cluster, submissions, local):
+    perfect = notebook_json(submissions["perfect"].content)
+    slow = with_cell(perfect, "import time\ntime.sleep(2.0)")
+    batch = [Job(key=f"copy{i}/{ASSIGNMENT}/derivatives.ipynb", notebook=slow, files={}, inputs={})
+             for i in range(8)]
+    with ExecutorPool(workers=1) as pool:
+        reference = outcome(pool.run(batch[0]))
+    assert reference[0] == outcome(local[f"perfect/{ASSIGNMENT}/derivatives.ipynb"])[0]
+
+    results: list = []
+    errors: list = []
+
+    def consume() -> None:
+        try:
+            results.extend(cluster.run_jobs(batch, dask_cluster.address))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    observer = dask_cluster.client()
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    victims: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not victims and time.monotonic() < deadline and consumer.is_alive():
+            workers = observer.scheduler_info()["workers"]
+            address = next((a for a, w in workers.items() if w.get("name") == "w2"), None)
+            running = observer.processing(workers=[address]).get(address, []) if address else []
+            if running and results:  # mid-batch, and w2 is busy with a notebook
+                time.sleep(0.5)  # well inside the task's two seconds of sleep
+                victims = [str(k) for k in running]
+                dask_cluster.kill_worker("w2")
+            time.sleep(0.1)
+    finally:
+        consumer.join(timeout=300)
+        observer.close()
+    assert not errors, errors
+    assert victims, "w2 never took a notebook: nothing was tested"
+    assert sorted(e.key for e in results) == sorted(j.key for j in batch)
+    for execution in results:
+        assert outcome(execution) == reference, execution.key
+    by_key = {e.key: e for e in results}
+    for victim in victims:  # task keys are calcgrade-<batch>-<index of the job>
+        job = batch[int(victim.rsplit("-", 1)[1])]
+        assert by_key[job.key].worker == "w1", (victim, by_key[job.key].worker)  # w1 ran it again
+    dask_cluster.start_worker("w2")
+
+
+def test_a_submission_that_kills_its_worker_twice_fails_alone(dask_cluster, submissions, jobs, local):
+    poison = Job(key=f"poison/{ASSIGNMENT}/derivatives.ipynb",
+                 notebook=with_cell(notebook_json(submissions["perfect"].content), KILL_MY_WORKER), files={},
+                 inputs={})
+    honest = [j for j in jobs if not j.key.startswith("kernel_crash")]
+    results = {e.key: e for e in cluster.run_jobs([poison, *honest], dask_cluster.address, sandbox=False)}
+    assert set(results) == {poison.key, *(j.key for j in honest)}
+    failed = results.pop(poison.key)
+    assert failed.payloads == {} and "died 2 times" in failed.stopped
+    for key, execution in results.items():
+        assert outcome(execution) == outcome(local[key]), key
