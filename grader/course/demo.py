@@ -189,4 +189,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {seconds:7.1f} s  {name}")
     total = (datetime.now(timezone.utc) - started).total_seconds()
     print(f"  {total:7.1f} s  total")
+    from grader.course.report import write_course_report  # what the class got wrong: a page per assignment
+    for name in [*assignments, None]:
+        print(f"Report (HTML):      {write_course_report(target, name, None)}")
     return 0

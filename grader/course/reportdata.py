@@ -1,0 +1,205 @@
+"""Where the report's numbers come from: the answer log, nbgrader's gradebook, the course folders.
+
+The answer log (``answerlog``, written by trusted grading) holds every verdict and answer
+fingerprint.  nbgrader's gradebook adds the submissions it knows; a submission that has scores
+there but no answer-log rows (graded by stock nbgrader) still counts in the scores, from its test
+cell grades, without mistakes or wrong answers, and the page says so.  A submitted folder with
+neither is a failed (or not yet graded) submission, and the reason is found where it can be.
+
+Nothing here writes: a missing gradebook is not created.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from grader.course.answerlog import AnswerRecord, read_records
+from grader.course.reportstats import (
+    DEFAULT_THRESHOLD, AssignmentReport, CourseOverview, Failure, build_assignment_report, build_overview,
+)
+
+__all__ = ["gradebook_url", "gradebook_scores", "question_layout", "assignment_report", "course_overview",
+           "course_assignments"]
+
+
+def gradebook_url(course_root: Path) -> str:
+    """The course's gradebook database URL (nbgrader's ``db_url``, from nbgrader_config.py)."""
+    from grader.course.autograde import load_api
+
+    return str(load_api(Path(course_root)).coursedir.db_url)
+
+
+def _sqlite_missing(db_url: str) -> bool:
+    if not db_url.startswith("sqlite:///"):
+        return False
+    path = db_url[len("sqlite:///"):]
+    return path not in ("", ":memory:") and not Path(path).is_file()
+
+
+def _has_gradebook_tables(db_url: str) -> bool:
+    """Whether nbgrader has created its tables there (opening a Gradebook would otherwise create them)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        return bool(sa.inspect(engine).has_table("submitted_assignment"))
+    finally:
+        engine.dispose()
+
+
+def gradebook_scores(db_url: str, assignment: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """assignment -> student -> {"notebook:qid" -> (score, max_score, notebook, qid)} from nbgrader's gradebook.
+
+    Grade cells named ``test_<qid>`` (calcgrade's convention) give the qid.  {} without a gradebook.
+    """
+    if _sqlite_missing(db_url) or not _has_gradebook_tables(db_url):
+        return {}
+    from nbgrader.api import Gradebook
+
+    from grader.course.autograde import course_path
+
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    with course_path(), Gradebook(db_url) as gb:
+        for a in gb.assignments:
+            if assignment is not None and a.name != assignment:
+                continue
+            for sub in a.submissions:
+                cells: dict[str, Any] = {}
+                for nb in sub.notebooks:
+                    for g in nb.grades:
+                        qid = g.name[len("test_"):] if g.name.startswith("test_") else g.name
+                        score = g.score
+                        cells[f"{nb.name}:{qid}"] = (None if score is None else float(score), float(g.max_score or 0.0),
+                                                     nb.name + ".ipynb", qid)
+                out.setdefault(a.name, {})[sub.student.id] = cells
+    return out
+
+
+def question_layout(course_root: Path, assignment: str) -> tuple[list[tuple[str, str]], dict[str, float],
+                                                                  dict[str, dict[str, str]]]:
+    """(notebook, qid) in notebook order, points per qid, and mistake messages per qid, from the course.
+
+    The order comes from the graded test cells of the solution notebooks (else the released ones);
+    points and mistake messages from the private key when it exists.
+    """
+    from grader.course.kernelrun import NotebookRunError, read_notebook, test_cells
+    from grader.key import files
+
+    root = Path(course_root)
+    order: list[tuple[str, str]] = []
+    points: dict[str, float] = {}
+    for folder in (root / "solutions" / assignment, root / "exercises" / assignment):
+        notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+        for path in notebooks:
+            try:
+                cells, _ = test_cells(read_notebook(path))
+            except NotebookRunError:
+                continue
+            for qid, pts in cells.items():
+                order.append((path.name, qid))
+                points[qid] = pts
+        if order:
+            break
+    messages: dict[str, dict[str, str]] = {}
+    key_path = files.private_key_path(root, assignment)
+    if key_path.is_file():
+        try:
+            key = files.load_key(key_path)
+        except (OSError, ValueError):
+            key = {"questions": {}}
+        for qid, entry in key["questions"].items():
+            messages[qid] = {m["id"]: m.get("message", "") for m in entry.get("mistakes", [])}
+            if "points" in entry:
+                points[qid] = float(entry["points"])
+            if qid not in {q for _, q in order}:
+                order.append((str(entry.get("notebook", "")), qid))
+    return order, points, messages
+
+
+def _failure_reason(course_root: Path, student: str, assignment: str) -> str:
+    from grader.course.kernelrun import NotebookRunError, read_notebook
+
+    folder = Path(course_root) / "submitted" / student / assignment
+    notebooks = sorted(folder.glob("*.ipynb"))
+    if not notebooks:
+        return "no notebook in the submission"
+    for path in notebooks:
+        try:
+            json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        except ValueError:
+            return f"{path.name} is not a notebook: not valid JSON (cut off or corrupted)"
+        try:
+            read_notebook(path)
+        except NotebookRunError as exc:
+            detail = str(exc).split("(", 1)[-1].rstrip(")")[:160]
+            return f"{path.name} is not a readable notebook ({detail})"
+    return f"not graded: no verdicts recorded (run `calcgrade autograde {assignment}`)"
+
+
+def _submitted(course_root: Path, assignment: str) -> list[str]:
+    base = Path(course_root) / "submitted"
+    if not base.is_dir():
+        return []
+    return sorted(d.name for d in base.iterdir() if (d / assignment).is_dir())
+
+
+def assignment_report(course_root: Path, assignment: str, *, threshold: float = DEFAULT_THRESHOLD,
+                      db_url: str | None = None, records: list[AnswerRecord] | None = None,
+                      gradebook: dict[str, dict[str, dict[str, Any]]] | None = None) -> AssignmentReport:
+    """The report of one assignment of the course at ``course_root``."""
+    root = Path(course_root)
+    db_url = db_url or gradebook_url(root)
+    log = read_records(db_url, assignment) if records is None else [r for r in records if r.assignment == assignment]
+    book = (gradebook_scores(db_url, assignment) if gradebook is None else gradebook).get(assignment, {})
+    order, points, messages = question_layout(root, assignment)
+    in_log = {r.student for r in log}
+    sources = {s: "log" for s in in_log}
+    all_records = list(log)
+    from_book = []
+    for student, cells in sorted(book.items()):
+        if student in in_log or not cells or all(score is None for score, *_ in cells.values()):
+            continue
+        from_book.append(student)
+        sources[student] = "gradebook"
+        for score, max_score, notebook, qid in cells.values():
+            pts = float(score or 0.0)
+            all_records.append(AnswerRecord(assignment, student, notebook, qid, pts, max_score,
+                                            max_score > 0 and pts >= max_score - 1e-9, None, "nbgrader", "", ""))
+    graded = in_log | set(from_book)
+    failed = [Failure(s, _failure_reason(root, s, assignment)) for s in _submitted(root, assignment) if s not in graded]
+    failed += [Failure(s, "in nbgrader's gradebook without any score (autograde failed)")
+               for s in sorted(book) if s not in graded and s not in {f.student for f in failed}]
+    report = build_assignment_report(assignment, all_records, failed=failed, order=order, max_points=points,
+                                     threshold=threshold, sources=sources, mistake_messages=messages)
+    if from_book:
+        report.notes.append(
+            f"{len(from_book)} submission(s) have scores in nbgrader's gradebook but no answer log "
+            f"({', '.join(from_book)}): they count in the scores, not in mistakes or wrong answers. "
+            f"Grade with `calcgrade autograde {assignment}` to record every answer.")
+    if not log and not from_book and not failed:
+        report.notes.append(f"No graded submission of {assignment} yet.")
+    return report
+
+
+def course_assignments(course_root: Path, db_url: str) -> list[str]:
+    """Assignments of the course: solutions/ folders, plus any in the answer log."""
+    from grader.course.keybuild import assignments_of
+
+    names = set(assignments_of(Path(course_root)))
+    names |= {r.assignment for r in read_records(db_url)}
+    return sorted(names)
+
+
+def course_overview(course_root: Path, *, threshold: float = DEFAULT_THRESHOLD,
+                    db_url: str | None = None) -> tuple[CourseOverview, list[AssignmentReport]]:
+    """Assignments x students, and each assignment's report (read once from the log and gradebook)."""
+    root = Path(course_root)
+    db_url = db_url or gradebook_url(root)
+    records = read_records(db_url)
+    book = gradebook_scores(db_url)
+    names = sorted(set(course_assignments(root, db_url)) | set(book))
+    reports = [assignment_report(root, a, threshold=threshold, db_url=db_url, records=records, gradebook=book)
+               for a in names]
+    return build_overview(reports), reports
