@@ -11,6 +11,7 @@ an unprivileged user, 127.0.0.1 on a free port) and always stopped.
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -149,3 +150,24 @@ def test_export_writes_the_same_csv(courses):
     assert from_pg == rows(sqlite_root)
     assert {r["student_id"]: float(r["score"]) for r in from_pg} == \
         {s.student: sum(s.nbgrader_expected.values()) for s in subs}
+
+
+def _report(root: Path, *args: str) -> subprocess.CompletedProcess:
+    out = subprocess.run([sys.executable, "-m", "grader.cli", "report", ASSIGNMENT, "--course-root", str(root),
+                          *args], cwd=str(root), env=autograde.course_environment(), capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_calcgrade_report_gives_the_same_numbers_from_postgresql(courses):
+    sqlite_root, pg_root, _, subs = courses
+    from_pg = json.loads(_report(pg_root, "--json").stdout)
+    assert from_pg == json.loads(_report(sqlite_root, "--json").stdout)
+    totals = [sum(s.nbgrader_expected.values()) for s in subs]
+    assert from_pg["submissions"] == len(subs) and from_pg["failed"] == []
+    assert abs(from_pg["mean"] - sum(totals) / len(totals)) < 1e-9
+    assert {q["qid"] for q in from_pg["questions"]} == set(subs[0].points)
+    page = pg_root / "reports" / "from-postgresql.html"
+    _report(pg_root, "--out", str(page))
+    assert ASSIGNMENT in page.read_text(encoding="utf-8")
