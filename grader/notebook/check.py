@@ -113,6 +113,15 @@ def check(qid: str, value: Any = None, *args: Any, **kwargs: Any) -> Any:
     Returns a ``CheckResult`` (shown richly by Jupyter), or a plain float of points earned under
     nbgrader.  Never raises on student input.
     """
+    # --- grading mode (grader.notebook.capture, set up by the sandboxed executor) ---------------
+    # Only the answer is handed over: no key is read, no verdict computed in this process.
+    from grader.notebook import capture
+
+    if capture.active():
+        with _quiet():
+            return capture.emit(str(qid), value, to_wire=_to_wire_answer,
+                                cell_error=globals().get("answer_cell_error"))
+    # --- end of grading mode ------------------------------------------------------------------
     started = time.perf_counter()
     nbgrader = os.environ.get(NBGRADER_ENV, "") in ("autograde", "validate")
     try:

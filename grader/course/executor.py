@@ -1,0 +1,401 @@
+"""Sandboxed execution of submissions: a pool of warm executors, one forked child per job.
+
+``ExecutorPool(workers, sandbox=True)`` starts ``workers`` warm executor processes
+(``grader.course.zygote``), each inside its own bubblewrap sandbox (``grader.course.sandbox``).
+``run(job)`` hands a ``Job`` (pure data: the notebook as nbgrader restored it, the other files of
+the submission, the function inputs from the private key, the limits) to a free executor, which
+forks a child that runs the cells and hands over answers only (``grader.notebook.capture``).  The
+result is an ``Execution``: the executed notebook (outputs recorded like nbclient), the answer
+payloads per cell, and why the run stopped early, if it did.  Nothing here grades: the trusted
+grader (``grader.course.trusted``) reads the payloads.
+
+Faults cost only what they must: a child that dies keeps the outputs and payloads of the cells run
+before; an endless loop loses only its cell; a bad notebook gives an Execution with ``stopped`` set;
+an executor that stops answering is killed and replaced.  ``run`` and ``map`` never raise for a job.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Iterator
+
+from grader.course import sandbox as _sandbox
+from grader.course.recorded import ANSWER_MIME, apply_events, payloads_of
+
+__all__ = ["Limits", "Job", "Execution", "ExecutorPool", "SandboxUnavailable", "ExecutorError",
+           "sandbox_available", "ANSWER_MIME"]
+
+sandbox_available = _sandbox.sandbox_available
+START_TIMEOUT = 180.0          # seconds an executor may take to warm up (a busy machine)
+RESPONSE_MARGIN = 30.0         # seconds past the notebook's wall time before the executor is killed
+MAX_RESULT_BYTES = 32 << 20    # the largest result file read back
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use."""
+
+    memory_bytes: int = 2 << 30
+    cpu_seconds: int = 600
+    processes: int = 64
+    cell_timeout: float = 10.0
+    notebook_timeout: float = 300.0
+
+
+@dataclass
+class Job:
+    """One submission to run: pure data (JSON-able, picklable), sent to a pool or a Dask worker."""
+
+    key: str
+    notebook: dict
+    files: dict[str, bytes]
+    inputs: dict[str, list]
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
+class Execution:
+    """What running a Job produced.  ``payloads`` and ``stopped_at`` index ``notebook["cells"]``."""
+
+    key: str
+    notebook: dict
+    payloads: dict[int, list[dict]]
+    stopped: str | None
+    stopped_at: int | None
+    timed_out_cells: list[int]
+    sandboxed: bool
+    seconds: float
+    worker: str = ""
+
+
+class SandboxUnavailable(RuntimeError):
+    """Submissions cannot be isolated here; the message says why (grade with --no-sandbox to accept)."""
+
+
+class ExecutorError(RuntimeError):
+    """An executor process could not be started."""
+
+
+def notebook_problem(notebook: Any) -> str | None:
+    """Why ``notebook`` cannot be run at all (None when it has a list of cells)."""
+    if not isinstance(notebook, dict):
+        return f"the notebook is not a JSON object (it is {type(notebook).__name__})"
+    cells = notebook.get("cells")
+    if not isinstance(cells, list):
+        return "the notebook has no list of cells"
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+            return f"cell {i} of the notebook is not a valid cell"
+    return None
+
+
+def _job_bytes(job: Job) -> bytes:
+    limits = job.limits if isinstance(job.limits, Limits) else Limits(**dict(job.limits or {}))
+    doc = {
+        "key": job.key,
+        "notebook": job.notebook,
+        "files": {str(k): base64.b64encode(bytes(v)).decode("ascii") for k, v in (job.files or {}).items()},
+        "inputs": job.inputs or {},
+        "limits": asdict(limits),
+    }
+    return json.dumps(doc).encode("utf-8")
+
+
+def _empty_notebook(notebook: dict) -> dict:
+    nb = copy.deepcopy(notebook)
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    return nb
+
+
+class _Worker:
+    """One warm executor process (in its sandbox) and the socket to it."""
+
+    def __init__(self, index: int, sandboxed: bool) -> None:
+        self.index = index
+        self.sandboxed = sandboxed
+        self.proc: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        self.pid = 0
+        self.warm_seconds = 0.0
+
+    # -- life cycle --
+    def start(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        code = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
+                "from grader.course.zygote import main; main(sys.argv[2:])")
+        paths = [p for p in sys.path if p and os.path.isabs(p)]
+        argv = [sys.executable, "-I", "-c", code, json.dumps(paths), str(child.fileno()),
+                "sandbox" if self.sandboxed else "plain"]
+        fds: dict[str, int] = {}
+        if self.sandboxed:
+            fds = _sandbox.passwd_fds()
+            cmd = _sandbox.sandbox_command(argv, data_fds=fds)
+            env = None
+        else:
+            cmd = argv
+            env = dict(os.environ)
+            env.update(_sandbox.executor_env())
+            for name in ("HOME", "MPLCONFIGDIR", "IPYTHONDIR", "TMPDIR"):
+                env.pop(name, None)
+            env.pop("CALCGRADE_PRIVATE_KEY", None)
+            env.pop("NBGRADER_EXECUTION", None)
+        debug = os.environ.get("CALCGRADE_EXECUTOR_DEBUG")
+        try:
+            self.proc = _spawn(lambda: subprocess.Popen(
+                cmd, pass_fds=[child.fileno(), *fds.values()], stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=None if debug else subprocess.DEVNULL, env=env,
+                start_new_session=True,
+            ))
+        finally:
+            child.close()
+            for fd in fds.values():
+                os.close(fd)
+        self.sock = parent
+        msg = self._receive(START_TIMEOUT)
+        if not msg or msg.get("op") != "ready":
+            why = (msg or {}).get("message") or "it ended before it was ready"
+            self.stop()
+            raise ExecutorError(f"the executor process could not start: {why}"
+                                " (set CALCGRADE_EXECUTOR_DEBUG=1 to see its messages)")
+        self.pid = self.proc.pid
+        self.warm_seconds = float(msg.get("warm_seconds", 0.0))
+
+    def stop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            self.proc = None
+
+    def _receive(self, timeout: float) -> dict[str, Any] | None:
+        assert self.sock is not None
+        self.sock.settimeout(max(0.01, timeout))
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, OSError):
+            return None
+        if not data:
+            return None
+        try:
+            msg = json.loads(data.decode("utf-8"))
+        except ValueError:
+            return None
+        return msg if isinstance(msg, dict) else None
+
+    # -- one job --
+    def run(self, job: Job) -> Execution:
+        started = time.perf_counter()
+        worker = f"{socket.gethostname()}/{self.pid}"
+        problem = notebook_problem(job.notebook)
+        if problem is not None:
+            return Execution(job.key, job.notebook if isinstance(job.notebook, dict) else {}, {},
+                             problem, None, [], self.sandboxed, time.perf_counter() - started, worker)
+        limits = job.limits if isinstance(job.limits, Limits) else Limits(**dict(job.limits or {}))
+        try:
+            data = _job_bytes(job)
+        except (TypeError, ValueError) as exc:
+            return Execution(job.key, job.notebook, {}, f"the job could not be sent to the executor ({exc})",
+                             None, [], self.sandboxed, time.perf_counter() - started, worker)
+        job_fd = os.memfd_create("calcgrade-job")
+        out_fd = os.memfd_create("calcgrade-result")
+        outcome: dict[str, Any] | None = None
+        try:
+            os.write(job_fd, data)
+            del data
+            if self.proc is None or self.proc.poll() is not None:
+                self.stop()
+                self.start()
+            assert self.sock is not None
+            request = json.dumps({"op": "run", "limits": asdict(limits)}).encode()
+            socket.send_fds(self.sock, [request], [job_fd, out_fd])
+            os.close(job_fd)
+            job_fd = -1
+            outcome = self._receive(limits.notebook_timeout + RESPONSE_MARGIN)
+            if outcome is None or outcome.get("op") != "done":
+                # the executor died or stopped answering (a job that killed it): replace it
+                self.stop()
+                outcome = {"stopped": "the sandbox stopped responding and was killed", "stopped_at": None,
+                           "timed_out_cells": []}
+                self._restart_quietly()
+            events = _read_events(out_fd)
+        except (OSError, ExecutorError) as exc:
+            self.stop()
+            self._restart_quietly()
+            events = _read_events(out_fd)
+            outcome = {"stopped": f"the executor failed ({exc})", "stopped_at": None, "timed_out_cells": []}
+        finally:
+            if job_fd >= 0:
+                os.close(job_fd)
+            os.close(out_fd)
+        notebook = _empty_notebook(job.notebook)
+        last_started = apply_events(notebook, events)
+        stopped = outcome.get("stopped") if isinstance(outcome.get("stopped"), str) else None
+        stopped_at = outcome.get("stopped_at")
+        if not isinstance(stopped_at, int):
+            stopped_at = last_started if stopped else None
+        timed = [c for c in outcome.get("timed_out_cells") or [] if isinstance(c, int)]
+        return Execution(
+            key=job.key, notebook=notebook, payloads=payloads_of(notebook), stopped=stopped,
+            stopped_at=stopped_at if stopped else None, timed_out_cells=timed, sandboxed=self.sandboxed,
+            seconds=time.perf_counter() - started, worker=worker,
+        )
+
+    def _restart_quietly(self) -> None:
+        try:
+            self.start()
+        except ExecutorError:
+            self.stop()  # the next run() tries again
+
+
+_SPAWN_QUEUE: "queue.Queue[tuple[Any, Future]]" = queue.Queue()
+_SPAWNER: threading.Thread | None = None
+_SPAWN_LOCK = threading.Lock()
+
+
+def _spawner_loop() -> None:
+    while True:
+        fn, fut = _SPAWN_QUEUE.get()
+        try:
+            fut.set_result(fn())
+        except BaseException as exc:
+            fut.set_exception(exc)
+
+
+def _spawn(fn: Any) -> Any:
+    """Run ``fn`` (a Popen) in one long-lived thread.
+
+    An executor dies with the thread that started it (``--die-with-parent`` and the kernel's
+    parent-death signal follow the creating *thread*), so executors are never started from a
+    short-lived worker thread of ``map``.
+    """
+    global _SPAWNER
+    with _SPAWN_LOCK:
+        if _SPAWNER is None or not _SPAWNER.is_alive():
+            _SPAWNER = threading.Thread(target=_spawner_loop, name="calcgrade-executor-spawner", daemon=True)
+            _SPAWNER.start()
+    fut: Future = Future()
+    _SPAWN_QUEUE.put((fn, fut))
+    return fut.result()
+
+
+def _read_events(fd: int) -> list[dict[str, Any]]:
+    size = os.fstat(fd).st_size
+    raw = os.pread(fd, min(size, MAX_RESULT_BYTES), 0)
+    events = []
+    for line in raw.split(b"\n"):
+        if not line:
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(ev, dict):
+            events.append(ev)
+    return events
+
+
+class ExecutorPool:
+    """Warm executors, each in its own sandbox; one child per job, ``workers`` jobs at a time."""
+
+    def __init__(self, workers: int | None = None, *, sandbox: bool = True) -> None:
+        if sandbox:
+            ok, why = sandbox_available()
+            if not ok:
+                raise SandboxUnavailable(f"submissions cannot be run in a sandbox here: {why}")
+        self.sandboxed = sandbox
+        count = max(1, int(workers or os.cpu_count() or 1))
+        self._workers = [_Worker(i, sandbox) for i in range(count)]
+        errors: list[BaseException] = []
+
+        def start(w: _Worker) -> None:
+            try:
+                w.start()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start, args=(w,)) for w in self._workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            self.close()
+            raise errors[0]
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        for w in self._workers:
+            self._idle.put(w)
+        self._closed = False
+
+    @property
+    def workers(self) -> int:
+        return len(self._workers)
+
+    def run(self, job: Job) -> Execution:
+        """Run one job on a free executor (waits for one); never raises for a bad job."""
+        if self._closed:
+            raise RuntimeError("the executor pool is closed")
+        worker = self._idle.get()
+        try:
+            return worker.run(job)
+        except Exception as exc:  # a bug of ours: this job fails alone
+            worker.stop()
+            worker._restart_quietly()
+            return Execution(job.key, job.notebook if isinstance(job.notebook, dict) else {}, {},
+                             f"the executor failed ({exc.__class__.__name__}: {exc})", None, [],
+                             self.sandboxed, 0.0, "")
+        finally:
+            self._idle.put(worker)
+
+    def map(self, jobs: Iterable[Job]) -> Iterator[Execution]:
+        """Run ``jobs`` on every executor; Executions as they complete."""
+        it = iter(jobs)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            pending: set[Future[Execution]] = set()
+            for job in it:
+                pending.add(pool.submit(self.run, job))
+                if len(pending) >= 2 * self.workers:
+                    break
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(self.run, nxt))
+
+    def close(self) -> None:
+        self._closed = True
+        for w in self._workers:
+            w.stop()
+
+    def __enter__(self) -> "ExecutorPool":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass

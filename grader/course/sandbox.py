@@ -1,0 +1,198 @@
+"""The sandbox a submission's code runs in: bubblewrap around a warm executor process.
+
+What the sandboxed process sees and may do (issue 10, point 3):
+
+* the read-only Python environment (the interpreter's prefixes, the site-packages on ``sys.path``,
+  the ``grader`` package folder alone, ``/usr`` and a few files of ``/etc``), a private ``/proc``
+  of its own pid namespace, a minimal ``/dev``, and two private tmpfs (``/tmp`` and ``/dev/shm``)
+  where each job writes its copy of the submission.  Not the course folder, keys, solutions,
+  gradebook, other submissions, or any kernel's connection file;
+* no network (a net namespace holding only a loopback device), its own IPC and UTS namespaces;
+* an unprivileged user: when the grader runs as root, bubblewrap (root) builds the namespaces and
+  ``setpriv`` drops to uid/gid 65534 with no capabilities and ``no_new_privs`` before Python starts;
+  otherwise bubblewrap runs in a user namespace as the calling user;
+* ``--die-with-parent`` and a pid namespace: when the executor goes, every process in it goes.
+
+Per-job limits (memory, CPU, processes, file size, time) are applied by the executor process
+(``grader.course.zygote``) to each job's child.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["sandbox_available", "sandbox_command", "executor_env", "NOBODY", "TMP_SIZE", "SHM_SIZE"]
+
+NOBODY = 65534
+TMP_SIZE = 512 << 20      # bytes of the private /tmp (the job's files, HOME, caches)
+SHM_SIZE = 64 << 20
+_SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ETC_FILES = (
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/fonts", "/etc/localtime",
+    "/etc/nsswitch.conf", "/etc/mime.types", "/etc/alternatives",
+)
+_PASSWD = "root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp/home:/usr/sbin/nologin\n"
+_GROUP = "root:x:0:\nnogroup:x:65534:\n"
+
+
+def executor_env() -> dict[str, str]:
+    """The whole environment of the executor: nothing of the grader's (no key paths, no tokens)."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp/home",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/home/.config/matplotlib",
+        "IPYTHONDIR": "/tmp/home/.ipython",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1",
+    }
+
+
+def _grader_package_dir() -> Path:
+    """The folder of the installed ``grader`` package (this file is grader/course/sandbox.py)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def python_paths() -> list[str]:
+    """Folders of the Python environment the executor needs, read-only (never a project root)."""
+    paths: list[str] = []
+    for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
+        paths.append(os.path.realpath(p))
+        paths.append(os.path.abspath(p))
+    for entry in sys.path:
+        if not entry:
+            continue
+        real = os.path.realpath(entry)
+        base = os.path.basename(real)
+        if base in ("site-packages", "dist-packages") or real.endswith((".zip", "lib-dynload")):
+            if os.path.exists(real):
+                paths.append(real)
+    paths.append(str(_grader_package_dir()))
+    out: list[str] = []
+    for p in sorted(set(paths), key=len):
+        if p.startswith("/usr/") or p == "/usr":
+            continue
+        if any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
+            continue
+        if os.path.exists(p):
+            out.append(p)
+    return out
+
+
+def _dirs_for(path: str, made: set[str]) -> list[str]:
+    """``--dir`` arguments (mode 0755) for every missing ancestor of ``path`` inside the sandbox.
+
+    bubblewrap would otherwise copy the host's modes (``/root`` is 0700), and the unprivileged
+    user could not reach the Python environment below it.
+    """
+    args: list[str] = []
+    parts = Path(path).parts[1:-1]
+    cur = ""
+    for part in parts:
+        cur = f"{cur}/{part}"
+        if cur in made or cur in ("/usr", "/tmp", "/proc", "/dev", "/etc"):
+            continue
+        made.add(cur)
+        args += ["--perms", "0755", "--dir", cur]
+    return args
+
+
+def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = None) -> list[str]:
+    """The command that runs ``argv`` (an executable already on a bound path) in the sandbox.
+
+    ``data_fds`` maps a destination file in the sandbox to an fd whose content bubblewrap copies
+    there (``/etc/passwd`` and ``/etc/group``); the caller passes those fds to the process.
+    """
+    bwrap = shutil.which("bwrap") or "bwrap"
+    root = os.geteuid() == 0
+    args = [bwrap]
+    if not root:
+        args += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
+    args += [
+        "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        "--die-with-parent", "--new-session", "--hostname", "sandbox",
+        "--ro-bind", "/usr", "/usr",
+    ]
+    for link in _SYSTEM_LINKS:
+        if os.path.islink(link):
+            args += ["--symlink", os.readlink(link), link]
+        elif os.path.isdir(link):
+            args += ["--ro-bind", link, link]
+    args += ["--perms", "0755", "--dir", "/etc"]
+    for item in _ETC_FILES:
+        if os.path.exists(item):
+            args += ["--ro-bind", item, item]
+    for dest, fd in (data_fds or {}).items():
+        args += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
+    made: set[str] = set()
+    for path in python_paths():
+        args += _dirs_for(path, made)
+        args += ["--ro-bind", path, path]
+    args += [
+        "--proc", "/proc", "--dev", "/dev",
+        "--perms", "1777", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
+        "--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp",
+        "--remount-ro", "/dev", "--remount-ro", "/",
+        "--chdir", "/tmp", "--clearenv",
+    ]
+    for k, v in executor_env().items():
+        args += ["--setenv", k, v]
+    args.append("--")
+    if root:
+        setpriv = shutil.which("setpriv") or "setpriv"
+        args += [setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
+                 "--bounding-set", "-all", "--inh-caps", "-all", "--no-new-privs"]
+    return args + list(argv)
+
+
+def passwd_fds() -> dict[str, int]:
+    """Pipes holding a minimal /etc/passwd and /etc/group (the unprivileged user has a name)."""
+    fds = {}
+    for dest, text in (("/etc/passwd", _PASSWD), ("/etc/group", _GROUP)):
+        r, w = os.pipe()
+        os.write(w, text.encode())
+        os.close(w)
+        fds[dest] = r
+    return fds
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_available() -> tuple[bool, str]:
+    """(True, "") when submissions can run isolated here; else (False, why, and what to do)."""
+    if not sys.platform.startswith("linux"):
+        return False, f"the sandbox needs Linux namespaces; this is {sys.platform} (grade with --no-sandbox at your own risk)"
+    if shutil.which("bwrap") is None:
+        return False, ("bubblewrap (`bwrap`) was not found on PATH: install it "
+                       "(Debian/Ubuntu: apt-get install bubblewrap), or grade with --no-sandbox")
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        return False, "the grader runs as root but `setpriv` (util-linux) was not found to drop privileges"
+    fds = passwd_fds()
+    try:
+        cmd = sandbox_command([sys.executable, "-I", "-c", "import os; print(os.getuid())"], data_fds=fds)
+        proc = subprocess.run(cmd, pass_fds=list(fds.values()), capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"bubblewrap could not start a sandbox: {exc}"
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    if proc.returncode != 0:
+        err = (proc.stderr.strip().splitlines() or ["no message"])[-1][:300]
+        return False, (f"bubblewrap could not create a sandbox here ({err}); user namespaces may be "
+                       "disabled (sysctl kernel.unprivileged_userns_clone), or grade with --no-sandbox")
+    if os.geteuid() == 0 and proc.stdout.strip() != str(NOBODY):
+        return False, "the sandbox did not drop root privileges"
+    return True, ""

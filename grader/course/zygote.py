@@ -1,0 +1,529 @@
+"""The warm executor process: imports paid once, one forked child per job.
+
+Started by ``grader.course.executor`` (inside the sandbox of ``grader.course.sandbox``, or plainly
+with ``--no-sandbox``).  It imports NumPy, SymPy, IPython, matplotlib and the capture side of
+``grader``, builds the InteractiveShell, warms SymPy's caches on a generic workload (never a
+course's solutions: a child inherits this process's memory), then serves jobs one at a time over
+a Unix socket.  Job data never passes through this process's memory: the parent sends two memory
+file descriptors (the job, the results) that only the child reads and writes, so a later child
+cannot find an earlier student's notebook in memory it inherited.
+
+Per job: fork; the child closes everything but its own descriptors, applies the limits
+(RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE), writes its copy of the submission into a
+fresh folder, switches ``check()`` to grading mode (``grader.notebook.capture.configure``) and runs
+the cells (``grader.course.cellrunner``).  This process watches the clock: a cell past its timeout
+gets SIGINT (KeyboardInterrupt, as Jupyter interrupts a kernel), then SIGKILL after a grace period;
+the notebook as a whole is killed at its wall time.  When the job ends, every other process in the
+sandbox is killed (``kill(-1)`` in the pid namespace), System V IPC objects are removed and the
+writable folders wiped, so nothing of one job reaches the next.  This process is not dumpable: a
+child running as the same user can neither ptrace it nor open its descriptors through /proc.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+__all__ = ["main", "INTERRUPT_GRACE"]
+
+INTERRUPT_GRACE = 3.0        # seconds a cell has to stop after its KeyboardInterrupt
+FILE_SIZE_LIMIT = 64 << 20   # bytes per file a job may write
+EXTRA_PROCESSES = 8          # the executor's own processes counted by RLIMIT_NPROC
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option: int, value: int) -> None:
+    _libc.prctl(ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                ctypes.c_ulong(0))
+
+
+# --- warm-up ------------------------------------------------------------------------------------
+_WARM_CELL = """
+import io as _io
+import numpy as _np
+import sympy as _sp
+import matplotlib.pyplot as _plt
+from grader import check, question
+from grader.key import wire as _wire, entries as _entries
+_x = _sp.Symbol("x", real=True)
+_e = _sp.diff(_sp.sin(_x) * _sp.exp(_x**2) / (1 + _x**2) + _sp.log(1 + _x**2) * _sp.sqrt(_x**2 + 1), _x)
+_sp.simplify(_e); _sp.latex(_e); _sp.factor(_x**4 - 1); _sp.expand((_x + 1)**5)
+_sp.lambdify(_x, _e, "numpy")(_np.linspace(0.1, 1.0, 5))
+_sp.integrate(_x * _sp.exp(_x) + _sp.cos(_x)**2, _x)
+_sp.Matrix([[1, _x], [_x**2, 1]]).det(); _sp.sympify("x**2 + sin(x)"); _sp.Rational(3, 2) * _x
+_np.array([[1.0, 2.0], [3.0, 4.0]]) @ _np.ones(2)
+_wire.from_wire(_wire.to_wire(_e)); _wire.to_wire(_np.arange(6.0).reshape(2, 3)); _wire.to_wire(1.5)
+_args = [_wire.to_wire((_sp.Lambda(_x, _x**3), 1.0, 0.1))]
+__import__("grader.notebook.capture", fromlist=["configure"]).configure({"warm_function": _args})
+check("warm_expression", _e)
+check("warm_function", lambda f, a, h: (f(a + h) - f(a - h)) / (2 * h))
+__import__("grader.notebook.capture", fromlist=["deconfigure"]).deconfigure()
+_fig = _plt.figure(); _plt.plot([0, 1], [1, 0]); _plt.title("x"); _fig.savefig(_io.BytesIO(), format="png")
+_plt.close("all")
+"""
+
+
+def warm() -> Any:
+    """Import everything a notebook needs and build the shell every child inherits."""
+    for d in (os.environ.get("HOME"), os.environ.get("MPLCONFIGDIR"), os.environ.get("IPYTHONDIR")):
+        if d:
+            os.makedirs(d, exist_ok=True)
+    import numpy  # noqa: F401
+    import sympy  # noqa: F401
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from grader.course import cellrunner
+
+    shell = cellrunner.make_shell()
+    try:
+        shell.enable_matplotlib("inline")  # plots become display_data PNGs, as in a kernel
+    except Exception:
+        pass
+    import grader.notebook.capture  # noqa: F401
+    import grader.notebook.check  # noqa: F401  (installs the check() AST transformer in this shell)
+
+    before = set(shell.user_ns)
+    shell.run_cell(_WARM_CELL, store_history=False, silent=True)
+    for name in set(shell.user_ns) - before:
+        del shell.user_ns[name]
+    shell.execution_count = 1
+    gc.collect()
+    gc.freeze()  # the children's garbage collector leaves these pages shared
+    return shell
+
+
+# --- one job ------------------------------------------------------------------------------------
+def _limits(limits: dict[str, Any]) -> None:
+    import resource
+
+    def setl(res: int, soft: int, hard: int | None = None) -> None:
+        try:
+            resource.setrlimit(res, (soft, soft if hard is None else hard))
+        except (ValueError, OSError):
+            pass
+
+    setl(resource.RLIMIT_CORE, 0)
+    setl(resource.RLIMIT_AS, int(limits.get("memory_bytes", 2 << 30)))
+    cpu = max(1, int(limits.get("cpu_seconds", 600)))
+    setl(resource.RLIMIT_CPU, cpu, cpu + 5)
+    setl(resource.RLIMIT_NPROC, max(1, int(limits.get("processes", 64))) + EXTRA_PROCESSES)
+    setl(resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    os.lseek(fd, 0, os.SEEK_SET)
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def _safe_relpath(path: str) -> str | None:
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts):
+        return None
+    return "/".join(parts)
+
+
+def _write_submission(workdir: str, job: dict[str, Any]) -> None:
+    import base64
+
+    for rel, b64 in (job.get("files") or {}).items():
+        safe = _safe_relpath(str(rel))
+        if safe is None or not isinstance(b64, str):
+            continue
+        dest = os.path.join(workdir, safe)
+        try:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with open(dest, "wb") as fh:
+                fh.write(base64.b64decode(b64))
+        except (OSError, ValueError):
+            continue
+    name = _safe_relpath(str(job.get("key", "")).rsplit("/", 1)[-1]) or "notebook.ipynb"
+    if name.endswith(".ipynb"):
+        try:
+            with open(os.path.join(workdir, name), "w", encoding="utf-8") as fh:
+                json.dump(job.get("notebook"), fh)
+        except (OSError, TypeError, ValueError):
+            pass
+
+
+def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -> None:
+    """The job's process (never returns)."""
+    code = 0
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        keep = sorted({0, 1, 2, job_fd, out_fd, timing_fd})
+        low = 3
+        for fd in keep:
+            if fd >= low:
+                os.closerange(low, fd)
+                low = fd + 1
+        os.closerange(low, 65536)
+        try:
+            os.setsid()
+        except OSError:
+            pass
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        raw = _read_all(job_fd)
+        os.close(job_fd)
+        job = json.loads(raw.decode("utf-8"))
+        del raw
+        _limits(job.get("limits") or {})
+        os.makedirs(workdir, exist_ok=True)
+        _write_submission(workdir, job)
+        os.chdir(workdir)
+        home = os.environ.get("HOME")
+        for d in (home, os.environ.get("MPLCONFIGDIR"), os.environ.get("IPYTHONDIR")):
+            if d:
+                os.makedirs(d, exist_ok=True)
+        from grader.course import cellrunner
+        from grader.notebook import capture
+
+        capture.configure(job.get("inputs") or {})
+        cells = (job.get("notebook") or {}).get("cells") or []
+        del job
+        cellrunner.run_cells(shell, cells if isinstance(cells, list) else [], cellrunner.Recorder(out_fd),
+                             timing_fd)
+    except MemoryError:
+        code = 3
+    except BaseException:
+        code = 4
+    os._exit(code)
+
+
+class _Supervisor:
+    """The zygote's view of one running job: the cell clock, interrupts, kills."""
+
+    def __init__(self, pid: int, timing_fd: int, limits: dict[str, Any]) -> None:
+        self.pid = pid
+        self.timing_fd = timing_fd
+        self.cell_timeout = float(limits.get("cell_timeout", 10.0))
+        self.notebook_timeout = float(limits.get("notebook_timeout", 300.0))
+        self.cpu_seconds = int(limits.get("cpu_seconds", 600))
+        self.memory = int(limits.get("memory_bytes", 2 << 30))
+        self.current: int | None = None
+        self.cell_started = 0.0
+        self.interrupted_at: float | None = None
+        self.timed_out: list[int] = []
+        self.stopped: str | None = None
+        self.stopped_at: int | None = None
+        self.done = False
+        self.buffer = b""
+
+    def _on_line(self, line: str) -> None:
+        parts = line.split()
+        if not parts:
+            return
+        if parts[0] == "S" and len(parts) == 2 and parts[1].isdigit():
+            self.current = int(parts[1])
+            self.cell_started = time.monotonic()
+            self.interrupted_at = None
+        elif parts[0] == "E":
+            self.current = None
+            self.interrupted_at = None
+        elif parts[0] == "D":
+            self.done = True
+
+    def _read_timing(self) -> bool:
+        try:
+            data = os.read(self.timing_fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            return False
+        self.buffer = (self.buffer + data)[-65536:]
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            self._on_line(line.decode("ascii", "replace"))
+        return True
+
+    def _kill(self, why: str) -> None:
+        if self.stopped is None:
+            self.stopped = why
+            self.stopped_at = self.current
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def run(self) -> int:
+        """Watch until the child ends; its wait status."""
+        started = time.monotonic()
+        pidfd = os.pidfd_open(self.pid)
+        timing_open = True
+        try:
+            while True:
+                now = time.monotonic()
+                deadlines = [started + self.notebook_timeout]
+                if self.current is not None:
+                    if self.interrupted_at is None:
+                        deadlines.append(self.cell_started + self.cell_timeout)
+                    else:
+                        deadlines.append(self.interrupted_at + INTERRUPT_GRACE)
+                wait = max(0.0, min(deadlines) - now)
+                fds = [pidfd] + ([self.timing_fd] if timing_open else [])
+                ready, _, _ = select.select(fds, [], [], min(wait, 1.0))
+                if self.timing_fd in ready:
+                    timing_open = self._read_timing()
+                if pidfd in ready:
+                    _, status = os.waitpid(self.pid, 0)
+                    while timing_open and self._read_timing():
+                        pass
+                    return status
+                now = time.monotonic()
+                if now >= started + self.notebook_timeout:
+                    self._kill(f"the notebook ran longer than its time limit ({self.notebook_timeout:g} s)")
+                elif self.current is not None and self.interrupted_at is not None:
+                    if now >= self.interrupted_at + INTERRUPT_GRACE:
+                        self._kill(f"cell {self.current} did not stop within {INTERRUPT_GRACE:g} s of being "
+                                   f"interrupted at its time limit ({self.cell_timeout:g} s)")
+                elif self.current is not None and now >= self.cell_started + self.cell_timeout:
+                    self.timed_out.append(self.current)
+                    self.interrupted_at = now
+                    try:
+                        os.kill(self.pid, signal.SIGINT)
+                    except ProcessLookupError:
+                        pass
+        finally:
+            os.close(pidfd)
+
+    def outcome(self, status: int) -> dict[str, Any]:
+        stopped, stopped_at = self.stopped, self.stopped_at
+        if stopped is None and not self.done:
+            stopped_at = self.current
+            where = f" during cell {stopped_at}" if stopped_at is not None else ""
+            if os.WIFSIGNALED(status):
+                sig = os.WTERMSIG(status)
+                if sig == signal.SIGXCPU:
+                    stopped = f"the process used more than its CPU time ({self.cpu_seconds} s){where}"
+                elif sig == signal.SIGSEGV:
+                    stopped = f"the process crashed (segmentation fault){where}"
+                elif sig == signal.SIGKILL:
+                    stopped = f"the process was killed (out of memory?){where}"
+                else:
+                    try:
+                        name = signal.Signals(sig).name
+                    except ValueError:
+                        name = str(sig)
+                    stopped = f"the process was killed by {name}{where}"
+            elif os.WIFEXITED(status):
+                code = os.WEXITSTATUS(status)
+                if code == 3:
+                    stopped = f"the process ran out of memory (limit {self.memory / (1 << 30):g} GiB){where}"
+                else:
+                    stopped = f"the process exited (exit status {code}){where}"
+            else:
+                stopped = f"the process stopped{where}"
+        return {"op": "done", "stopped": stopped, "stopped_at": stopped_at, "timed_out_cells": self.timed_out}
+
+
+# --- after a job: nothing survives ---------------------------------------------------------------
+def _other_pids() -> list[int]:
+    me = os.getpid()
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (1, me):
+            out.append(int(name))
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as fh:
+                    kids = [int(k) for k in fh.read().split()]
+                out += kids
+                stack += kids
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def kill_everything(sandboxed: bool, child: int) -> None:
+    """Kill every process the job left: the whole pid namespace, or (plain) all our descendants."""
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        if sandboxed:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap()
+            left = [p for p in _other_pids() if _state(p) not in ("Z", "X", "")]
+        else:
+            try:
+                os.killpg(child, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            left = _descendants(os.getpid())
+            for p in left:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            _reap()
+            left = [p for p in _descendants(os.getpid()) if _state(p) not in ("Z", "X", "")]
+        if not left:
+            return
+        time.sleep(0.01)
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def _remove_ipc() -> None:
+    """System V shared memory, semaphores and queues a job made (private to this IPC namespace)."""
+    for name, func, arg_count in (("shm", "shmctl", 3), ("sem", "semctl", 3), ("msg", "msgctl", 3)):
+        try:
+            with open(f"/proc/sysvipc/{name}") as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if len(cols) < 2 or not cols[1].isdigit():
+                continue
+            ident = int(cols[1])
+            fn = getattr(_libc, func)
+            if name == "sem":
+                fn(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_int(0))
+            else:
+                fn(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_void_p(None))
+
+
+def _wipe(path: str, keep_top: bool = True) -> None:
+    def onerror(func: Any, p: str, exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(p) or p, 0o700)
+            os.chmod(p, 0o700)
+            func(p)
+        except OSError:
+            pass
+
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        p = os.path.join(path, name)
+        try:
+            if os.path.isdir(p) and not os.path.islink(p):
+                os.chmod(p, 0o700)
+                shutil.rmtree(p, onerror=onerror)
+            else:
+                os.unlink(p)
+        except OSError:
+            pass
+    if not keep_top:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# --- the loop -------------------------------------------------------------------------------------
+def serve(sock: socket.socket, shell: Any, sandboxed: bool) -> None:
+    import tempfile
+
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, 65536, 4)
+        except OSError:
+            return
+        if not msg:
+            return
+        try:
+            request = json.loads(msg.decode())
+        except ValueError:
+            request = {}
+        if request.get("op") != "run" or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"op": "error", "message": "bad request"}).encode())
+            continue
+        job_fd, out_fd = fds
+        limits = request.get("limits") or {}
+        workdir = "/tmp/work" if sandboxed else tempfile.mkdtemp(prefix="calcgrade-job-")
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's code is measured through its outputs
+            os.close(r)
+            _child(shell, job_fd, out_fd, w, workdir)
+        os.close(w)
+        os.close(job_fd)
+        os.close(out_fd)
+        supervisor = _Supervisor(pid, r, limits)
+        status = supervisor.run()
+        os.close(r)
+        kill_everything(sandboxed, pid)
+        if sandboxed:
+            _remove_ipc()
+            _wipe("/tmp")
+            _wipe("/dev/shm")
+            for d in (os.environ.get("HOME"), os.environ.get("MPLCONFIGDIR"), os.environ.get("IPYTHONDIR")):
+                if d:
+                    os.makedirs(d, exist_ok=True)
+        else:
+            _wipe(workdir, keep_top=False)
+        sock.send(json.dumps(supervisor.outcome(status)).encode())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``zygote.py SOCKET_FD MODE``: MODE is "sandbox" (bubblewrap) or "plain" (--no-sandbox)."""
+    argv = sys.argv[1:] if argv is None else argv
+    sock = socket.socket(fileno=int(argv[0]))
+    sandboxed = argv[1] == "sandbox"
+    _prctl(PR_SET_DUMPABLE, 0)
+    if not sandboxed:
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    started = time.perf_counter()
+    try:
+        shell = warm()
+    except BaseException as exc:
+        sock.send(json.dumps({"op": "failed", "message": f"{exc.__class__.__name__}: {exc}"}).encode())
+        raise
+    sock.send(json.dumps({"op": "ready", "pid": os.getpid(), "warm_seconds": time.perf_counter() - started}).encode())
+    serve(sock, shell, sandboxed)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
