@@ -28,6 +28,32 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = 10
 c.Execute.interrupt_on_timeout = True
 
+# Trusted autograding (also for stock `nbgrader autograde`): the students' code runs in a sandbox on
+# calcgrade's warm executor and only hands over answers; the scores are computed outside it, against the
+# private key, and written by this process.  nbgrader's own sanitising steps still restore locked and test
+# cells from the gradebook; CheckSubmissionCells first refuses duplicated, unknown or deleted cells.
+c.SandboxedExecute.cell_timeout = 10
+c.SandboxedExecute.notebook_timeout = 300
+c.SandboxedExecute.memory_bytes = 2 << 30
+c.Autograde.sanitize_preprocessors = [
+    "grader.course.nbgrader_steps.CheckSubmissionCells",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "grader.course.nbgrader_steps.SandboxedExecute",
+    "grader.course.nbgrader_steps.TrustedGrade",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "grader.course.nbgrader_steps.SaveTrustedGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Feedback goes back to students: strip any hidden-test region before rendering,
 # so hidden material never leaks through the returned HTML.
 c.GenerateFeedback.preprocessors = [

@@ -89,31 +89,35 @@ def cycle(tmp_path_factory):
 
 
 def test_autograde_gives_the_expected_score_per_student_and_question(cycle):
+    """Trusted grading gives every sample student what they earned, the hostile ones included:
+    monkeypatch 0, kernel_crash the points of the answers before the crash."""
     root, summary = cycle
     mismatches = []
     for sub in summary["submissions"]:
         got = autograde.scores(root, sub.assignment, sub.student, Path(sub.notebook).stem) or {}
-        for qid, want in sub.nbgrader_expected.items():
+        for qid, want in sub.expected.items():
             if abs(got.get(qid, 0.0) - want) > 1e-9:
-                mismatches.append(f"{sub.assignment}/{sub.student}/{qid}: nbgrader {got.get(qid)} expected {want}")
+                mismatches.append(f"{sub.assignment}/{sub.student}/{qid}: graded {got.get(qid)} expected {want}")
     assert not mismatches, "\n".join(mismatches)
     # and the table is not trivial: full marks, zero and partial scores all occur
-    totals = {(s.assignment, s.student): sum(s.nbgrader_expected.values()) for s in summary["submissions"]}
+    totals = {(s.assignment, s.student): sum(s.expected.values()) for s in summary["submissions"]}
     full = {(s.assignment, s.student): sum(s.points.values()) for s in summary["submissions"]}
     assert any(totals[k] == full[k] for k in totals)
     assert any(totals[k] == 0 for k in totals)
     assert any(0 < totals[k] < full[k] for k in totals)
+    crash = [s for s in summary["submissions"] if s.student == "kernel_crash"]
+    assert crash and all(0 < sum(s.expected.values()) for s in crash)
 
 
-def test_only_the_unreadable_and_the_crashing_submission_fail_and_the_rest_are_graded(cycle):
+def test_only_the_unreadable_submission_fails_and_the_crash_keeps_what_it_earned(cycle):
     _, summary = cycle
     failed = {(r.student, r.error) for r in summary["results"] if not r.success}
-    assert {s for s, _ in failed} == {"invalid_json", "kernel_crash"}
-    reasons = dict(failed)
-    assert "not a valid notebook" in reasons["invalid_json"]
-    assert "kernel died" in reasons["kernel_crash"]
+    assert {s for s, _ in failed} == {"invalid_json"}
+    assert "not a valid notebook" in dict(failed)["invalid_json"]
+    crashed = [r for r in summary["results"] if r.student == "kernel_crash"]
+    assert crashed and all(r.success and r.stopped for r in crashed)
     graded = [r for r in summary["results"] if r.success]
-    assert len(graded) == len(summary["results"]) - 2 * len(CYCLE_ASSIGNMENTS)
+    assert len(graded) == len(summary["results"]) - len(CYCLE_ASSIGNMENTS)
 
 
 def test_feedback_html_shows_the_targeted_messages(cycle):
@@ -146,14 +150,14 @@ def test_export_writes_one_csv_row_per_student_and_assignment(cycle):
     assert float(blank["score"]) == 0
 
 
-def test_gradebook_table_marks_the_scores_nbgrader_gets_wrong(cycle):
+def test_gradebook_table_has_no_misgrade_and_marks_the_unreadable_submission(cycle):
     root, summary = cycle
     rows = demo.gradebook_rows(root, summary["submissions"], summary["results"])
     table = demo.format_table(rows, CYCLE_ASSIGNMENTS)
     lines = {line.split()[0]: line for line in table.splitlines()[2:]}
-    assert "!" in lines["monkeypatch"] and "!" in lines["kernel_crash"]
-    assert "!" not in lines["perfect"] and "!" not in lines["blank"]
+    assert not [line for line in lines.values() if "!" in line], table
     assert "err" in lines["invalid_json"]
+    assert lines["monkeypatch"].split()[-1].startswith("0/")
     full = sum(s.points[q] for s in summary["submissions"] if s.student == "perfect" for q in s.points)
     assert lines["perfect"].split()[-1] == f"{full:g}/{full:g}"
 
@@ -232,12 +236,13 @@ def test_calcgrade_demo_runs_the_whole_cycle_from_the_command_line(tmp_path):
                           capture_output=True, text=True, timeout=600)
     out = proc.stdout
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    table = out[out.index("Gradebook (points"):out.index("Submissions nbgrader could not grade")]
+    table = out[out.index("Gradebook (points"):out.index("Submissions that could not be graded")]
     rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[3:] if line.strip()}
     full = rows["perfect"][-1]
     assert full.split("/")[0] == full.split("/")[1] != "0"
     assert rows["blank"][-1].startswith("0/")
-    assert rows["invalid_json"][0] == "err" and rows["monkeypatch"][0].endswith("!")
+    assert rows["invalid_json"][0] == "err" and rows["monkeypatch"][-1].startswith("0/")
+    assert "!" not in table.split("\n", 2)[2]
     assert len(rows) >= 12
     for step in ["release", "place the sample class", "autograde", "generate feedback", "export grades"]:
         assert re.search(r"\d+\.\d s  .*" + step, out), step

@@ -10,6 +10,7 @@ instructor runs, so it doubles as an end-to-end check of an installation.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -48,8 +49,10 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                         help="course folder to create (default: a new temporary folder)")
     parser.add_argument("--assignments", nargs="*", default=None,
                         help="only these assignments (default: all in solutions/)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="autograde processes run at once (default: 2)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="notebooks executed at once (default: the number of cores)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade even where no sandbox is available (the summary says so)")
 
 
 def prepare_course(source_root: Path, target: Path, assignments: list[str]) -> None:
@@ -65,11 +68,12 @@ def run_cycle(
     course_root: Path,
     assignments: list[str],
     *,
-    workers: int = 2,
+    workers: int | None = None,
     timer: StepTimer | None = None,
     progress: bool = True,
+    sandbox: bool = True,
 ) -> dict:
-    """Release, place the sample class, autograde, feedback, export.  Returns a summary."""
+    """Release, place the sample class, autograde (sandboxed, trusted), feedback, export.  Returns a summary."""
     from tqdm import tqdm
 
     timer = timer or StepTimer()
@@ -83,26 +87,38 @@ def run_cycle(
         students = sorted({s.student for s in subs})
         print(f"    {len(students)} students x {len(assignments)} assignments = {len(subs)} submissions")
     jobs = sorted({(s.assignment, s.student) for s in subs})
-    with timer.step(f"autograde {len(jobs)} submissions with nbgrader ({workers} workers)"):
+    results: list[autograde.StudentResult] = []
+    runs: list[autograde.AutogradeRun] = []
+    with timer.step(f"autograde {len(jobs)} submissions (sandboxed execution, trusted grading)"):
         bar = tqdm(total=len(jobs), unit="submission", disable=not progress, file=sys.stderr)
 
-        def tick(res: autograde.GradingResult) -> None:
+        def tick(res: autograde.StudentResult) -> None:
             bar.set_postfix_str(f"{res.assignment}/{res.student}", refresh=False)
             bar.update(1)
 
-        results = autograde.autograde_class(course_root, jobs, workers=workers, on_result=tick,
-                                            log_path=course_root / "autograde.log")
+        from grader.course.executor import ExecutorPool, sandbox_available
+
+        if sandbox and not sandbox_available()[0]:
+            raise autograde.GradingRefused(f"no sandbox is available here ({sandbox_available()[1]}); "
+                                           "pass --no-sandbox to run the demo anyway")
+        with ExecutorPool(workers or os.cpu_count() or 1, sandbox=sandbox) as pool:
+            for assignment in assignments:
+                run = autograde.autograde_assignment(course_root, assignment, workers=workers, sandbox=sandbox,
+                                                     on_result=tick, pool=pool)
+                runs.append(run)
+                results += run.results
         bar.close()
     with timer.step("generate feedback (HTML)"):
         for assignment in assignments:
             course.generate_feedback(course_root, assignment)
     with timer.step("export grades (CSV)"):
         csv_path = course.export_grades(course_root)
-    return {"submissions": subs, "results": results, "csv": csv_path, "students": students}
+    return {"submissions": subs, "results": results, "csv": csv_path, "students": students, "runs": runs,
+            "sandboxed": all(r.sandboxed for r in runs)}
 
 
 def gradebook_rows(course_root: Path, subs: list[sampleclass.Submission],
-                   results: list[autograde.GradingResult]) -> list[dict]:
+                   results: list[autograde.StudentResult]) -> list[dict]:
     """One row per student: points per assignment from the gradebook, plus what a correct grader gives."""
     failed = {(r.assignment, r.student) for r in results if not r.success}
     graded = autograde.all_scores(course_root)
@@ -161,28 +177,37 @@ def main(args: argparse.Namespace) -> int:
     print(f"calcgrade demo: a whole course cycle in {target}")
     with timer.step("prepare a fresh course folder (config + solutions)"):
         prepare_course(source_root, target, assignments)
-    summary = run_cycle(target, assignments, workers=args.workers, timer=timer)
+    try:
+        summary = run_cycle(target, assignments, workers=args.workers, timer=timer, sandbox=not args.no_sandbox)
+    except autograde.GradingRefused as exc:
+        print(f"calcgrade demo: {exc}", file=sys.stderr)
+        return 2
     rows = gradebook_rows(target, summary["submissions"], summary["results"])
     print()
-    print("Gradebook (points per assignment; 'err' = nbgrader could not grade the notebook;")
-    print("           '!' = nbgrader's score differs from what a careful grader gives)")
+    print("Gradebook (points per assignment; 'err' = the submission could not be graded;")
+    print("           '!' = the score differs from what a careful grader gives)")
     print(format_table(rows, assignments))
     failed = [r for r in summary["results"] if not r.success]
     if failed:
         print()
-        print("Submissions nbgrader could not grade (the others were graded regardless):")
+        print("Submissions that could not be graded (the others were graded regardless):")
         for r in failed:
             print(f"  {r.assignment}/{r.student}: {r.error}")
-    if any(s.student in sampleclass.NBGRADER_MISGRADES for s in summary["submissions"]):
+    stopped = [r for r in summary["results"] if r.success and r.stopped]
+    if stopped:
         print()
-        print("Known tampering that nbgrader's own autograde scores wrongly:")
-        for student, reason in sampleclass.NBGRADER_MISGRADES.items():
-            print(f"  {student}: {reason}")
+        print("Submissions whose run stopped early (points earned before the stop are kept):")
+        for r in stopped:
+            print(f"  {r.assignment}/{r.student}: {'; '.join(r.stopped)}")
+    if not summary["sandboxed"]:
+        print()
+        print("!" * 78)
+        print("!! NOT SANDBOXED (--no-sandbox): the students' code ran with your rights.")
+        print("!" * 78)
     print()
     print(f"Gradebook (SQLite): {target / 'gradebook.db'}")
     print(f"Grades (CSV):       {summary['csv']}")
     print(f"Feedback (HTML):    {target / 'feedback'}/<student>/<assignment>/<notebook>.html")
-    print(f"Autograde log:      {target / 'autograde.log'}")
     print()
     print("Time per step:")
     for name, seconds in timer.steps:

@@ -26,7 +26,8 @@ from typing import Any, Callable
 from grader.key import files, grading
 from grader.course.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
 
-__all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "assignments_of", "main", "add_arguments"]
+__all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "assignments_of", "main", "add_arguments",
+           "solutions_digest", "private_key_problem"]
 
 
 
@@ -158,7 +159,8 @@ def build_keys(
     if problems:
         raise KeyBuildError(assignment, problems)
 
-    private_key = {"format": files.PRIVATE_FORMAT, "assignment": assignment, "questions": private}
+    private_key = {"format": files.PRIVATE_FORMAT, "assignment": assignment, "questions": private,
+                   "solutions_digest": solutions_digest(root, assignment)}
     public_key = {"format": files.PUBLIC_FORMAT, "assignment": assignment, "questions": public,
                   "note": "Seeded fingerprints only: the reference answers are not in this file."}
     private_text = files.dump_key(private_key)
@@ -174,6 +176,49 @@ def build_keys(
         public_text=public_text, questions=len(private), points=sum(float(e["points"]) for e in private.values()),
         seconds=time.perf_counter() - started, notebooks=[p.name for p in notebooks],
     )
+
+
+# --- is the private key current? ---------------------------------------------------------------------
+def solutions_digest(course_root: Path | str, assignment: str) -> str:
+    """A digest of what the keys are built from: every solution notebook's cells (type, source, nbgrader
+    metadata), not outputs or execution counts, so re-running a solution in Jupyter does not make its key stale."""
+    import hashlib
+
+    import nbformat
+
+    digest = hashlib.sha256()
+    for path in _notebooks(Path(course_root) / "solutions" / assignment):
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+            cells = [[c.get("cell_type"), c.get("source", ""), c.get("metadata", {}).get("nbgrader", {})]
+                     for c in nb.cells]
+            text = json.dumps([path.name, cells], sort_keys=True, ensure_ascii=True)
+        except Exception:  # an unreadable solution still changes the digest
+            text = json.dumps([path.name, path.read_bytes().hex()])
+        digest.update(text.encode("utf-8"))
+    return "sha256:" + digest.hexdigest()
+
+
+def private_key_problem(course_root: Path, assignment: str) -> str | None:
+    """None when the private key of ``assignment`` exists and was built from the current solutions;
+    else one sentence saying what is wrong, ending with what to run.  Grading refuses on a problem."""
+    path = files.private_key_path(Path(course_root), assignment)
+    fix = f"run `calcgrade release {assignment}`"
+    if not path.is_file():
+        return f"{assignment} has no private answer key ({path}); {fix}"
+    try:
+        key = files.load_key(path)
+    except (OSError, ValueError) as exc:
+        return f"the private answer key {path} cannot be read ({exc.__class__.__name__}); {fix}"
+    if key.get("format") != files.PRIVATE_FORMAT or any(
+            not isinstance(e, dict) or "reference" not in e for e in key["questions"].values()):
+        return f"{path} is not a private answer key; {fix}"
+    recorded = key.get("solutions_digest")
+    if not recorded:
+        return f"the private answer key of {assignment} does not say which solutions it was built from; {fix}"
+    if recorded != solutions_digest(course_root, assignment):
+        return f"the solutions of {assignment} changed since its private answer key was built; {fix}"
+    return None
 
 
 # --- command line ----------------------------------------------------------------------------------------

@@ -39,14 +39,6 @@ import nbformat
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
 
-#: Profiles whose score nbgrader's own autograde gets wrong, with the reason.
-#: They stay in the sample class on purpose: the grading process must stop them.
-NBGRADER_MISGRADES = {
-    "monkeypatch": "student code replaces check() in the kernel; nbgrader reads any "
-    "non-numeric cell value as full credit",
-    "kernel_crash": "nbgrader abandons the whole notebook when its kernel dies: 0 for every "
-    "question, even those answered before the crash, and no feedback",
-}
 
 
 @dataclass(frozen=True)
@@ -71,7 +63,7 @@ class Submission:
     notebook: str  # file name, e.g. derivatives.ipynb
     content: str  # the file's bytes as text (not always valid JSON)
     expected: dict[str, float]  # question id -> points a correct grader gives
-    nbgrader_expected: dict[str, float] = field(default_factory=dict)  # what nbgrader gives
+    nbgrader_expected: dict[str, float] = field(default_factory=dict)  # what nbgrader's own grading would give
     description: str = ""
     points: dict[str, float] = field(default_factory=dict)  # question id -> maximum points
 

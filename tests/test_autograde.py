@@ -1,0 +1,143 @@
+"""``calcgrade autograde``: the fast path on a real course (release, gradebook, sandboxed executor).
+
+One small class of 02_derivatives: honest students from the sample class, and submissions that must fail
+alone with their reason (not JSON, a duplicated test cell, an invented grade_id, a deleted test cell).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.cli import main
+from grader.course import autograde, demo, keybuild, sampleclass
+from grader.course import release as course
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "02_derivatives"
+
+pytestmark = pytest.mark.slow
+
+
+def _cell_with(nb, grade_id):
+    return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+@pytest.fixture(scope="module")
+def course_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("autograde") / "course"
+    demo.prepare_course(ROOT, root, [ASSIGNMENT])
+    course.release(root, ASSIGNMENT, validate=False)
+    subs = {s.student: s for s in sampleclass.sample_class(root) if s.assignment == ASSIGNMENT}
+    chosen = [subs[name] for name in ("perfect", "partial", "blank", "invalid_json")]
+    sampleclass.place(chosen, root, demo.DEMO_TIMESTAMP)
+    perfect = nbformat.reads(subs["perfect"].content, as_version=4)
+    first_test = next(c for c in perfect.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    gid = first_test.metadata["nbgrader"]["grade_id"]
+    broken = {}
+    nb = copy.deepcopy(perfect)
+    nb.cells.append(copy.deepcopy(first_test))
+    broken["duplicated"] = nb
+    nb = copy.deepcopy(perfect)
+    nb.cells[_cell_with(nb, gid)].metadata["nbgrader"]["grade_id"] = "test_made_up"
+    broken["unknown_id"] = nb
+    nb = copy.deepcopy(perfect)
+    del nb.cells[_cell_with(nb, gid)]
+    broken["deleted_cell"] = nb
+    for student, nb in broken.items():
+        folder = root / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb, str(folder / subs["perfect"].notebook))
+        (folder / "timestamp.txt").write_text(demo.DEMO_TIMESTAMP)
+    return root, subs, gid
+
+
+def _run(args, capsys):
+    status = main(["autograde", ASSIGNMENT, *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_the_class_is_graded_and_broken_submissions_fail_alone_with_their_reason(course_root, capsys):
+    root, subs, gid = course_root
+    status, out, err = _run(["--course-root", str(root), "--json", "--workers", "2"], capsys)
+    assert status == 1, err  # some submissions could not be graded
+    data = json.loads(out)
+    assert data["sandboxed"] is True and data["assignment"] == ASSIGNMENT
+    by = {s["student"]: s for s in data["students"]}
+    assert set(by) == {"perfect", "partial", "blank", "invalid_json", "duplicated", "unknown_id", "deleted_cell"}
+    for name in ("perfect", "partial", "blank"):
+        assert by[name]["success"], by[name]
+        assert by[name]["score"] == pytest.approx(sum(subs[name].expected.values())), name
+    assert by["perfect"]["score"] == by["perfect"]["max_score"] > 0
+    assert "not a valid notebook" in by["invalid_json"]["error"]
+    assert f"{gid!r} appears 2 times" in by["duplicated"]["error"]
+    assert "'test_made_up' is not part of" in by["unknown_id"]["error"]
+    assert f"{gid!r} was deleted" in by["deleted_cell"]["error"]
+    scores = autograde.all_scores(root)
+    assert sum(scores[(ASSIGNMENT, "perfect", "derivatives")].values()) == by["perfect"]["max_score"]
+    graded = root / "autograded" / "perfect" / ASSIGNMENT / "derivatives.ipynb"
+    nb = nbformat.read(str(graded), as_version=4)
+    verdicts = [o for c in nb.cells for o in c.get("outputs", [])
+                if "application/vnd.calcgrade.verdict+json" in o.get("data", {})]
+    assert len(verdicts) == len(subs["perfect"].points)
+    assert all(o["data"]["application/vnd.calcgrade.verdict+json"]["trusted"] for o in verdicts)
+    assert not (root / "autograded" / "invalid_json").exists() or not list(
+        (root / "autograded" / "invalid_json").rglob("*.ipynb"))
+
+
+def test_a_summary_table_and_only_the_chosen_students(course_root, capsys):
+    root, subs, _ = course_root
+    status, out, err = _run(["--course-root", str(root), "--students", "blank,perfect"], capsys)
+    assert status == 0, out + err
+    table = out[out.index("student"):]
+    lines = {line.split()[0]: line for line in table.splitlines()[2:] if line.strip() and not line.startswith(("!", "2 of"))}
+    full = sum(subs["perfect"].points.values())
+    assert lines["perfect"].split()[1] == f"{full:g}/{full:g}" and lines["blank"].split()[1] == f"0/{full:g}"
+    assert "2 of 2 submissions graded" in out and "NOT SANDBOXED" not in out
+    status, out, err = _run(["--course-root", str(root), "--students", "nobody"], capsys)
+    assert status == 2 and "no submission of 02_derivatives from nobody" in err and "Traceback" not in err
+
+
+def test_grading_refuses_a_missing_or_stale_private_key(course_root, capsys, tmp_path):
+    root, _, _ = course_root
+    assert keybuild.private_key_problem(root, ASSIGNMENT) is None
+    copy_root = tmp_path / "course"
+    shutil.copytree(root, copy_root, ignore=shutil.ignore_patterns("autograded", "feedback"))
+    solution = copy_root / "solutions" / ASSIGNMENT / "derivatives.ipynb"
+    nb = nbformat.read(str(solution), as_version=4)
+    nbformat.write(nb, str(solution))  # re-saved unchanged (outputs, formatting): still current
+    assert keybuild.private_key_problem(copy_root, ASSIGNMENT) is None
+    md = next(c for c in nb.cells if c.cell_type == "code" and "question(" in c.source)
+    md.source = md.source.replace("question(", "question(  ", 1)
+    nbformat.write(nb, str(solution))
+    before = autograde.all_scores(copy_root)
+    status, out, err = _run(["--course-root", str(copy_root)], capsys)
+    assert status == 2
+    assert "changed since its private answer key was built" in err and "run `calcgrade release 02_derivatives`" in err
+    key = copy_root / ".calcgrade" / "keys" / f"{ASSIGNMENT}.json"
+    key.unlink()
+    status, out, err = _run(["--course-root", str(copy_root)], capsys)
+    assert status == 2 and "has no private answer key" in err and "calcgrade release 02_derivatives" in err
+    assert autograde.all_scores(copy_root) == before  # nothing was graded
+    text = json.loads((root / ".calcgrade" / "keys" / f"{ASSIGNMENT}.json").read_text())
+    text.pop("solutions_digest")
+    key.write_text(json.dumps(text))
+    assert "does not say which solutions" in keybuild.private_key_problem(copy_root, ASSIGNMENT)
+
+
+def test_an_unknown_assignment_is_a_clear_message(course_root, capsys):
+    root, _, _ = course_root
+    status = main(["autograde", "99_nothing", "--course-root", str(root)])
+    err = capsys.readouterr().err
+    assert status == 2 and "calcgrade release 99_nothing" in err and "Traceback" not in err
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
