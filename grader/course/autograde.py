@@ -104,10 +104,11 @@ class AutogradeRun:
     seconds: float
     workers: int
     where: str = "local"
+    per_worker: dict[str, int] = field(default_factory=dict)  # Dask worker -> notebooks run (with --scheduler)
 
     def to_json(self) -> dict[str, Any]:
         return {"assignment": self.assignment, "sandboxed": self.sandboxed, "seconds": round(self.seconds, 3),
-                "workers": self.workers, "executed_on": self.where,
+                "workers": self.workers, "executed_on": self.where, "per_worker": self.per_worker,
                 "students": [asdict(r) for r in self.results]}
 
 
@@ -288,6 +289,14 @@ def autograde_assignment(
         if not ok:
             raise GradingRefused(f"no sandbox is available here ({why}); grading would run the students' code "
                                  "with your rights. Pass --no-sandbox to grade anyway.")
+    if scheduler:  # before anything is prepared: a cluster to use, whose workers can sandbox
+        from grader.course import cluster
+
+        try:
+            cluster.check_cluster(scheduler, sandbox=sandbox)
+        except cluster.ClusterUnavailable as exc:
+            raise GradingRefused(str(exc)) from None
+    per_worker: dict[str, int] = {}
     ctx = _Context(course_root, assignment, sandbox, cell_timeout)
     everyone = submitted_students(course_root, assignment)
     chosen = list(everyone if students is None else students)
@@ -316,9 +325,7 @@ def autograde_assignment(
                 _fail(ctx, results[student], exc)
         left = {s: sum(1 for p in pending.values() if p.student == s) for s in chosen}
         if scheduler:
-            from grader.course import cluster  # type: ignore[attr-defined]
-
-            executions = cluster.run_jobs(jobs, scheduler)
+            executions = cluster.run_jobs(jobs, scheduler, sandbox=sandbox)
             own_pool = None
         else:
             own_pool = None if pool is not None else ExecutorPool(min(workers, max(1, len(jobs))), sandbox=sandbox)
@@ -333,6 +340,8 @@ def autograde_assignment(
                 if item is None:
                     continue
                 res = results[item.student]
+                if scheduler:
+                    per_worker[execution.worker] = per_worker.get(execution.worker, 0) + 1
                 sandboxed = sandboxed and bool(getattr(execution, "sandboxed", False))
                 if res.success:
                     try:
@@ -361,7 +370,7 @@ def autograde_assignment(
             if own_pool is not None:
                 own_pool.close()
     return AutogradeRun(assignment, [results[s] for s in chosen], sandboxed, time.perf_counter() - started,
-                        workers, scheduler or "local")
+                        len(per_worker) if scheduler else workers, scheduler or "local", per_worker)
 
 
 def _fail(ctx: _Context, res: StudentResult, exc: BaseException) -> None:
@@ -447,6 +456,10 @@ def format_summary(run: AutogradeRun) -> str:
     lines.append("")
     lines.append(f"{len(graded)} of {len(run.results)} submissions graded in {run.seconds:.1f} s "
                  f"({run.workers} worker{'s' if run.workers != 1 else ''}, {run.where}).")
+    if run.per_worker:
+        from grader.course.cluster import summary_lines
+
+        lines += ["Dask workers:", *summary_lines(run.per_worker, run.seconds)]
     if not run.sandboxed:
         bar = "!" * 78
         lines += [bar, "!! NOT SANDBOXED: the students' code ran with your rights (--no-sandbox). It could read",

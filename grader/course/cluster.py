@@ -29,13 +29,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from grader.course.executor import Execution, ExecutorPool, Job, sandbox_available
 
-__all__ = ["ClusterUnavailable", "WarmExecutor", "run_jobs", "execute_job", "BatchStats", "ALLOWED_FAILURES"]
+__all__ = ["ClusterUnavailable", "WarmExecutor", "run_jobs", "check_cluster", "execute_job", "BatchStats",
+           "summary_lines", "ALLOWED_FAILURES"]
 
 #: Worker deaths a submission may cause before it is marked failed, minus one (Dask's ``allowed-failures``):
 #: the first death is forgiven (the machine may have died for its own reasons), the second is not.
@@ -191,13 +192,24 @@ def _killed_reason(exc: BaseException) -> str:
             f"(on different workers); the notebook may crash or exhaust its machine")
 
 
+def check_cluster(scheduler: str, *, sandbox: bool = True, worker_wait: float = WORKER_WAIT) -> None:
+    """Before any submission is prepared: raise ClusterUnavailable (one sentence saying what to do) unless
+    the scheduler answers, a worker is there and every worker can sandbox.  The workers start warming
+    their executors meanwhile."""
+    client = connect(scheduler)
+    try:
+        prepare(client, scheduler, sandbox=sandbox, worker_wait=worker_wait)
+    finally:
+        client.close()
+
+
 def run_jobs(jobs: Iterable[Job], scheduler: str, *, sandbox: bool = True,
              worker_wait: float = WORKER_WAIT) -> Iterator[Execution]:
     """Run every job on the Dask cluster at ``scheduler``; yield Executions as they complete.
 
     Never raises for a bad job: a job the cluster could not run comes back with ``stopped`` saying why
-    and no payloads.  Raises ClusterUnavailable before any job runs when there is no cluster to use, or
-    when every worker has been gone for ``worker_wait`` seconds (the jobs not yet done come back failed).
+    and no payloads; when every worker has been gone for ``worker_wait`` seconds, the jobs not yet done
+    come back that way.  Raises ClusterUnavailable, before any job runs, when there is no cluster to use.
     """
     from distributed import wait
     from distributed.scheduler import KilledWorker
@@ -223,6 +235,7 @@ def run_jobs(jobs: Iterable[Job], scheduler: str, *, sandbox: bool = True,
                     return
             else:
                 alone_since = None
+            # at most one job per worker thread in flight: a worker that dies was running only its own job
             while pending and len(in_flight) < max(1, capacity):
                 index, job = pending.popleft()
                 future = client.submit(execute_job, job, name, key=f"calcgrade-{batch}-{index}", pure=False)
@@ -292,24 +305,21 @@ class BatchStats:
 
     def lines(self) -> list[str]:
         """The summary: one line per worker, then the throughput."""
-        out = []
-        for worker, n in sorted(self.per_worker.items()):
-            busy = self.seconds_per_worker[worker]
-            out.append(f"  {worker}: {n} notebook{'s' if n != 1 else ''}"
-                       + (f", {busy / n:.2f} s each" if n and busy else ""))
-        if self.count:
-            out.append(f"  {self.count} notebooks in {self.wall_seconds:.1f} s: "
-                       f"{self.wall_seconds / self.count:.2f} s per notebook, "
-                       f"{self.notebooks_per_hour():.0f} notebooks per hour")
+        out = summary_lines(self.per_worker, self.wall_seconds, busy=self.seconds_per_worker)
         if self.failed:
             out.append(f"  {self.failed} not graded by the cluster (reasons in the table)")
         return out
 
 
-def summarise(executions: Sequence[Execution], wall_seconds: float) -> list[str]:
-    """Summary lines for executions already collected (e.g. by the autograde command)."""
-    stats = BatchStats(started=0.0)
-    for execution in executions:
-        stats.add(execution)
-    stats.finished = wall_seconds
-    return stats.lines()
+def summary_lines(per_worker: Mapping[str, int], wall_seconds: float, *,
+                  busy: Mapping[str, float] | None = None) -> list[str]:
+    """Per-worker counts (and busy seconds per notebook, when known), then the batch's throughput."""
+    out = []
+    for worker, n in sorted(per_worker.items()):
+        each = (busy or {}).get(worker, 0.0) / n if n else 0.0
+        out.append(f"  {worker}: {n} notebook{'s' if n != 1 else ''}" + (f", {each:.2f} s each" if each else ""))
+    count = sum(per_worker.values())
+    if count and wall_seconds > 0:
+        out.append(f"  {count} notebooks in {wall_seconds:.1f} s: {wall_seconds / count:.2f} s per notebook, "
+                   f"{3600.0 * count / wall_seconds:.0f} notebooks per hour")
+    return out
