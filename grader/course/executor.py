@@ -195,7 +195,7 @@ class _Worker:
         except (socket.timeout, OSError):
             return None
         if not data:
-            return None
+            return {"op": "eof"}
         try:
             msg = json.loads(data.decode("utf-8"))
         except ValueError:
@@ -232,10 +232,13 @@ class _Worker:
             job_fd = -1
             outcome = self._receive(limits.notebook_timeout + RESPONSE_MARGIN)
             if outcome is None or outcome.get("op") != "done":
-                # the executor died or stopped answering (a job that killed it): replace it
+                # the executor died (the job's code killed it) or stopped answering: replace it
+                why = ("the executor process was killed while the notebook ran"
+                       if outcome is not None and outcome.get("op") == "eof" else
+                       f"the sandbox stopped responding for {limits.notebook_timeout + RESPONSE_MARGIN:g} s "
+                       "and was killed")
                 self.stop()
-                outcome = {"stopped": "the sandbox stopped responding and was killed", "stopped_at": None,
-                           "timed_out_cells": []}
+                outcome = {"stopped": why, "stopped_at": None, "timed_out_cells": []}
                 self._restart_quietly()
             events = _read_events(out_fd)
         except (OSError, ExecutorError) as exc:

@@ -148,7 +148,10 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
         "--remount-ro", "/dev", "--remount-ro", "/",
         "--chdir", "/tmp", "--clearenv",
     ]
-    for k, v in executor_env().items():
+    env = executor_env()
+    if os.environ.get("CALCGRADE_EXECUTOR_DEBUG"):
+        env["CALCGRADE_EXECUTOR_DEBUG"] = "1"
+    for k, v in env.items():
         args += ["--setenv", k, v]
     args.append("--")
     if root:

@@ -26,12 +26,13 @@ import gc
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import sys
 import time
 from typing import Any
+
+from grader.course import jobcleanup as cleanup
 
 __all__ = ["main", "INTERRUPT_GRACE"]
 
@@ -63,6 +64,10 @@ _e = _sp.diff(_sp.sin(_x) * _sp.exp(_x**2) / (1 + _x**2) + _sp.log(1 + _x**2) * 
 _sp.simplify(_e); _sp.latex(_e); _sp.factor(_x**4 - 1); _sp.expand((_x + 1)**5)
 _sp.lambdify(_x, _e, "numpy")(_np.linspace(0.1, 1.0, 5))
 _sp.integrate(_x * _sp.exp(_x) + _sp.cos(_x)**2, _x)
+_h = _sp.Symbol("h")
+_sp.limit(((_x + _h)**3 - _x**3) / _h, _h, 0); _sp.limit(_sp.sin(_h) / _h, _h, 0); _sp.series(_sp.exp(_x), _x, 0, 4)
+_sp.solve(_x**2 - 2, _x); _sp.nsimplify(0.5); _sp.N(_sp.pi); _sp.Float(1.5) * _x; _sp.tanh(_x).diff(_x)
+_sp.Piecewise((0, _x < 0), (_x, True)).diff(_x); _sp.Max(0, _x); _sp.Heaviside(_x)
 _sp.Matrix([[1, _x], [_x**2, 1]]).det(); _sp.sympify("x**2 + sin(x)"); _sp.Rational(3, 2) * _x
 _np.array([[1.0, 2.0], [3.0, 4.0]]) @ _np.ones(2)
 _wire.from_wire(_wire.to_wire(_e)); _wire.to_wire(_np.arange(6.0).reshape(2, 3)); _wire.to_wire(1.5)
@@ -246,8 +251,11 @@ class _Supervisor:
             self.done = True
 
     def _read_timing(self) -> bool:
+        """Read what the child said (non-blocking); False once the pipe is closed."""
         try:
             data = os.read(self.timing_fd, 65536)
+        except BlockingIOError:
+            return True
         except OSError:
             data = b""
         if not data:
@@ -288,8 +296,11 @@ class _Supervisor:
                     timing_open = self._read_timing()
                 if pidfd in ready:
                     _, status = os.waitpid(self.pid, 0)
-                    while timing_open and self._read_timing():
-                        pass
+                    # what is left in the pipe (descendants may hold it open: never wait for EOF)
+                    for _ in range(64):
+                        if not timing_open or not select.select([self.timing_fd], [], [], 0)[0]:
+                            break
+                        timing_open = self._read_timing()
                     return status
                 now = time.monotonic()
                 if now >= started + self.notebook_timeout:
@@ -338,126 +349,6 @@ class _Supervisor:
         return {"op": "done", "stopped": stopped, "stopped_at": stopped_at, "timed_out_cells": self.timed_out}
 
 
-# --- after a job: nothing survives ---------------------------------------------------------------
-def _other_pids() -> list[int]:
-    me = os.getpid()
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in (1, me):
-            out.append(int(name))
-    return out
-
-
-def _descendants(pid: int) -> list[int]:
-    out: list[int] = []
-    stack = [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            for tid in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{tid}/children") as fh:
-                    kids = [int(k) for k in fh.read().split()]
-                out += kids
-                stack += kids
-        except (OSError, ValueError):
-            continue
-    return out
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def kill_everything(sandboxed: bool, child: int) -> None:
-    """Kill every process the job left: the whole pid namespace, or (plain) all our descendants."""
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        if sandboxed:
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _reap()
-            left = [p for p in _other_pids() if _state(p) not in ("Z", "X", "")]
-        else:
-            try:
-                os.killpg(child, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            left = _descendants(os.getpid())
-            for p in left:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            _reap()
-            left = [p for p in _descendants(os.getpid()) if _state(p) not in ("Z", "X", "")]
-        if not left:
-            return
-        time.sleep(0.01)
-
-
-def _state(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return ""
-
-
-def _remove_ipc() -> None:
-    """System V shared memory, semaphores and queues a job made (private to this IPC namespace)."""
-    for name, func, arg_count in (("shm", "shmctl", 3), ("sem", "semctl", 3), ("msg", "msgctl", 3)):
-        try:
-            with open(f"/proc/sysvipc/{name}") as fh:
-                rows = fh.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            if len(cols) < 2 or not cols[1].isdigit():
-                continue
-            ident = int(cols[1])
-            fn = getattr(_libc, func)
-            if name == "sem":
-                fn(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_int(0))
-            else:
-                fn(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_void_p(None))
-
-
-def _wipe(path: str, keep_top: bool = True) -> None:
-    def onerror(func: Any, p: str, exc: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(p) or p, 0o700)
-            os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for name in names:
-        p = os.path.join(path, name)
-        try:
-            if os.path.isdir(p) and not os.path.islink(p):
-                os.chmod(p, 0o700)
-                shutil.rmtree(p, onerror=onerror)
-            else:
-                os.unlink(p)
-        except OSError:
-            pass
-    if not keep_top:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 # --- the loop -------------------------------------------------------------------------------------
 def serve(sock: socket.socket, shell: Any, sandboxed: bool) -> None:
     import tempfile
@@ -482,6 +373,7 @@ def serve(sock: socket.socket, shell: Any, sandboxed: bool) -> None:
         limits = request.get("limits") or {}
         workdir = "/tmp/work" if sandboxed else tempfile.mkdtemp(prefix="calcgrade-job-")
         r, w = os.pipe()
+        os.set_blocking(r, False)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child's code is measured through its outputs
             os.close(r)
@@ -489,19 +381,19 @@ def serve(sock: socket.socket, shell: Any, sandboxed: bool) -> None:
         os.close(w)
         os.close(job_fd)
         os.close(out_fd)
-        supervisor = _Supervisor(pid, r, limits)
-        status = supervisor.run()
+        supervisor = _Supervisor(pid, r, limits); _dbg("forked", pid)
+        status = supervisor.run(); _dbg("status", status, supervisor.stopped)
         os.close(r)
-        kill_everything(sandboxed, pid)
+        cleanup.kill_everything(sandboxed, pid); _dbg("killed")
         if sandboxed:
-            _remove_ipc()
-            _wipe("/tmp")
-            _wipe("/dev/shm")
+            cleanup.remove_ipc()
+            cleanup.wipe("/tmp")
+            cleanup.wipe("/dev/shm")
             for d in (os.environ.get("HOME"), os.environ.get("MPLCONFIGDIR"), os.environ.get("IPYTHONDIR")):
                 if d:
                     os.makedirs(d, exist_ok=True)
         else:
-            _wipe(workdir, keep_top=False)
+            cleanup.wipe(workdir, keep_top=False)
         sock.send(json.dumps(supervisor.outcome(status)).encode())
 
 
@@ -527,3 +419,8 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _dbg(*a: Any) -> None:
+    if os.environ.get("CALCGRADE_EXECUTOR_DEBUG"):
+        print("zygote:", round(time.monotonic(), 2), *a, file=sys.stderr, flush=True)
