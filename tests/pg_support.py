@@ -61,7 +61,8 @@ def free_port() -> int:
 class PostgresServer:
     """One PostgreSQL cluster in a temporary folder.  Use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: commits wait for the disk as in production (benchmarks); tests skip that."""
         problem = binaries_problem()
         if problem:
             raise RuntimeError(problem)
@@ -70,6 +71,7 @@ class PostgresServer:
         self.port = 0
         self.base: Path | None = None
         self.proc: subprocess.Popen | None = None
+        self.durable = durable
 
     # ------------------------------------------------------------------ life cycle
 
@@ -118,9 +120,10 @@ class PostgresServer:
                 self._as_server_user([
                     str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port),
                     "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sock}",
-                    # a test server: durability is not wanted, speed is
-                    "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                     "-c", "max_connections=40", "-c", "shared_buffers=16MB",
+                    # a test server: durability is not wanted, speed is
+                    *([] if self.durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                               "-c", "full_page_writes=off"]),
                 ]),
                 env=self._env(), cwd=str(self.base), stdout=log, stderr=log, start_new_session=True,
             )

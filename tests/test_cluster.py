@@ -9,6 +9,8 @@ failed with the reason while the rest of the batch is graded.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,11 +19,12 @@ import nbformat
 import pytest
 
 try:
+    import course_support
     import dask_support
 except ImportError:  # pragma: no cover - run from the repository root as a package
-    from tests import dask_support
+    from tests import course_support, dask_support
 
-from grader.course import cluster, sampleclass
+from grader.course import answerlog, autograde, cluster, demo, sampleclass
 from grader.course.executor import ExecutorPool, Job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,10 +87,15 @@ def jobs(submissions):
 
 
 @pytest.fixture(scope="module")
-def local(jobs):
+def pool():
+    with ExecutorPool(workers=2) as warm:
+        yield warm
+
+
+@pytest.fixture(scope="module")
+def local(jobs, pool):
     """The local path's executions (the reference)."""
-    with ExecutorPool(workers=2) as pool:
-        return {e.key: e for e in pool.map(jobs)}
+    return {e.key: e for e in pool.map(jobs)}
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +137,50 @@ def test_each_worker_keeps_one_warm_executor(dask_cluster, jobs):
         client.close()
 
 
+def test_calcgrade_autograde_on_the_cluster_writes_what_the_local_path_writes(dask_cluster, pool, tmp_path):
+    """The whole trusted path: the parent prepares, the cluster executes, the parent grades and writes."""
+    roots = {where: course_support.released_course(tmp_path / where / "course", ASSIGNMENT)
+             for where in ("local", "cluster")}
+    subs = [s for s in sampleclass.sample_class(roots["local"]) if s.assignment == ASSIGNMENT and s.student in STUDENTS]
+    for root in roots.values():
+        sampleclass.place(subs, root, demo.DEMO_TIMESTAMP)
+    local_run = autograde.autograde_assignment(roots["local"], ASSIGNMENT, pool=pool)
+    # the command an instructor types, from a folder outside the course
+    out = subprocess.run([sys.executable, "-m", "grader.cli", "autograde", ASSIGNMENT, "--scheduler",
+                          dask_cluster.address, "--course-root", str(roots["cluster"]), "--json"],
+                         cwd=str(tmp_path), env=autograde.course_environment(), capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    remote_run = json.loads(out.stdout)
+    assert remote_run["executed_on"] == dask_cluster.address
+    assert set(remote_run["per_worker"]) <= {"w1", "w2"} and sum(remote_run["per_worker"].values()) == len(subs)
+    # the same gradebook, and it is the fair one
+    on_cluster = autograde.all_scores(roots["cluster"])
+    assert on_cluster == autograde.all_scores(roots["local"])
+    assert on_cluster == {(ASSIGNMENT, s.student, Path(s.notebook).stem): s.expected for s in subs}
+    assert {r["student"]: (r["success"], r["score"], r["questions"]) for r in remote_run["students"]} == \
+        {r.student: (r.success, r.score, r.questions) for r in local_run.results}
+    # the same answer log and the same trusted verdicts in the autograded notebooks
+    logs = [sorted(answerlog.read_records(autograde.load_api(r).coursedir.db_url, ASSIGNMENT), key=repr)
+            for r in roots.values()]
+    assert logs[0] == logs[1] and logs[0]
+    for sub in subs:
+        cells = []
+        for root in roots.values():
+            nb = nbformat.read(str(root / "autograded" / sub.student / ASSIGNMENT / sub.notebook), as_version=4)
+            cells.append([[o.get("data", {}).get("text/plain") for o in c.get("outputs", [])]
+                          for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")])
+        assert cells[0] == cells[1], sub.student
+
+
+def test_the_summary_lists_notebooks_per_worker_and_the_throughput():
+    run = autograde.AutogradeRun("02_derivatives", [autograde.StudentResult("ann", "02_derivatives", True, 3, 4)],
+                                 True, 12.0, 2, "tcp://10.0.0.1:8786", {"w1": 30, "w2": 18})
+    text = autograde.format_summary(run)
+    assert "w1: 30 notebooks" in text and "w2: 18 notebooks" in text
+    assert "48 notebooks in 12.0 s: 0.25 s per notebook, 14400 notebooks per hour" in text
+
+
 def test_killing_a_worker_mid_batch_loses_nothing(dask_cluster, submissions, local):
     perfect = notebook_json(submissions["perfect"].content)
     slow = with_cell(perfect, "import time\ntime.sleep(2.0)")
@@ -151,16 +203,26 @@ def test_killing_a_worker_mid_batch_loses_nothing(dask_cluster, submissions, loc
     consumer = threading.Thread(target=consume)
     consumer.start()
     victims: list[str] = []
+    first_seen: dict[str, float] = {}
+
+    def busy_on_w2() -> list[str]:
+        workers = observer.scheduler_info()["workers"]
+        address = next((a for a, w in workers.items() if w.get("name") == "w2"), None)
+        return [str(k) for k in observer.processing(workers=[address]).get(address, [])] if address else []
+
     try:
         deadline = time.monotonic() + 120
         while not victims and time.monotonic() < deadline and consumer.is_alive():
-            workers = observer.scheduler_info()["workers"]
-            address = next((a for a, w in workers.items() if w.get("name") == "w2"), None)
-            running = observer.processing(workers=[address]).get(address, []) if address else []
-            if running and results:  # mid-batch, and w2 is busy with a notebook
-                time.sleep(0.5)  # well inside the task's two seconds of sleep
-                victims = [str(k) for k in running]
-                dask_cluster.kill_worker("w2")
+            now = time.monotonic()
+            for key in busy_on_w2():
+                first_seen.setdefault(key, now)
+            # mid-batch, and w2 has been running a notebook for a moment (each runs for over two seconds)
+            ripe = [k for k, t in first_seen.items() if 0.3 < now - t < 1.0]
+            if results and ripe:
+                still = [k for k in busy_on_w2() if k in ripe]
+                if still:
+                    dask_cluster.kill_worker("w2")
+                    victims = still
             time.sleep(0.1)
     finally:
         consumer.join(timeout=300)

@@ -2,11 +2,12 @@
 
 Two copies of one small course (three students of the sample class, one assignment): one keeps
 nbgrader's default SQLite gradebook, the other names a PostgreSQL database in its nbgrader_config.py
-(``c.CourseDirectory.db_url``), which every step reads: release, stock ``nbgrader autograde``,
-``calcgrade autograde`` (gradebook and answer log), feedback, export, ``calcgrade report``.  Scores,
-answer logs, feedback pages, the exported CSV and the report's numbers must be the same, and the
-PostgreSQL course must have written nothing to a SQLite file.  The server is started by ``pg_support`` (initdb in a temporary folder,
-an unprivileged user, 127.0.0.1 on a free port) and always stopped.
+(``c.CourseDirectory.db_url``), which every step reads: release (its gradebook step, nbgrader's
+generate_assignment; the keys are built once per session by ``course_support``), stock ``nbgrader autograde``,
+``calcgrade autograde`` (gradebook and answer log), feedback, export, ``calcgrade report``.  Scores, answer
+logs, feedback pages, the exported CSV and the report's numbers must be the same, and the PostgreSQL course
+must have written nothing to a SQLite file.  The server is started by ``pg_support`` (initdb in a temporary
+folder, an unprivileged user, 127.0.0.1 on a free port) and always stopped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,28 +23,19 @@ from pathlib import Path
 import pytest
 
 try:
+    import course_support
     import pg_support
 except ImportError:  # pragma: no cover - run from the repository root as a package
-    from tests import pg_support
+    from tests import course_support, pg_support
 
 from grader.course import answerlog, autograde, demo, sampleclass
 from grader.course import release as course
 from grader.course.executor import ExecutorPool
 
-ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "02_derivatives"
 STUDENTS = ("perfect", "partial", "mistakes_a")
 
 pytestmark = pytest.mark.slow
-
-
-def set_db_url(course_root: Path, db_url: str | None) -> None:
-    """Point the course's nbgrader_config.py at ``db_url`` (None: nbgrader's default SQLite file)."""
-    config = course_root / "nbgrader_config.py"
-    lines = [line for line in config.read_text().splitlines() if not line.startswith("c.CourseDirectory.db_url")]
-    if db_url:
-        lines.append(f"c.CourseDirectory.db_url = {db_url!r}")
-    config.write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +55,10 @@ def courses(pg_server, tmp_path_factory):
     pg_root, sqlite_root = base / "pg" / "course", base / "sqlite" / "course"
     database = "gradebook_cycle"
     url = pg_server.create_database(database)
-    demo.prepare_course(ROOT, pg_root, [ASSIGNMENT])
-    set_db_url(pg_root, url)
-    course.release(pg_root, ASSIGNMENT, validate=False)  # keys + nbgrader generate_assignment into PostgreSQL
-    # The SQLite twin reuses the keys and release just built (building keys costs a kernel run per
-    # notebook) and records the assignment in its own gradebook with the same nbgrader step.
-    shutil.copytree(pg_root, sqlite_root)
-    set_db_url(sqlite_root, None)
-    api = autograde.load_api(sqlite_root)
-    with autograde.course_path():
-        assert api.generate_assignment(ASSIGNMENT, force=True, create=True)["success"]
+    # a release's gradebook step (nbgrader generate_assignment) into each course's own gradebook; the keys
+    # are built once per test session (course_support)
+    course_support.released_course(pg_root, ASSIGNMENT, db_url=url)
+    course_support.released_course(sqlite_root, ASSIGNMENT)
     subs = [s for s in sampleclass.sample_class(pg_root) if s.assignment == ASSIGNMENT and s.student in STUDENTS]
     assert {s.student for s in subs} == set(STUDENTS)
     # stock nbgrader autograde, both courses at once (two cores)

@@ -163,8 +163,10 @@ def prepare(client: Any, scheduler: str, *, sandbox: bool, worker_wait: float = 
             f"start workers with `dask worker {scheduler}`"
         ) from exc
     if sandbox:
-        problems = [f"{addr}: {reason}" for addr, (ok, reason) in
-                    client.run(worker_sandbox_status).items() if not ok]
+        # a worker that vanished since the scheduler last heard from it answers with an error: it takes no job
+        answers = client.run(worker_sandbox_status, on_error="return")
+        problems = [f"{addr}: {answer[1]}" for addr, answer in answers.items()
+                    if isinstance(answer, tuple) and not answer[0]]
         if problems:
             raise ClusterUnavailable(
                 "workers that cannot sandbox submissions: " + "; ".join(problems)
