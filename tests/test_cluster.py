@@ -183,9 +183,9 @@ def test_the_summary_lists_notebooks_per_worker_and_the_throughput():
 
 def test_killing_a_worker_mid_batch_loses_nothing(dask_cluster, submissions, local):
     perfect = notebook_json(submissions["perfect"].content)
-    slow = with_cell(perfect, "import time\ntime.sleep(2.0)")
+    slow = with_cell(perfect, "import time\ntime.sleep(1.5)")
     batch = [Job(key=f"copy{i}/{ASSIGNMENT}/derivatives.ipynb", notebook=slow, files={}, inputs={})
-             for i in range(8)]
+             for i in range(6)]
     with ExecutorPool(workers=1) as pool:
         reference = outcome(pool.run(batch[0]))
     assert reference[0] == outcome(local[f"perfect/{ASSIGNMENT}/derivatives.ipynb"])[0]
@@ -216,8 +216,8 @@ def test_killing_a_worker_mid_batch_loses_nothing(dask_cluster, submissions, loc
             now = time.monotonic()
             for key in busy_on_w2():
                 first_seen.setdefault(key, now)
-            # mid-batch, and w2 has been running a notebook for a moment (each runs for over two seconds)
-            ripe = [k for k, t in first_seen.items() if 0.3 < now - t < 1.0]
+            # mid-batch, and w2 has been running a notebook for a moment (each runs for over 1.5 seconds)
+            ripe = [k for k, t in first_seen.items() if 0.3 < now - t < 0.9]
             if results and ripe:
                 still = [k for k in busy_on_w2() if k in ripe]
                 if still:

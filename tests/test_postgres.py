@@ -12,7 +12,9 @@ folder, an unprivileged user, 127.0.0.1 on a free port) and always stopped.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import re
 import subprocess
@@ -28,6 +30,7 @@ try:
 except ImportError:  # pragma: no cover - run from the repository root as a package
     from tests import course_support, pg_support
 
+from grader import cli
 from grader.course import answerlog, autograde, demo, sampleclass
 from grader.course import release as course
 from grader.course.executor import ExecutorPool
@@ -79,7 +82,7 @@ def courses(pg_server, tmp_path_factory):
     stock = {root: autograde.all_scores(root) for root in (sqlite_root, pg_root)}
     # calcgrade autograde, one warm pool for both courses; it grades the same submissions again
     runs = {}
-    with ExecutorPool(workers=2) as pool:
+    with ExecutorPool(workers=1) as pool:
         for root in (sqlite_root, pg_root):
             runs[root] = autograde.autograde_assignment(root, ASSIGNMENT, pool=pool)
     ours = {root: autograde.all_scores(root) for root in (sqlite_root, pg_root)}
@@ -172,18 +175,19 @@ def test_export_writes_the_same_csv(courses):
         {s.student: sum(s.expected.values()) for s in subs}
 
 
-def _report(root: Path, *args: str) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "grader.cli", "report", ASSIGNMENT, "--course-root", str(root),
-                          *args], cwd=str(root), env=autograde.course_environment(), capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    return out
+def _report(root: Path, *args: str) -> str:
+    """``calcgrade report ASSIGNMENT --course-root ROOT ARGS`` (in this process); its output."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = cli.main(["report", ASSIGNMENT, "--course-root", str(root), *args])
+    assert status == 0, out.getvalue()
+    return out.getvalue()
 
 
 def test_calcgrade_report_gives_the_same_numbers_from_postgresql(courses):
     sqlite_root, pg_root, subs = courses.sqlite_root, courses.pg_root, courses.subs
-    from_pg = json.loads(_report(pg_root, "--json").stdout)
-    assert from_pg == json.loads(_report(sqlite_root, "--json").stdout)
+    from_pg = json.loads(_report(pg_root, "--json"))
+    assert from_pg == json.loads(_report(sqlite_root, "--json"))
     totals = [sum(s.expected.values()) for s in subs]
     assert from_pg["submissions"] == len(subs) and from_pg["failed"] == []
     assert abs(from_pg["mean"] - sum(totals) / len(totals)) < 1e-9
