@@ -24,6 +24,7 @@ import queue
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -131,13 +132,14 @@ class _Worker:
         self.sock: socket.socket | None = None
         self.pid = 0
         self.warm_seconds = 0.0
+        self._log: Any = None
 
     # -- life cycle --
     def start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         code = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
                 "from grader.course.zygote import main; main(sys.argv[2:])")
-        paths = [p for p in sys.path if p and os.path.isabs(p)]
+        paths = _sandbox.import_path(self.sandboxed)
         argv = [sys.executable, "-I", "-c", code, json.dumps(paths), str(child.fileno()),
                 "sandbox" if self.sandboxed else "plain"]
         fds: dict[str, int] = {}
@@ -154,10 +156,11 @@ class _Worker:
             env.pop("CALCGRADE_PRIVATE_KEY", None)
             env.pop("NBGRADER_EXECUTION", None)
         debug = os.environ.get("CALCGRADE_EXECUTOR_DEBUG")
+        self._log = None if debug else tempfile.TemporaryFile()  # the executor's own messages, for errors
         try:
             self.proc = _spawn(lambda: subprocess.Popen(
                 cmd, pass_fds=[child.fileno(), *fds.values()], stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=None if debug else subprocess.DEVNULL, env=env,
+                stdout=subprocess.DEVNULL, stderr=self._log, env=env,
                 start_new_session=True,
             ))
         finally:
@@ -167,12 +170,22 @@ class _Worker:
         self.sock = parent
         msg = self._receive(START_TIMEOUT)
         if not msg or msg.get("op") != "ready":
-            why = (msg or {}).get("message") or "it ended before it was ready"
+            why = (msg or {}).get("message") or self._last_log_line() or "it ended before it was ready"
             self.stop()
             raise ExecutorError(f"the executor process could not start: {why}"
                                 " (set CALCGRADE_EXECUTOR_DEBUG=1 to see its messages)")
         self.pid = self.proc.pid
         self.warm_seconds = float(msg.get("warm_seconds", 0.0))
+
+    def _last_log_line(self) -> str:
+        if self._log is None:
+            return ""
+        try:
+            self._log.seek(0)
+            lines = [ln.strip() for ln in self._log.read()[-4000:].decode("utf-8", "replace").splitlines() if ln.strip()]
+        except OSError:
+            return ""
+        return lines[-1][:300] if lines else ""
 
     def stop(self) -> None:
         if self.sock is not None:
@@ -186,6 +199,9 @@ class _Worker:
             except subprocess.TimeoutExpired:
                 pass
             self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def _receive(self, timeout: float) -> dict[str, Any] | None:
         assert self.sock is not None
@@ -222,12 +238,19 @@ class _Worker:
         try:
             os.write(job_fd, data)
             del data
-            if self.proc is None or self.proc.poll() is not None:
-                self.stop()
-                self.start()
-            assert self.sock is not None
             request = json.dumps({"op": "run", "limits": asdict(limits)}).encode()
-            socket.send_fds(self.sock, [request], [job_fd, out_fd])
+            for attempt in (1, 2):  # an executor that died between jobs is replaced, not blamed on this job
+                if self.proc is None or self.proc.poll() is not None or self.sock is None:
+                    self.stop()
+                    self.start()
+                    worker = f"{socket.gethostname()}/{self.pid}"
+                try:
+                    socket.send_fds(self.sock, [request], [job_fd, out_fd])
+                    break
+                except OSError:
+                    self.stop()
+                    if attempt == 2:
+                        raise
             os.close(job_fd)
             job_fd = -1
             outcome = self._receive(limits.notebook_timeout + RESPONSE_MARGIN)
@@ -237,13 +260,11 @@ class _Worker:
                        if outcome is not None and outcome.get("op") == "eof" else
                        f"the sandbox stopped responding for {limits.notebook_timeout + RESPONSE_MARGIN:g} s "
                        "and was killed")
-                self.stop()
+                self.stop()  # the next run starts a fresh executor
                 outcome = {"stopped": why, "stopped_at": None, "timed_out_cells": []}
-                self._restart_quietly()
             events = _read_events(out_fd)
         except (OSError, ExecutorError) as exc:
             self.stop()
-            self._restart_quietly()
             events = _read_events(out_fd)
             outcome = {"stopped": f"the executor failed ({exc})", "stopped_at": None, "timed_out_cells": []}
         finally:
@@ -262,12 +283,6 @@ class _Worker:
             stopped_at=stopped_at if stopped else None, timed_out_cells=timed, sandboxed=self.sandboxed,
             seconds=time.perf_counter() - started, worker=worker,
         )
-
-    def _restart_quietly(self) -> None:
-        try:
-            self.start()
-        except ExecutorError:
-            self.stop()  # the next run() tries again
 
 
 _SPAWN_QUEUE: "queue.Queue[tuple[Any, Future]]" = queue.Queue()
@@ -362,7 +377,6 @@ class ExecutorPool:
             return worker.run(job)
         except Exception as exc:  # a bug of ours: this job fails alone
             worker.stop()
-            worker._restart_quietly()
             return Execution(job.key, job.notebook if isinstance(job.notebook, dict) else {}, {},
                              f"the executor failed ({exc.__class__.__name__}: {exc})", None, [],
                              self.sandboxed, 0.0, "")

@@ -16,7 +16,7 @@ import signal
 import time
 from typing import Any
 
-__all__ = ["kill_everything", "remove_ipc", "wipe"]
+__all__ = ["kill_everything", "remove_ipc", "wipe", "mount_points", "job_memory"]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -46,6 +46,31 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+def _memory_of(pid: int) -> int:
+    """Proportional set size of ``pid`` in bytes (pages shared with the executor count in part)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def job_memory(sandboxed: bool) -> int:
+    """Memory in use by all of a running job's processes together, in bytes.
+
+    RLIMIT_AS bounds each process; this bounds what a job's processes use together (a job that
+    forks twenty processes of 1.9 GiB each), without needing a cgroup."""
+    pids = _other_pids() if sandboxed else _descendants(os.getpid())
+    return sum(_memory_of(p) for p in pids)
+
+
 def _reap() -> None:
     while True:
         try:
@@ -56,8 +81,10 @@ def _reap() -> None:
             return
 
 
-def kill_everything(sandboxed: bool, child: int) -> None:
-    """Kill every process the job left: the whole pid namespace, or (plain) all our descendants."""
+def kill_everything(sandboxed: bool, child: int) -> bool:
+    """Kill every process the job left: the whole pid namespace, or (plain) all our descendants.
+
+    False when some survived five seconds of trying (then the executor must not serve another job)."""
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
         if sandboxed:
@@ -81,8 +108,9 @@ def kill_everything(sandboxed: bool, child: int) -> None:
             _reap()
             left = [p for p in _descendants(os.getpid()) if _state(p) not in ("Z", "X", "")]
         if not left:
-            return
+            return True
         time.sleep(0.01)
+    return False
 
 
 def _state(pid: int) -> str:
@@ -113,7 +141,24 @@ def remove_ipc() -> None:
                 fn(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_void_p(None))
 
 
-def wipe(path: str, keep_top: bool = True) -> None:
+def mount_points() -> set[str]:
+    """Mount points of this mount namespace (read-only binds that may sit inside /tmp)."""
+    points: set[str] = set()
+    try:
+        with open("/proc/self/mountinfo") as fh:
+            for line in fh:
+                fields = line.split()
+                if len(fields) > 4:
+                    points.add(fields[4].encode().decode("unicode_escape"))
+    except OSError:
+        pass
+    return points
+
+
+def wipe(path: str, keep_top: bool = True, mounts: set[str] | None = None) -> None:
+    """Delete everything below ``path`` except mount points and the folders leading to them."""
+    mounts = mount_points() if mounts is None else mounts
+
     def onerror(func: Any, p: str, exc: Any) -> None:
         try:
             os.chmod(os.path.dirname(p) or p, 0o700)
@@ -128,8 +173,13 @@ def wipe(path: str, keep_top: bool = True) -> None:
         return
     for name in names:
         p = os.path.join(path, name)
+        if p in mounts:
+            continue
         try:
             if os.path.isdir(p) and not os.path.islink(p):
+                if any(m.startswith(p + "/") for m in mounts):
+                    wipe(p, True, mounts)
+                    continue
                 os.chmod(p, 0o700)
                 shutil.rmtree(p, onerror=onerror)
             else:

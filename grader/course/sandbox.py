@@ -11,7 +11,8 @@ What the sandboxed process sees and may do (issue 10, point 3):
 * an unprivileged user: when the grader runs as root, bubblewrap (root) builds the namespaces and
   ``setpriv`` drops to uid/gid 65534 with no capabilities and ``no_new_privs`` before Python starts;
   otherwise bubblewrap runs in a user namespace as the calling user;
-* ``--die-with-parent`` and a pid namespace: when the executor goes, every process in it goes.
+* ``--die-with-parent`` and a pid namespace: when the executor goes, every process in it goes;
+* a seccomp filter (``grader.course.seccomp``): no ptrace, keyrings, mounts, new namespaces, BPF.
 
 Per-job limits (memory, CPU, processes, file size, time) are applied by the executor process
 (``grader.course.zygote``) to each job's child.
@@ -20,6 +21,7 @@ Per-job limits (memory, CPU, processes, file size, time) are applied by the exec
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -27,9 +29,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["sandbox_available", "sandbox_command", "executor_env", "NOBODY", "TMP_SIZE", "SHM_SIZE"]
+__all__ = ["sandbox_available", "sandbox_command", "executor_env", "passwd_fds", "import_path", "python_paths",
+           "NOBODY", "TMP_SIZE", "SHM_SIZE", "SECCOMP"]
 
 NOBODY = 65534
+SECCOMP = "seccomp"       # key of the filter's descriptor in ``passwd_fds()``
 TMP_SIZE = 512 << 20      # bytes of the private /tmp (the job's files, HOME, caches)
 SHM_SIZE = 64 << 20
 _SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -92,6 +96,22 @@ def python_paths() -> list[str]:
     return out
 
 
+def import_path(sandboxed: bool) -> list[str]:
+    """``sys.path`` for the executor: this process's, limited in the sandbox to read-only bound folders.
+
+    Never a writable folder of the sandbox (a job could plant a module there for the next one), and
+    always the folder holding the ``grader`` package (in the sandbox it holds nothing else readable).
+    """
+    grader_parent = str(_grader_package_dir().parent)
+    paths = [p for p in sys.path if p and os.path.isabs(p)]
+    if sandboxed:
+        bound = python_paths()
+        paths = [p for p in paths if any(p == b or p.startswith(b.rstrip("/") + "/") for b in bound)]
+    if grader_parent not in paths:
+        paths.append(grader_parent)
+    return paths
+
+
 def _dirs_for(path: str, made: set[str]) -> list[str]:
     """``--dir`` arguments (mode 0755) for every missing ancestor of ``path`` inside the sandbox.
 
@@ -103,7 +123,7 @@ def _dirs_for(path: str, made: set[str]) -> list[str]:
     cur = ""
     for part in parts:
         cur = f"{cur}/{part}"
-        if cur in made or cur in ("/usr", "/tmp", "/proc", "/dev", "/etc"):
+        if cur in made or cur in ("/usr", "/tmp", "/etc"):
             continue
         made.add(cur)
         args += ["--perms", "0755", "--dir", cur]
@@ -136,7 +156,12 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
         if os.path.exists(item):
             args += ["--ro-bind", item, item]
     for dest, fd in (data_fds or {}).items():
-        args += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
+        if dest == SECCOMP:
+            args += ["--seccomp", str(fd)]
+        else:
+            args += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
+    # the private /tmp first: a Python environment that lives below /tmp is bound on top of it
+    args += ["--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp"]
     made: set[str] = set()
     for path in python_paths():
         args += _dirs_for(path, made)
@@ -144,7 +169,6 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
     args += [
         "--proc", "/proc", "--dev", "/dev",
         "--perms", "1777", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
-        "--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp",
         "--remount-ro", "/dev", "--remount-ro", "/",
         "--chdir", "/tmp", "--clearenv",
     ]
@@ -162,13 +186,22 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
 
 
 def passwd_fds() -> dict[str, int]:
-    """Pipes holding a minimal /etc/passwd and /etc/group (the unprivileged user has a name)."""
+    """Descriptors bubblewrap reads at start: a minimal /etc/passwd and /etc/group (the unprivileged
+    user has a name) and the seccomp filter (``grader.course.seccomp``), keyed as ``sandbox_command``
+    expects.  The caller passes them to the process and closes them afterwards."""
+    from grader.course import seccomp
+
+    items: list[tuple[str, bytes]] = [("/etc/passwd", _PASSWD.encode()), ("/etc/group", _GROUP.encode())]
+    prog = seccomp.program()
+    if prog is not None:
+        items.append((SECCOMP, prog))
     fds = {}
-    for dest, text in (("/etc/passwd", _PASSWD), ("/etc/group", _GROUP)):
-        r, w = os.pipe()
-        os.write(w, text.encode())
-        os.close(w)
-        fds[dest] = r
+    for dest, data in items:
+        fd = os.memfd_create("calcgrade-sandbox")
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.set_inheritable(fd, True)
+        fds[dest] = fd
     return fds
 
 
@@ -184,7 +217,9 @@ def sandbox_available() -> tuple[bool, str]:
         return False, "the grader runs as root but `setpriv` (util-linux) was not found to drop privileges"
     fds = passwd_fds()
     try:
-        cmd = sandbox_command([sys.executable, "-I", "-c", "import os; print(os.getuid())"], data_fds=fds)
+        probe = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); import numpy, grader.notebook.capture; "
+                 "import os; print(os.getuid())")
+        cmd = sandbox_command([sys.executable, "-I", "-c", probe, json.dumps(import_path(True))], data_fds=fds)
         proc = subprocess.run(cmd, pass_fds=list(fds.values()), capture_output=True, text=True, timeout=60,
                               stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -192,6 +227,10 @@ def sandbox_available() -> tuple[bool, str]:
     finally:
         for fd in fds.values():
             os.close(fd)
+    if proc.returncode != 0 and "bwrap" not in proc.stderr and proc.stderr.strip():
+        err = proc.stderr.strip().splitlines()[-1][:300]
+        return False, (f"the Python environment cannot be used inside the sandbox ({err}); it must be readable "
+                       "by every user when the grader runs as root")
     if proc.returncode != 0:
         err = (proc.stderr.strip().splitlines() or ["no message"])[-1][:300]
         return False, (f"bubblewrap could not create a sandbox here ({err}); user namespaces may be "

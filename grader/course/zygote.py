@@ -37,6 +37,7 @@ from grader.course import jobcleanup as cleanup
 __all__ = ["main", "INTERRUPT_GRACE"]
 
 INTERRUPT_GRACE = 3.0        # seconds a cell has to stop after its KeyboardInterrupt
+MEMORY_POLL = 0.25           # seconds between two looks at the memory a job's processes use together
 FILE_SIZE_LIMIT = 64 << 20   # bytes per file a job may write
 EXTRA_PROCESSES = 8          # the executor's own processes counted by RLIMIT_NPROC
 PR_SET_DUMPABLE = 4
@@ -99,7 +100,11 @@ def warm() -> Any:
     except Exception:
         pass
     import grader.notebook.capture  # noqa: F401
-    import grader.notebook.check  # noqa: F401  (installs the check() AST transformer in this shell)
+    import grader.notebook.check as check_module  # installs check()'s AST transformer in this shell
+
+    install = getattr(check_module, "install_hooks", None)  # and, where it exists, stale-answer tracking
+    if callable(install):
+        install(shell)
 
     before = set(shell.user_ns)
     shell.run_cell(_WARM_CELL, store_history=False, silent=True)
@@ -187,6 +192,7 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -
             os.setsid()
         except OSError:
             pass
+        _prctl(PR_SET_DUMPABLE, 1)  # the executor reads this job's memory use (smaps_rollup)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -198,6 +204,7 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -
         os.makedirs(workdir, exist_ok=True)
         _write_submission(workdir, job)
         os.chdir(workdir)
+        sys.path.insert(0, "")  # as in a kernel: the notebook's folder first (its own copy only)
         home = os.environ.get("HOME")
         for d in (home, os.environ.get("MPLCONFIGDIR"), os.environ.get("IPYTHONDIR")):
             if d:
@@ -220,8 +227,9 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -
 class _Supervisor:
     """The zygote's view of one running job: the cell clock, interrupts, kills."""
 
-    def __init__(self, pid: int, timing_fd: int, limits: dict[str, Any]) -> None:
+    def __init__(self, pid: int, timing_fd: int, limits: dict[str, Any], sandboxed: bool = True) -> None:
         self.pid = pid
+        self.sandboxed = sandboxed
         self.timing_fd = timing_fd
         self.cell_timeout = float(limits.get("cell_timeout", 10.0))
         self.notebook_timeout = float(limits.get("notebook_timeout", 300.0))
@@ -280,6 +288,7 @@ class _Supervisor:
         started = time.monotonic()
         pidfd = os.pidfd_open(self.pid)
         timing_open = True
+        next_memory_look = started + MEMORY_POLL
         try:
             while True:
                 now = time.monotonic()
@@ -291,7 +300,7 @@ class _Supervisor:
                         deadlines.append(self.interrupted_at + INTERRUPT_GRACE)
                 wait = max(0.0, min(deadlines) - now)
                 fds = [pidfd] + ([self.timing_fd] if timing_open else [])
-                ready, _, _ = select.select(fds, [], [], min(wait, 1.0))
+                ready, _, _ = select.select(fds, [], [], min(wait, MEMORY_POLL))
                 if self.timing_fd in ready:
                     timing_open = self._read_timing()
                 if pidfd in ready:
@@ -303,6 +312,13 @@ class _Supervisor:
                         timing_open = self._read_timing()
                     return status
                 now = time.monotonic()
+                if now >= next_memory_look:
+                    next_memory_look = now + MEMORY_POLL
+                    used = cleanup.job_memory(self.sandboxed)
+                    if used > self.memory:
+                        self._kill(f"the notebook's processes used more than its memory limit together "
+                                   f"({used / (1 << 30):.1f} GiB of {self.memory / (1 << 30):g} GiB)")
+                        continue
                 if now >= started + self.notebook_timeout:
                     self._kill(f"the notebook ran longer than its time limit ({self.notebook_timeout:g} s)")
                 elif self.current is not None and self.interrupted_at is not None:
@@ -381,10 +397,12 @@ def serve(sock: socket.socket, shell: Any, sandboxed: bool) -> None:
         os.close(w)
         os.close(job_fd)
         os.close(out_fd)
-        supervisor = _Supervisor(pid, r, limits); _dbg("forked", pid)
-        status = supervisor.run(); _dbg("status", status, supervisor.stopped)
+        supervisor = _Supervisor(pid, r, limits, sandboxed)
+        _dbg("forked", pid)
+        status = supervisor.run()
+        _dbg("status", status, supervisor.stopped)
         os.close(r)
-        cleanup.kill_everything(sandboxed, pid); _dbg("killed")
+        clean = cleanup.kill_everything(sandboxed, pid)
         if sandboxed:
             cleanup.remove_ipc()
             cleanup.wipe("/tmp")
@@ -395,6 +413,9 @@ def serve(sock: socket.socket, shell: Any, sandboxed: bool) -> None:
         else:
             cleanup.wipe(workdir, keep_top=False)
         sock.send(json.dumps(supervisor.outcome(status)).encode())
+        if not clean:  # a process of this job could not be killed: no other job may share the sandbox
+            _dbg("a process survived; exiting")
+            os._exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -68,9 +68,12 @@ def answer_payload(qid: str, answer: Any, *, cell_error: str | None = None) -> d
 
 def _names_of(value: Any) -> tuple[str, ...]:
     """Global names a deferred answer reads (``check("q", d_chain)`` -> ("d_chain",))."""
+    names = getattr(value, "names", None)
+    if isinstance(names, (tuple, list)) and all(isinstance(n, str) for n in names):
+        return tuple(names)
     thunk = getattr(value, "thunk", None)
     code = getattr(thunk, "__code__", None)
-    return tuple(getattr(code, "co_names", ()) or ())
+    return tuple(getattr(code, "co_names", ()) or ()) + tuple(getattr(code, "co_freevars", ()) or ())
 
 
 def emit(
