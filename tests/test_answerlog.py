@@ -255,3 +255,8 @@ def test_make_record_scales_the_verdict_to_the_points() -> None:
     r = make_record(assignment="a", student="s", notebook="n.ipynb", qid="power_rule", wire_answer=right, entry=e,
                     verdict=grade(right, e), max_points=2.0, hints_used=1)
     assert (r.points, r.correct, r.hints_used) == (2.0, True, 1)
+
+
+def test_reading_a_missing_sqlite_gradebook_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "gradebook.db"
+    assert read_records(f"sqlite:///{path}") == [] and not path.exists()

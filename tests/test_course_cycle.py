@@ -249,3 +249,5 @@ def test_calcgrade_demo_runs_the_whole_cycle_from_the_command_line(tmp_path):
     assert (target / "gradebook.db").is_file() and (target / "grades.csv").is_file()
     assert list((target / "feedback").glob("*/01_sums_products/*.html"))
     assert "%|" in proc.stderr  # the progress bar
+    page = target / "reports" / "01_sums_products.html"
+    assert f"Report (HTML):      {page}" in out and "<h2>Questions</h2>" in page.read_text(encoding="utf-8")

@@ -2,8 +2,8 @@
 
 One assignment (02_derivatives) is released into a fresh course, the sample class is placed, every
 submission is run in a fresh kernel and its captured answers are graded outside the kernel against
-the private key into the answer log (``samplegrading``); one extra student is graded by stock
-nbgrader only, so the gradebook path is exercised too.  The expected figures are derived from the
+the private key into the answer log (``samplegrading``); two extra students exist only in nbgrader's
+gradebook (one scored, one whose autograde failed), so the gradebook path is exercised too.  The expected figures are derived from the
 sample class's own profile rules (``Submission.expected`` and the named mistakes of each question),
 never typed in.
 """
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 A = "02_derivatives"
 NBGRADER_ONLY = "zz_nbgrader_only"  # a copy of "perfect", graded by stock nbgrader (no answer log)
+NBGRADER_CRASH = "zz_nbgrader_crash"  # a copy of "kernel_crash": stock nbgrader fails on it, no score
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +44,37 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
     subs = [s for s in sampleclass.sample_class(root) if s.assignment == A]
     sampleclass.place(subs, root, "2026-11-20 17:00:00.000000 UTC")
     perfect = next(s for s in subs if s.student == "perfect")
+    crash = next(s for s in subs if s.student == "kernel_crash")
     clone = sampleclass.Submission(NBGRADER_ONLY, A, perfect.notebook, perfect.content, dict(perfect.expected),
                                    points=dict(perfect.points))
-    sampleclass.place([clone], root, "2026-11-20 17:00:00.000000 UTC")
+    crashed = sampleclass.Submission(NBGRADER_CRASH, A, crash.notebook, crash.content, {}, points=dict(crash.points))
+    sampleclass.place([clone, crashed], root, "2026-11-20 17:00:00.000000 UTC")
     db_url = gradebook_url(root)
-    results = autograde.autograde_class(root, [(A, NBGRADER_ONLY)], workers=1)
-    assert results[0].success, results[0].error
+    _nbgrader_scores(db_url, {NBGRADER_ONLY: True, NBGRADER_CRASH: False})
     students = sorted({s.student for s in subs})
     graded = grade_assignment(root, A, students=students, db_url=db_url, workers=2)
     key = files.load_key(files.private_key_path(root, A))
     solution = sampleclass.questions_of(__import__("nbformat").read(str(root / "solutions" / A / perfect.notebook), 4))
-    return {"root": root, "subs": subs + [clone], "graded": graded, "key": key, "questions": solution, "db": db_url}
+    return {"root": root, "subs": subs + [clone, crashed], "graded": graded, "key": key, "questions": solution, "db": db_url}
+
+
+def _nbgrader_scores(db_url: str, outcomes: dict[str, bool]) -> None:
+    """Record in nbgrader's gradebook what its autograde leaves: full auto scores for a graded
+    submission, no score at all (auto_score None) for one whose run failed.  (The demo's test runs
+    the real nbgrader autograde before its report; here the gradebook API is enough and quick.)"""
+    import warnings
+
+    from nbgrader.api import Gradebook
+
+    with warnings.catch_warnings(), autograde.course_path(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")  # nbgrader's add_submission trips SQLAlchemy 2's autoflush notices
+        for student, success in outcomes.items():
+            gb.update_or_create_student(student)
+            submission = gb.add_submission(A, student)
+            for nb in submission.notebooks:
+                for grade in nb.grades:
+                    grade.auto_score = grade.max_score if success else None
+            gb.db.commit()
 
 
 def _report_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
@@ -68,10 +89,11 @@ def test_report_numbers_are_those_the_profiles_imply(course: dict, capsys: pytes
     subs = {s.student: s for s in course["subs"]}
     failed = {g.student for g in course["graded"] if g.failure}
     assert failed == {"invalid_json"}
+    failed.add(NBGRADER_CRASH)
     graded = sorted(s for s in subs if s not in failed)
     assert doc["assignment"] == A and doc["submissions"] == len(graded)
-    assert [f["student"] for f in doc["failed"]] == ["invalid_json"]
-    assert "not valid JSON" in doc["failed"][0]["reason"]
+    assert [f["student"] for f in doc["failed"]] == ["invalid_json", NBGRADER_CRASH]
+    assert "not valid JSON" in doc["failed"][0]["reason"] and "grading failed" in doc["failed"][1]["reason"]
 
     totals = {s: sum(subs[s].expected.values()) for s in graded}
     assert {r["student"]: r["total"] for r in doc["students"]} == pytest.approx(totals)

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.course.answerlog import AnswerRecord, read_records
+from grader.course.answerlog import AnswerRecord, read_records, sqlite_file_missing
 from grader.course.reportstats import (
     DEFAULT_THRESHOLD, AssignmentReport, CourseOverview, Failure, build_assignment_report, build_overview,
 )
@@ -29,13 +29,6 @@ def gradebook_url(course_root: Path) -> str:
     from grader.course.autograde import load_api
 
     return str(load_api(Path(course_root)).coursedir.db_url)
-
-
-def _sqlite_missing(db_url: str) -> bool:
-    if not db_url.startswith("sqlite:///"):
-        return False
-    path = db_url[len("sqlite:///"):]
-    return path not in ("", ":memory:") and not Path(path).is_file()
 
 
 def _has_gradebook_tables(db_url: str) -> bool:
@@ -54,7 +47,7 @@ def gradebook_scores(db_url: str, assignment: str | None = None) -> dict[str, di
 
     Grade cells named ``test_<qid>`` (calcgrade's convention) give the qid.  {} without a gradebook.
     """
-    if _sqlite_missing(db_url) or not _has_gradebook_tables(db_url):
+    if sqlite_file_missing(db_url) or not _has_gradebook_tables(db_url):
         return {}
     from nbgrader.api import Gradebook
 
@@ -70,7 +63,8 @@ def gradebook_scores(db_url: str, assignment: str | None = None) -> dict[str, di
                 for nb in sub.notebooks:
                     for g in nb.grades:
                         qid = g.name[len("test_"):] if g.name.startswith("test_") else g.name
-                        score = g.score
+                        # a failed autograde leaves both scores None (nbgrader's ``score`` would read 0)
+                        score = g.manual_score if g.manual_score is not None else g.auto_score
                         cells[f"{nb.name}:{qid}"] = (None if score is None else float(score), float(g.max_score or 0.0),
                                                      nb.name + ".ipynb", qid)
                 out.setdefault(a.name, {})[sub.student.id] = cells
@@ -118,7 +112,7 @@ def question_layout(course_root: Path, assignment: str) -> tuple[list[tuple[str,
     return order, points, messages
 
 
-def _failure_reason(course_root: Path, student: str, assignment: str) -> str:
+def _failure_reason(course_root: Path, student: str, assignment: str, in_gradebook: bool = False) -> str:
     from grader.course.kernelrun import NotebookRunError, read_notebook
 
     folder = Path(course_root) / "submitted" / student / assignment
@@ -135,6 +129,8 @@ def _failure_reason(course_root: Path, student: str, assignment: str) -> str:
         except NotebookRunError as exc:
             detail = str(exc).split("(", 1)[-1].rstrip(")")[:160]
             return f"{path.name} is not a readable notebook ({detail})"
+    if in_gradebook:
+        return "grading failed: nbgrader's gradebook holds no score for it (see the autograde log)"
     return f"not graded: no verdicts recorded (run `calcgrade autograde {assignment}`)"
 
 
@@ -168,9 +164,8 @@ def assignment_report(course_root: Path, assignment: str, *, threshold: float = 
             all_records.append(AnswerRecord(assignment, student, notebook, qid, pts, max_score,
                                             max_score > 0 and pts >= max_score - 1e-9, None, "nbgrader", "", ""))
     graded = in_log | set(from_book)
-    failed = [Failure(s, _failure_reason(root, s, assignment)) for s in _submitted(root, assignment) if s not in graded]
-    failed += [Failure(s, "in nbgrader's gradebook without any score (autograde failed)")
-               for s in sorted(book) if s not in graded and s not in {f.student for f in failed}]
+    failed = [Failure(s, _failure_reason(root, s, assignment, s in book))
+              for s in sorted(set(_submitted(root, assignment)) | set(book)) if s not in graded]
     report = build_assignment_report(assignment, all_records, failed=failed, order=order, max_points=points,
                                      threshold=threshold, sources=sources, mistake_messages=messages)
     if from_book:

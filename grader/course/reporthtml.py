@@ -104,19 +104,22 @@ def _wrong_cell(q: QuestionStats) -> str:
 
 
 def _questions_table(report: AssignmentReport) -> str:
+    hints = any(q.hints_used for q in report.questions)  # a column only when students used hints
     head = ("<tr><th>question</th><th class=num>points</th><th class=num>% correct</th>"
             "<th class=num>mean score</th><th class=num title=\"correlation of the question's score with the "
-            "rest of the total\">discrimination</th><th class=num>unanswered</th><th>most common mistakes</th>"
-            "<th>most frequent wrong answers</th></tr>")
+            "rest of the total\">discrimination</th><th class=num>unanswered</th>"
+            + ("<th class=num>hints used</th>" if hints else "") +
+            "<th>most common mistakes</th><th>most frequent wrong answers</th></tr>")
     rows = []
     for q in report.questions:
         disc = q.discrimination
         disc_cls = " weak" if disc is not None and disc < 0.2 else ""
+        hint_cell = f"<td class=num>{q.hints_used}</td>" if hints else ""
         rows.append(
             f"<tr><td><b>{_e(q.qid)}</b><br><span class=muted>{_e(q.notebook)}</span></td>"
             f"<td class=num>{_num(q.points)}</td>{_rate_cell(q.correct_rate)}"
             f"<td class=num>{_num(q.mean_score)}</td><td class=\"num{disc_cls}\">{_num(disc)}</td>"
-            f"<td class=num>{q.unanswered}</td>"
+            f"<td class=num>{q.unanswered}</td>{hint_cell}"
             f"{_mistakes_cell(q, report.mistake_messages.get(q.qid, {}))}{_wrong_cell(q)}</tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"

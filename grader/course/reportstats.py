@@ -60,6 +60,7 @@ class QuestionStats:
     mistakes: tuple[tuple[str, int], ...]      # (misconception id, count), most frequent first
     wrong_answers: tuple[WrongAnswer, ...]     # at most TOP_WRONG
     wrong: int                                 # answered and not accepted
+    hints_used: int = 0                        # hints shown, summed over students
 
     @property
     def correct_rate(self) -> float:
@@ -184,7 +185,7 @@ def _question(qid: str, notebook: str, by_student: Mapping[str, AnswerRecord], s
         mean_score=statistics.fmean(scores) if scores else 0.0,
         discrimination=pearson(scores, rest),
         mistakes=tuple(sorted(mistakes.items(), key=lambda kv: (-kv[1], kv[0]))),
-        wrong_answers=tuple(wrong_groups[:TOP_WRONG]), wrong=wrong,
+        wrong_answers=tuple(wrong_groups[:TOP_WRONG]), wrong=wrong, hints_used=sum(r.hints_used for r in present),
     )
 
 
@@ -249,7 +250,7 @@ def assignment_json(report: AssignmentReport) -> dict[str, Any]:
             {
                 "qid": q.qid, "notebook": q.notebook, "points": q.points, "graded": q.graded,
                 "correct_rate": q.correct_rate, "mean_score": q.mean_score, "discrimination": q.discrimination,
-                "unanswered": q.unanswered, "wrong": q.wrong,
+                "unanswered": q.unanswered, "wrong": q.wrong, "hints_used": q.hints_used,
                 "mistakes": {mid: n for mid, n in q.mistakes},
                 "wrong_answers": [{"answer": w.answer, "count": w.count, "fingerprint": w.fingerprint}
                                   for w in q.wrong_answers],

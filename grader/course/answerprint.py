@@ -1,0 +1,330 @@
+"""Answer fingerprints and display text for the answer log (``grader.course.answerlog``).
+
+Fingerprints (``answer_fingerprint``), by kind of question:
+
+* expression / number / array: the answer is read like the grading core reads it, evaluated at
+  points derived deterministically from the key entry (its symbols and qid, the core's seeded
+  sampler, kept where the reference is defined), each value quantised on a grid just below the
+  entry's tolerance, and the resulting tokens hashed.  An antiderivative is fingerprinted by its
+  derivative, so ``F`` and ``F + C`` agree.  Arrays add their shape.
+* function: the outputs on the grader's inputs, quantised the same way; a failing call is a token.
+* fixed fingerprints: ``"unanswered"`` (no answer, ``...``, ``None``) and ``"unreadable"`` (the
+  answer could not be serialised or decoded).  An answer of the wrong type or with stray symbols
+  is fingerprinted by its exact wire form (``"raw:..."``): still grouped when repeated verbatim.
+
+Two values closer than the tolerance can still fall on both sides of a grid line and so get two
+fingerprints; that only splits a group of near-equal answers, never merges different ones
+(values further apart than one grid step always differ).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any, Mapping, Sequence
+
+import sympy as sp
+
+__all__ = ["answer_fingerprint", "answer_text", "UNANSWERED", "UNREADABLE", "N_POINTS", "MAX_TEXT"]
+
+UNANSWERED = "unanswered"
+UNREADABLE = "unreadable"
+N_POINTS = 8            # sample points per fingerprint (the core uses more to *decide*; 8 tell answers apart)
+MAX_TEXT = 400          # characters of answer_text kept for display
+
+
+# --- fingerprints ----------------------------------------------------------------------------------
+def _digest(tokens: Sequence[Any]) -> str:
+    text = json.dumps(list(tokens), separators=(",", ":"), ensure_ascii=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _raw(wire_answer: Any) -> str:
+    """Exact fingerprint of a wire form (wrong types, stray symbols: grouped only when identical)."""
+    try:
+        return "raw:" + _digest([json.dumps(wire_answer, sort_keys=True, default=str)])
+    except (TypeError, ValueError):
+        return UNREADABLE
+
+
+def _quantise(v: float, rtol: float, atol: float) -> str:
+    """A real value as a token on a grid just below its tolerance (the public key's grid rule)."""
+    if math.isnan(v):
+        return "U"
+    if math.isinf(v):
+        return "+inf" if v > 0 else "-inf"
+    tol = atol + rtol * abs(v)
+    if not math.isfinite(tol) or tol <= 0:
+        tol = 1e-12
+    e = math.floor(math.log10(tol))
+    q = v / 10.0 ** e if e > -300 else v * 10.0 ** -e
+    if not math.isfinite(q):
+        return f"{v:.6e}"
+    return f"{int(round(q))}e{e}"
+
+
+def _value_token(v: Any, rtol: float, atol: float) -> str:
+    """Token of one value from the core's evaluation (complex, mpmath number, UNDEFINED or HUGE)."""
+    from grader.core import evaluation
+
+    if v is evaluation.UNDEFINED or v is None:
+        return "U"
+    if v is evaluation.HUGE:
+        return "H"
+    try:
+        z = complex(v)
+    except (TypeError, ValueError, OverflowError):
+        return "X" + str(v)[:40]
+    if not (math.isfinite(z.real) and math.isfinite(z.imag)):
+        try:
+            import mpmath
+
+            return "B" + mpmath.nstr(v, 8)
+        except Exception:
+            return "H"
+    re_tok = _quantise(z.real, rtol, atol)
+    if abs(z.imag) <= 1e-12 * max(1.0, abs(z.real)):
+        return re_tok
+    return re_tok + "|i" + _quantise(z.imag, rtol, atol)
+
+
+_POINTS_CACHE: dict[str, tuple[dict[str, sp.Symbol], list[dict[sp.Symbol, float]], str | None]] = {}
+
+
+def _entry_frame(entry: Mapping[str, Any]) -> tuple[dict[str, sp.Symbol], list[dict[sp.Symbol, float]], str | None]:
+    """(canonical symbols by name, sample points, variable name) of a key entry, deterministic.
+
+    Private entries give their symbols through the reference (and ``var``); public ones list them
+    and carry their sample points.  Points come from the core's seeded sampler, seeded by the qid,
+    kept where the reference is defined (topped up from narrow-range points, as the public key does).
+    """
+    cache_key = json.dumps([entry.get("qid"), entry.get("kind"), entry.get("reference"), entry.get("var"),
+                            entry.get("symbols"), entry.get("sample")], sort_keys=True, default=str)
+    hit = _POINTS_CACHE.get(cache_key)
+    if hit is not None:
+        return hit
+    from grader.core.answers import canonical_symbols
+    from grader.key import fingerprint as fpm
+    from grader.key.publicvalues import derivative_of, flat_items, read_array, read_scalar
+    from grader.key.wire import from_wire
+
+    kind = entry.get("kind", "expression")
+    var = entry.get("var")
+    if "symbols" in entry and "reference" not in entry:  # a public entry
+        symbols = {n: sp.Symbol(n, **a) for n, a in entry["symbols"]}
+        var_name = var if isinstance(var, str) else None
+        named = [{n: float(x) for n, x in p.items()} for p in entry.get("sample") or []]
+    else:
+        reference = from_wire(entry["reference"])
+        var_value = from_wire(var) if var is not None else None
+        if isinstance(var_value, str):
+            var_value = sp.Symbol(var_value)
+        free: set[sp.Symbol] = set()
+        for item in flat_items(reference):
+            free |= getattr(item, "free_symbols", set())
+        if isinstance(var_value, sp.Symbol) and var_value.name not in {s.name for s in free}:
+            free.add(var_value)
+        symbols = canonical_symbols(free)
+        if var_value is None and len(symbols) == 1:
+            var_value = next(iter(symbols.values()))
+        var_name = var_value.name if isinstance(var_value, sp.Symbol) else None
+        ordered = [symbols[n] for n in sorted(symbols)]
+        if kind == "array":
+            checked = [e for e in read_array(reference, symbols)[1] if e.free_symbols]
+        else:
+            ref = read_scalar(reference, symbols, kind)
+            checked = [derivative_of(ref, var_name) if kind == "antiderivative" else ref]
+            checked = [c for c in checked if c.free_symbols]
+
+        def defined(p: Mapping[str, float]) -> bool:
+            return all(fpm.eval_scalar(c, p) is not None for c in checked)
+
+        named = (fpm.sample_for(ordered, N_POINTS, fpm.seed_for(str(entry.get("qid", ""))),
+                                defined if checked else None) if symbols else [])
+    points = [{symbols[n]: x for n, x in p.items() if n in symbols} for p in named[:N_POINTS]] or [{}]
+    frame = (symbols, points, var_name)
+    if len(_POINTS_CACHE) > 512:
+        _POINTS_CACHE.clear()
+    _POINTS_CACHE[cache_key] = frame
+    return frame
+
+
+def _expr_tokens(expr: sp.Expr, points: list[dict[sp.Symbol, float]], rtol: float, atol: float) -> list[str]:
+    from grader.core.evaluation import evaluate_many
+
+    if not expr.free_symbols:
+        values = evaluate_many(expr, [{}])
+        token = _value_token(values[0] if values else None, rtol, atol)
+        return [token] * len(points)
+    known = set(points[0]) if points else set()
+    if not expr.free_symbols <= known:
+        raise LookupError("symbols outside the question")
+    return [_value_token(v, rtol, atol) for v in evaluate_many(expr, points)]
+
+
+def _function_fingerprint(wire_answer: Any, rtol: float, atol: float) -> str:
+    import numpy as np
+
+    from grader.key.wire import WireError, from_wire
+
+    tokens: list[Any] = ["function"]
+    for r in wire_answer.get("results", []):
+        if not isinstance(r, Mapping) or "ok" not in r:
+            tokens.append("E:timeout" if isinstance(r, Mapping) and r.get("timeout") else "E")
+            continue
+        try:
+            out = from_wire(r["ok"])
+        except WireError:
+            tokens.append("E:unreadable")
+            continue
+        try:
+            arr = np.asarray(out, dtype=float)
+        except (TypeError, ValueError):
+            tokens.append(_raw(r["ok"]))
+            continue
+        shape = [int(n) for n in arr.shape]
+        if len(shape) == 2 and 1 in shape:  # a column or row vector reads as a vector, as in grading
+            shape = [max(shape)]
+        tokens.append([shape, [_quantise(float(v), rtol, atol) for v in arr.reshape(-1)]])
+    return "fn:" + _digest(tokens)
+
+
+def answer_fingerprint(wire_answer: Any, entry: Mapping[str, Any]) -> str:
+    """A canonical fingerprint of a serialised answer for one key entry; never raises.
+
+    Equal answers written differently get the same fingerprint (see the module docstring).
+    """
+    from grader.key.entries import is_tag
+
+    if is_tag(wire_answer, "error"):
+        return UNANSWERED if wire_answer.get("unanswered") else UNREADABLE
+    kind = entry.get("kind", "expression")
+    rtol, atol = float(entry.get("rtol", 1e-6)), float(entry.get("atol", 1e-9))
+    try:
+        if is_tag(wire_answer, "calls"):
+            return _function_fingerprint(wire_answer, rtol, atol)
+        from grader.key.wire import WireError, from_wire
+
+        try:
+            value = from_wire(wire_answer)
+        except WireError:
+            return UNREADABLE
+        if value is None or value is Ellipsis:
+            return UNANSWERED
+        if kind == "function":
+            return _raw(wire_answer)
+        return _value_fingerprint(value, wire_answer, entry, kind, rtol, atol)
+    except Exception:  # never raise on student input: identical wire forms still group
+        return _raw(wire_answer)
+
+
+def _value_fingerprint(value: Any, wire_answer: Any, entry: Mapping[str, Any], kind: str,
+                       rtol: float, atol: float) -> str:
+    from grader.core.parsing import InvalidAnswer
+    from grader.key.publicvalues import derivative_of, read_scalar
+
+    try:
+        symbols, points, var_name = _entry_frame(entry)
+    except Exception:
+        return _raw(wire_answer)
+    try:
+        if kind == "array":
+            from grader.core.answers import booleans_as_numbers, to_array, to_expression
+
+            shape, raw = to_array(value, symbols)
+            raw, _ = booleans_as_numbers(raw)
+            shape = tuple(shape)
+            if len(shape) == 2 and 1 in shape:
+                shape = (max(shape),)
+            tokens: list[Any] = ["array", list(shape)]
+            for item in raw:
+                tokens.append(_expr_tokens(to_expression(item, symbols, what="an entry"), points, rtol, atol))
+            return "arr:" + _digest(tokens)
+        expr = read_scalar(value, symbols, kind)
+        if kind == "antiderivative":  # F and F + C are the same answer
+            expr = derivative_of(expr, var_name)
+        return "val:" + _digest([_expr_tokens(expr, points, rtol, atol)])
+    except InvalidAnswer as exc:
+        return UNANSWERED if exc.reason == "unanswered" else _raw(wire_answer)
+    except LookupError:
+        return _raw(wire_answer)
+
+
+# --- display text --------------------------------------------------------------------------------
+def answer_text(wire_answer: Any) -> str:
+    """The answer for display: LaTeX for SymPy values (``sympy.latex``), short text otherwise.
+
+    "" when unanswered; never raises.
+    """
+    from grader.key.entries import is_tag
+
+    if is_tag(wire_answer, "error"):
+        if wire_answer.get("unanswered"):
+            return ""
+        return _clip("unreadable: " + str(wire_answer.get("message", "")))
+    if is_tag(wire_answer, "calls"):
+        return _clip("\\text{function: }" + _calls_text(wire_answer))
+    try:
+        from grader.key.wire import from_wire
+
+        value = from_wire(wire_answer)
+    except Exception:
+        return "unreadable"
+    if value is None or value is Ellipsis:
+        return ""
+    return _clip(_latex(value))
+
+
+def _latex(value: Any) -> str:
+    import numpy as np
+
+    try:
+        if isinstance(value, sp.MatrixBase):
+            return _rows_latex(value.tolist())
+        if isinstance(value, sp.Basic):
+            return sp.latex(value)
+        if isinstance(value, bool):
+            return f"\\text{{{value}}}"
+        if isinstance(value, (int, np.integer)):
+            return str(int(value))
+        if isinstance(value, (float, np.floating)):
+            return f"{float(value):.6g}" if math.isfinite(float(value)) else f"\\text{{{value}}}"
+        if isinstance(value, str):
+            return "\\text{" + value.replace("\\", "/").replace("{", "(").replace("}", ")")[:120] + "}"
+        if isinstance(value, np.ndarray) and value.ndim in (1, 2) and value.size <= 64:
+            return _rows_latex(value.tolist() if value.ndim == 2 else [[v] for v in value.tolist()])
+        if isinstance(value, (list, tuple)) and len(value) <= 64:
+            inner = ", ".join(_latex(v) for v in value)
+            return f"\\left[{inner}\\right]" if isinstance(value, list) else f"\\left({inner}\\right)"
+    except Exception:
+        pass
+    return "\\text{" + type(value).__name__ + "}"
+
+
+def _rows_latex(rows: list[list[Any]]) -> str:
+    """A matrix as bracketed rows (``[a, b]`` for a vector): LaTeX that every renderer reads, no environments."""
+    if len(rows) == 1 or all(len(r) == 1 for r in rows):
+        flat = [v for r in rows for v in r]
+        return "\\left[" + ", ".join(_latex(v) for v in flat) + "\\right]"
+    return "\\left[" + ", ".join("\\left[" + ", ".join(_latex(v) for v in r) + "\\right]" for r in rows) + "\\right]"
+
+
+def _calls_text(wire_answer: Mapping[str, Any]) -> str:
+    from grader.key.wire import from_wire
+
+    parts = []
+    for r in list(wire_answer.get("results", []))[:4]:
+        if "ok" in r:
+            try:
+                parts.append(_latex(from_wire(r["ok"])))
+            except Exception:
+                parts.append("?")
+        else:
+            parts.append("\\text{error}")
+    more = ", \\ldots" if len(wire_answer.get("results", [])) > 4 else ""
+    return ", ".join(parts) + more
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
