@@ -7,7 +7,8 @@ run, each in its own copy of a freshly released course:
   notebook; check() grades in the kernel against the private key; SaveAutoGrades reads the float it prints);
 * calcgrade: ``calcgrade autograde 02_derivatives`` (sandboxed warm executor, trusted grading in the parent).
 
-It prints the wall time per notebook of each way and the ratio, and checks that every honest student gets the
+It prints the wall time per notebook of each way (start-up included) and the steady-state time per notebook
+(between the first and the last notebook graded), the ratios, and checks that every honest student gets the
 same points per question both ways.
 
     python -m benchmarks.autograde_bench [--students 16] [--workers N]
@@ -61,13 +62,28 @@ def make_class(base: Path, students: int) -> list[str]:
     return names
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path, marker: str) -> tuple[float, list[float]]:
+    """Wall seconds of ``cmd`` and the moments (seconds from its start) its output lines holding ``marker``
+    arrived: one per graded notebook, for the steady-state rate."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=str(cwd), env=autograde.course_environment(), capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, cwd=str(cwd), env=autograde.course_environment(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    moments, tail = [], []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if marker in line:
+            moments.append(time.perf_counter() - start)
+        tail = (tail + [line])[-40:]
+    status = proc.wait()
     seconds = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
-        sys.exit(f"{' '.join(cmd[:2])} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return seconds
+    if status not in (0, 1):
+        sys.exit(f"{' '.join(cmd[:2])} failed:\n{''.join(tail)}")
+    return seconds, moments
+
+
+def steady(moments: list[float]) -> float:
+    """Seconds per notebook once running: between the first and the last notebook done."""
+    return (moments[-1] - moments[0]) / (len(moments) - 1) if len(moments) > 1 else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,17 +103,22 @@ def main(argv: list[str] | None = None) -> int:
             fh.write(STOCK_PIPELINES)
         bin_dir = Path(sys.executable).parent
         print(f"{len(names)} honest students of {ASSIGNMENT}, graded both ways ...", flush=True)
-        t_stock = timed([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force"], stock)
-        cmd = [str(bin_dir / "calcgrade"), "autograde", ASSIGNMENT, "--json"]
+        t_stock, m_stock = timed([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force"], stock,
+                                 "Setting destination file permissions")
+        cmd = [str(bin_dir / "calcgrade"), "autograde", ASSIGNMENT]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
-        t_fast = timed(cmd, fast)
+        t_fast, m_fast = timed(cmd, fast, "] s")  # "[3] s02_mistakes_b: 5/23", one per notebook
         a, b = autograde.all_scores(stock), autograde.all_scores(fast)
         differ = [n for n in names if a.get((ASSIGNMENT, n, "derivatives")) != b.get((ASSIGNMENT, n, "derivatives"))]
         n = len(names)
-        print(f"stock nbgrader autograde : {t_stock:7.1f} s  {t_stock / n:6.2f} s per notebook")
-        print(f"calcgrade autograde      : {t_fast:7.1f} s  {t_fast / n:6.2f} s per notebook")
-        print(f"ratio                    : {t_stock / t_fast:7.1f} x")
+        s_stock, s_fast = steady(m_stock), steady(m_fast)
+        print(f"{'':25}  {'wall':>8}  {'per notebook':>12}  {'steady state':>12}")
+        print(f"{'stock nbgrader autograde':25}  {t_stock:6.1f} s  {t_stock / n:10.2f} s  {s_stock:10.2f} s")
+        print(f"{'calcgrade autograde':25}  {t_fast:6.1f} s  {t_fast / n:10.2f} s  {s_fast:10.2f} s")
+        print(f"{'ratio':25}  {'':8}  {t_stock / t_fast:10.1f} x  {s_stock / s_fast:10.1f} x")
+        print("(wall: the whole command, start-up included; steady state: between the first and the last "
+              "notebook graded)")
         if differ:
             for name in differ:
                 print(f"  scores differ for {name}: stock {a.get((ASSIGNMENT, name, 'derivatives'))} "

@@ -139,5 +139,24 @@ def test_an_unknown_assignment_is_a_clear_message(course_root, capsys):
     assert status == 2 and "calcgrade release 99_nothing" in err and "Traceback" not in err
 
 
+def test_without_a_sandbox_grading_refuses_unless_told_and_then_says_so_loudly(course_root):
+    """No bubblewrap on PATH: nothing is graded; with --no-sandbox it grades and the summary warns."""
+    import subprocess
+
+    root, subs, _ = course_root
+    bin_dir = Path(sys.executable).parent
+    env = dict(autograde.course_environment(), PATH=str(bin_dir))
+    cmd = [str(bin_dir / "calcgrade"), "autograde", ASSIGNMENT, "--course-root", str(root), "--students", "perfect"]
+    before = autograde.all_scores(root)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no sandbox is available" in proc.stderr and "--no-sandbox" in proc.stderr
+    assert "Traceback" not in proc.stderr and autograde.all_scores(root) == before
+    proc = subprocess.run(cmd + ["--no-sandbox"], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    full = sum(subs["perfect"].points.values())
+    assert f"{full:g}/{full:g}" in proc.stdout and "NOT SANDBOXED" in proc.stdout
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))

@@ -259,9 +259,10 @@ def test_answer_records_for_the_class_report():
     p = right_payloads()
     p[3] = [payload("chain", to_wire(3 * (x**2 + 1)**2))]
     graded = grade(execution(p))
-    records = answer_records(graded, KEY, assignment="a1", student="alice", notebook="nb")
-    assert [(r["qid"], r["points"], r["max_points"], r["correct"], r["misconception"]) for r in records] == [
-        ("chain", 0.0, 2.0, False, "forgot_inner"), ("total", 1.0, 1.0, True, None), ("square", 3.0, 3.0, True, None)]
+    records = answer_records(graded, KEY, assignment="a1", student="alice", notebook="nb", hints={"chain": 2})
+    assert [(r["qid"], r["points"], r["max_points"], r["correct"], r["misconception"], r["hints_used"])
+            for r in records] == [("chain", 0.0, 2.0, False, "forgot_inner", 2), ("total", 1.0, 1.0, True, None, 0),
+                                  ("square", 3.0, 3.0, True, None, 0)]
     assert records[0]["answer"] == to_wire(3 * (x**2 + 1)**2) and records[0]["entry"] is KEY["questions"]["chain"]
     assert {r["assignment"] for r in records} == {"a1"} and {r["student"] for r in records} == {"alice"}
 
@@ -280,3 +281,32 @@ def test_a_stop_without_a_cell_index_stops_every_unanswered_question(stopped_at)
     graded = grade(execution({}, stopped="the notebook ran past its time limit (300 s)", stopped_at=stopped_at))
     assert graded.score == 0.0
     assert all(q.status == "stopped" for q in graded.questions)
+
+
+def test_graded_answers_reach_the_answer_log(tmp_path):
+    answerlog = pytest.importorskip("grader.course.answerlog")
+    from grader.course.nbgrader_steps import record_answers
+
+    p = right_payloads()
+    p[3] = [payload("chain", to_wire(3 * (x**2 + 1)**2))]
+    del p[5]
+    graded = grade(execution(p))
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    records = answer_records(graded, KEY, assignment="a1", student="alice", notebook="nb", hints={"square": 1})
+    assert record_answers(db, "a1", "alice", records) is True
+    rows = {r.qid: r for r in answerlog.read_records(db, "a1")}
+    assert set(rows) == {"chain", "total", "square"}
+    assert rows["chain"].misconception == "forgot_inner" and rows["chain"].points == 0.0 and rows["chain"].answer_text
+    assert rows["total"].answer_text == "" and not rows["total"].correct
+    assert rows["square"].correct and rows["square"].points == 3.0 and rows["square"].hints_used == 1
+    assert record_answers(db, "a1", "alice", records[:1]) and len(answerlog.read_records(db, "a1")) == 1
+
+
+@pytest.mark.parametrize("plots", [False, True])
+def test_a_plot_of_a_wrong_function_answer_only_when_asked(plots):
+    p = right_payloads()
+    p[7] = [payload("square", call_answer(lambda v: v + 1, KEY["questions"]["square"], call=_call))]
+    graded = grade_execution(execution(p), KEY, notebook_name="nb.ipynb", restored=RESTORED, plots=plots)
+    html = graded.notebook["cells"][7]["outputs"][0]["data"]["text/html"]
+    assert graded.by_grade_id()["test_square"].points == 0.0 and 'data-correct="false"' in html
+    assert ("calcgrade-plot" in html) is plots

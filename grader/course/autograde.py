@@ -29,7 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from grader.course.nbgrader_steps import GradingRefused
+from grader.course.nbgraderapi import all_scores, course_environment, course_path, load_api, scores
+from grader.course.trusted import GradingRefused
 
 __all__ = [
     "StudentResult", "AutogradeRun", "GradingRefused", "autograde_assignment", "course_environment",
@@ -43,41 +44,6 @@ _AFTER_EXECUTION = ["grader.course.nbgrader_steps.TrustedGrade", "nbgrader.prepr
                     "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
                     "grader.course.nbgrader_steps.SaveTrustedGrades", "nbgrader.preprocessors.AssignLatePenalties",
                     "nbgrader.preprocessors.CheckCellMetadata"]
-
-
-# --- nbgrader from this interpreter -------------------------------------------------------------------------
-def course_environment(extra_path: str | None = None) -> dict[str, str]:
-    """The environment nbgrader needs: this interpreter's scripts (alembic) on PATH."""
-    env = dict(os.environ)
-    bin_dir = str(Path(sys.executable).parent)
-    parts = [bin_dir] + ([extra_path] if extra_path else []) + [env.get("PATH", "")]
-    env["PATH"] = os.pathsep.join(p for p in parts if p)
-    env.setdefault("PYTHONWARNINGS", "ignore")
-    return env
-
-
-@contextmanager
-def course_path() -> Iterator[None]:
-    """Run nbgrader in-process with this interpreter's scripts on PATH (alembic creates gradebooks)."""
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = course_environment()["PATH"]
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = old
-
-
-def load_api(course_root: Path):  # -> nbgrader.apps.NbGraderAPI
-    """An NbGraderAPI configured by the course's own nbgrader_config.py."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
-
-    course_root = Path(course_root).resolve()
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-    config.CourseDirectory.root = str(course_root)
-    coursedir = CourseDirectory(config=config)
-    return NbGraderAPI(coursedir=coursedir, config=config)
 
 
 # --- results ----------------------------------------------------------------------------------------------------
@@ -125,9 +91,11 @@ class _Pending:
 class _Context:
     def __init__(self, course_root: Path, assignment: str, sandbox: bool, cell_timeout: float | None) -> None:
         from grader.course.executor import Limits
-        from grader.course.nbgrader_steps import SandboxedExecute, load_private_key
+        from grader.course.nbgrader_steps import SandboxedExecute, cache_metadata_schemas, load_private_key
         from grader.course.trusted import function_inputs
 
+        cache_metadata_schemas()
+        self.released_cells: dict[str, Any] = {}  # notebook -> released_cells(), read once per class
         self.root = course_root
         self.assignment = assignment
         self.api = load_api(course_root)
@@ -206,12 +174,14 @@ def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]
         try:
             nb = nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4)
         except Exception as exc:
-            raise GradingRefused(f"{path.name} is not a valid notebook ({_first_line(exc)})") from None
+            why = "not JSON" if "JSON" in type(exc).__name__ else _first_line(exc)
+            raise GradingRefused(f"{path.name} is not a valid notebook ({why})") from None
         resources: dict[str, Any] = {
             "unique_key": nb_entry.name, "output_files_dir": f"{nb_entry.name}_files",
             "metadata": {"path": str(dest), "name": nb_entry.name},
             "nbgrader": {"student": student, "assignment": ctx.assignment, "notebook": nb_entry.name,
                          "db_url": ctx.db_url},
+            "calcgrade": {"gradebook": gb, "released_cells": ctx.released_cells},
         }
         for step in ctx.sanitize:
             nb, resources = step(nb, resources)
@@ -230,8 +200,8 @@ def _finish(ctx: _Context, pending: _Pending, execution: Any) -> Any:
     import nbformat
 
     resources = pending.resources
-    resources["calcgrade"] = {"execution": execution, "restored": pending.restored, "key": ctx.key,
-                              "course_root": str(ctx.root)}
+    resources["calcgrade"].update(execution=execution, restored=pending.restored, key=ctx.key,
+                                  course_root=str(ctx.root))
     nb = nbformat.from_dict(pending.restored)
     for step in ctx.after:
         nb, resources = step(nb, resources)
@@ -277,18 +247,12 @@ def autograde_assignment(
     when the private key is missing or stale, or no sandbox is available and ``sandbox`` is True.
 
     ``pool``: an open ``ExecutorPool`` to reuse (a caller grading several assignments pays its warm-up once).
+    Without one, the executors warm up while this process reads the course, and each student is prepared
+    only when an executor is about to be free (preparing, grading and saving stay in this thread: one writer).
     """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    from grader.course.executor import ExecutorPool, sandbox_available
-
     started = time.perf_counter()
     course_root = Path(course_root).resolve()
-    if sandbox and scheduler is None:
-        ok, why = sandbox_available()
-        if not ok:
-            raise GradingRefused(f"no sandbox is available here ({why}); grading would run the students' code "
-                                 "with your rights. Pass --no-sandbox to grade anyway.")
+    per_worker: dict[str, int] = {}
     if scheduler:  # before anything is prepared: a cluster to use, whose workers can sandbox
         from grader.course import cluster
 
@@ -296,7 +260,61 @@ def autograde_assignment(
             cluster.check_cluster(scheduler, sandbox=sandbox)
         except cluster.ClusterUnavailable as exc:
             raise GradingRefused(str(exc)) from None
-    per_worker: dict[str, int] = {}
+    warming = None if (scheduler or pool is not None) else _WarmPool(workers, sandbox)
+    try:
+        return _run(course_root, assignment, started, students=students, workers=workers, scheduler=scheduler,
+                    sandbox=sandbox, cell_timeout=cell_timeout, on_result=on_result, pool=pool, warming=warming,
+                    per_worker=per_worker)
+    finally:
+        if warming is not None:
+            warming.close()
+
+
+class _WarmPool:
+    """An ExecutorPool started in the background (its warm-up overlaps reading the course)."""
+
+    def __init__(self, workers: int | None, sandbox: bool) -> None:
+        import threading
+
+        self.pool: Any = None
+        self.error: BaseException | None = None
+        self.count = max(1, int(workers or os.cpu_count() or 1))
+        self.thread = threading.Thread(target=self._start, args=(sandbox,), daemon=True)
+        self.thread.start()
+
+    def _start(self, sandbox: bool) -> None:
+        try:
+            from grader.course.executor import ExecutorPool
+
+            self.pool = ExecutorPool(self.count, sandbox=sandbox)
+        except BaseException as exc:  # reported by get()
+            self.error = exc
+
+    def get(self) -> Any:
+        self.thread.join()
+        if self.error is not None:
+            from grader.course.executor import SandboxUnavailable
+
+            if isinstance(self.error, SandboxUnavailable):
+                why = str(self.error).split("sandbox here: ", 1)[-1]
+                if "--no-sandbox" not in why:
+                    why += "; pass --no-sandbox to grade anyway (the students' code then runs with your rights)"
+                raise GradingRefused(f"no sandbox is available here: {why}") from None
+            raise self.error
+        return self.pool
+
+    def close(self) -> None:
+        self.thread.join()
+        if self.pool is not None:
+            self.pool.close()
+
+
+def _run(course_root: Path, assignment: str, started: float, *, students: Iterable[str] | None,
+         workers: int | None, scheduler: str | None, sandbox: bool, cell_timeout: float | None,
+         on_result: Callable[[StudentResult], None] | None, pool: Any, warming: _WarmPool | None,
+         per_worker: dict[str, int]) -> AutogradeRun:
+    from nbgrader.api import Gradebook, MissingEntry
+
     ctx = _Context(course_root, assignment, sandbox, cell_timeout)
     everyone = submitted_students(course_root, assignment)
     chosen = list(everyone if students is None else students)
@@ -305,72 +323,88 @@ def autograde_assignment(
         raise GradingRefused(f"no submission of {assignment} from {', '.join(unknown)} in "
                              f"{course_root / 'submitted'}")
     workers = max(1, int(workers or os.cpu_count() or 1))
-    results: dict[str, StudentResult] = {}
+    results = {s: StudentResult(s, assignment, True) for s in chosen}
     clock: dict[str, float] = {}
-    with course_path(), Gradebook(ctx.db_url, ctx.coursedir.course_id) as gb:
+    pending: dict[str, _Pending] = {}
+    left: dict[str, int] = {}
+    with course_path(), _quiet_nbgrader(), Gradebook(ctx.db_url, ctx.coursedir.course_id) as gb:
         try:
             gb.find_assignment(assignment)
         except MissingEntry:
             raise GradingRefused(f"{assignment} is not in the gradebook: release it first "
                                  f"(`calcgrade release {assignment}`)") from None
-        jobs, pending = [], {}
-        for student in chosen:
-            clock[student] = time.perf_counter()
-            results[student] = StudentResult(student, assignment, True)
-            try:
-                for job, item in _prepare(ctx, gb, student):
-                    jobs.append(job)
-                    pending[job.key] = item
-            except Exception as exc:
-                _fail(ctx, results[student], exc)
-        left = {s: sum(1 for p in pending.values() if p.student == s) for s in chosen}
-        if scheduler:
-            executions = cluster.run_jobs(jobs, scheduler, sandbox=sandbox)
-            own_pool = None
-        else:
-            own_pool = None if pool is not None else ExecutorPool(min(workers, max(1, len(jobs))), sandbox=sandbox)
-            executions = (pool or own_pool).map(jobs)
-        sandboxed = sandbox
-        try:
-            for student in chosen:  # students failed in phase 1 are reported first
-                if not results[student].success and on_result:
-                    on_result(results[student])
-            for execution in executions:
-                item = pending.pop(execution.key, None)
-                if item is None:
+        executor = pool if pool is not None else (warming.get() if warming is not None else None)
+
+        def report(student: str) -> None:
+            results[student].seconds = time.perf_counter() - clock.get(student, started)
+            if on_result:
+                on_result(results[student])
+
+        def jobs() -> Iterator[Any]:
+            for student in chosen:
+                clock[student] = time.perf_counter()
+                try:
+                    prepared = _prepare(ctx, gb, student)
+                except Exception as exc:
+                    _fail(ctx, results[student], exc)
+                    report(student)
                     continue
-                res = results[item.student]
-                if scheduler:
-                    per_worker[execution.worker] = per_worker.get(execution.worker, 0) + 1
-                sandboxed = sandboxed and bool(getattr(execution, "sandboxed", False))
+                left[student] = len(prepared)
+                for job, item in prepared:
+                    pending[job.key] = item
+                    yield job
+
+        if scheduler:
+            from grader.course import cluster
+
+            executions = cluster.run_jobs(list(jobs()), scheduler, sandbox=sandbox)
+        else:
+            executions = executor.map(jobs())
+        sandboxed = sandbox
+        for execution in executions:
+            item = pending.pop(execution.key, None)
+            if item is None:
+                continue
+            res = results[item.student]
+            if scheduler:
+                per_worker[execution.worker] = per_worker.get(execution.worker, 0) + 1
+            sandboxed = sandboxed and bool(getattr(execution, "sandboxed", False))
+            if res.success:
+                try:
+                    graded = _finish(ctx, item, execution)
+                    res.score = round(res.score + graded.score, 6)
+                    res.max_score = round(res.max_score + graded.max_score, 6)
+                    if graded.stopped:
+                        res.stopped.append(f"{item.notebook}: {graded.stopped}")
+                    res.questions += [{"notebook": item.notebook, "qid": q.qid, "grade_id": q.grade_id,
+                                       "points": q.points, "max_points": q.max_points, "status": q.status,
+                                       "message": q.message} for q in graded.questions]
+                except Exception as exc:
+                    _fail(ctx, res, exc)
+            left[item.student] -= 1
+            if left[item.student] == 0:
                 if res.success:
-                    try:
-                        graded = _finish(ctx, item, execution)
-                        res.score = round(res.score + graded.score, 6)
-                        res.max_score = round(res.max_score + graded.max_score, 6)
-                        if graded.stopped:
-                            res.stopped.append(f"{item.notebook}: {graded.stopped}")
-                        res.questions += [{"notebook": item.notebook, "qid": q.qid, "grade_id": q.grade_id,
-                                           "points": q.points, "max_points": q.max_points, "status": q.status,
-                                           "message": q.message} for q in graded.questions]
-                    except Exception as exc:
-                        _fail(ctx, res, exc)
-                left[item.student] -= 1
-                if left[item.student] == 0:
-                    if res.success:
-                        _set_permissions(ctx, item.dest)
-                    res.seconds = time.perf_counter() - clock[item.student]
-                    if on_result:
-                        on_result(res)
-            for key, item in pending.items():  # never came back
-                _fail(ctx, results[item.student], GradingRefused("the executor did not return this notebook"))
-                if on_result:
-                    on_result(results[item.student])
-        finally:
-            if own_pool is not None:
-                own_pool.close()
+                    _set_permissions(ctx, item.dest)
+                report(item.student)
+        for item in list(pending.values()):  # never came back
+            _fail(ctx, results[item.student], GradingRefused("the executor did not return this notebook"))
+            left[item.student] = 0
+            report(item.student)
     return AutogradeRun(assignment, [results[s] for s in chosen], sandboxed, time.perf_counter() - started,
-                        len(per_worker) if scheduler else workers, scheduler or "local", per_worker)
+                        len(per_worker) if scheduler else (executor.workers if executor is not None else workers),
+                        scheduler or "local", per_worker)
+
+
+@contextmanager
+def _quiet_nbgrader() -> Iterator[None]:
+    """SQLAlchemy's session notes from nbgrader's API and nbformat's duplicate-cell-id notes are not the
+    instructor's business (a duplicated cell is reported per student in the summary)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="nbgrader")
+        warnings.filterwarnings("ignore", module="nbformat")
+        yield
 
 
 def _fail(ctx: _Context, res: StudentResult, exc: BaseException) -> None:
@@ -380,30 +414,6 @@ def _fail(ctx: _Context, res: StudentResult, exc: BaseException) -> None:
     dest = ctx.path(ctx.coursedir.autograded_directory, res.student)
     if dest.exists():
         shutil.rmtree(dest, ignore_errors=True)
-
-
-# --- reading the gradebook ------------------------------------------------------------------------------------------
-def all_scores(course_root: Path) -> dict[tuple[str, str, str], dict[str, float]]:
-    """(assignment, student, notebook) -> points per question (test cell grade id without ``test_``),
-    read from the gradebook in one pass."""
-    from nbgrader.api import Gradebook
-
-    api = load_api(course_root)
-    out: dict[tuple[str, str, str], dict[str, float]] = {}
-    with Gradebook(api.coursedir.db_url) as gb:
-        for assignment in gb.assignments:
-            for submission in assignment.submissions:
-                for nb in submission.notebooks:
-                    out[(assignment.name, submission.student.id, nb.name)] = {
-                        (g.name[len("test_"):] if g.name.startswith("test_") else g.name): float(g.score or 0.0)
-                        for g in nb.grades
-                    }
-    return out
-
-
-def scores(course_root: Path, assignment: str, student: str, notebook: str) -> dict[str, float] | None:
-    """Points per question of one graded notebook, or None if it is not in the gradebook."""
-    return all_scores(course_root).get((assignment, student, notebook))
 
 
 # --- command line ----------------------------------------------------------------------------------------------------
@@ -474,7 +484,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"calcgrade autograde: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 2
     students = [s.strip() for s in args.students.split(",") if s.strip()] if args.students else None
-    progress = _Progress(sys.stdout.isatty() and not args.json, quiet=args.json)
+    total = len(students) if students is not None else len(submitted_students(root, args.assignment))
+    progress = _Progress(sys.stdout.isatty() and not args.json, quiet=args.json, total=total)
     try:
         run = autograde_assignment(root, args.assignment, students=students, workers=args.workers,
                                    scheduler=args.scheduler, sandbox=not args.no_sandbox, on_result=progress)
@@ -501,14 +512,14 @@ def main(args: argparse.Namespace) -> int:
 class _Progress:
     """A tqdm bar on a terminal; one line per graded submission otherwise."""
 
-    def __init__(self, tty: bool, *, quiet: bool = False) -> None:
+    def __init__(self, tty: bool, *, quiet: bool = False, total: int | None = None) -> None:
         self.bar = None
         self.done = 0
         self.quiet = quiet
         if tty:
             from tqdm import tqdm
 
-            self.bar = tqdm(unit="submission", file=sys.stdout, leave=False)
+            self.bar = tqdm(total=total, unit="submission", file=sys.stdout, leave=False)
 
     def __call__(self, res: StudentResult) -> None:
         self.done += 1

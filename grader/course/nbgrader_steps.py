@@ -33,29 +33,37 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Bool, Float, Integer
 
+from grader.course.trusted import GradingRefused
+
 __all__ = [
     "GradingRefused", "CheckSubmissionCells", "SandboxedExecute", "TrustedGrade", "SaveTrustedGrades",
-    "submission_problems", "submission_files", "course_root_of", "load_private_key", "record_answers",
-    "answer_records", "MAX_FILES", "MAX_FILES_BYTES",
+    "submission_problems", "released_cells", "submission_files", "course_root_of", "load_private_key", "record_answers",
+    "answer_records", "cache_metadata_schemas", "MAX_FILES", "MAX_FILES_BYTES",
 ]
 
 MAX_FILES = 500
 MAX_FILES_BYTES = 64 << 20
 
 
-class GradingRefused(RuntimeError):
-    """This submission (or the whole assignment) cannot be graded; the message says why, in one sentence."""
-
-
 # --- what both ways of grading share ----------------------------------------------------------------------
-def submission_problems(nb: Mapping[str, Any], gradebook: Any, notebook_id: str, assignment: str) -> list[str]:
-    """Duplicated, unknown or deleted nbgrader cells of a submitted notebook, as sentences (empty: fine)."""
+def released_cells(gradebook: Any, notebook_id: str, assignment: str) -> tuple[set[str], set[str]] | None:
+    """(every nbgrader cell id, the graded ones) of a released notebook in the gradebook; None when unknown."""
     try:
         source = gradebook.find_notebook(notebook_id, assignment)
     except MissingEntry:
-        return [f"{notebook_id}.ipynb is not a notebook of {assignment} in the gradebook"]
-    known = {c.name for c in source.source_cells} | {c.name for c in source.grade_cells}
+        return None
     graded = {c.name for c in source.grade_cells}
+    return {c.name for c in source.source_cells} | graded, graded
+
+
+def submission_problems(nb: Mapping[str, Any], gradebook: Any, notebook_id: str, assignment: str,
+                        cells: tuple[set[str], set[str]] | None = None) -> list[str]:
+    """Duplicated, unknown or deleted nbgrader cells of a submitted notebook, as sentences (empty: fine).
+    ``cells``: ``released_cells(...)`` when the caller has read them already (once per class)."""
+    cells = cells or released_cells(gradebook, notebook_id, assignment)
+    if cells is None:
+        return [f"{notebook_id}.ipynb is not a notebook of {assignment} in the gradebook"]
+    known, graded = cells
     seen: dict[str, int] = {}
     problems: list[str] = []
     for cell in nb.get("cells", []):
@@ -140,9 +148,23 @@ def load_private_key(course_root: Path, assignment: str) -> dict[str, Any]:
     return key
 
 
+def hints_seen(nb: Mapping[str, Any]) -> dict[str, int]:
+    """{qid: hint tiers shown} from a submitted notebook's outputs (read before nbgrader clears them; for the
+    report only, never for a score).  Empty until ``grader.notebook.hints`` is installed."""
+    try:
+        from grader.notebook.hints import hints_used  # type: ignore[import-not-found]
+    except ImportError:
+        return {}
+    try:
+        return {str(k): int(v) for k, v in hints_used(nb).items()}
+    except Exception:
+        return {}
+
+
 def answer_records(graded: Any, private_key: Mapping[str, Any], *, assignment: str, student: str,
-                   notebook: str) -> list[dict[str, Any]]:
+                   notebook: str, hints: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
     """The fields of one ``grader.course.answerlog.AnswerRecord`` per graded question of a notebook."""
+    hints = hints or {}
     questions = private_key.get("questions") or {}
     out = []
     for q in graded.questions:
@@ -154,7 +176,7 @@ def answer_records(graded: Any, private_key: Mapping[str, Any], *, assignment: s
             "assignment": assignment, "student": student, "notebook": notebook, "qid": q.qid,
             "points": float(q.points), "max_points": float(q.max_points), "correct": q.status == "correct",
             "misconception": verdict.get("misconception"), "method": str(verdict.get("method") or q.status),
-            "answer": q.answer if q.graded else None, "entry": entry,
+            "hints_used": int(hints.get(q.qid, 0)), "answer": q.answer if q.graded else None, "entry": entry,
         })
     return out
 
@@ -166,17 +188,52 @@ def record_answers(db_url: str, assignment: str, student: str, records: list[dic
         from grader.course import answerlog  # type: ignore[attr-defined]
     except ImportError:
         return False
+    from grader.key.entries import unanswered_answer
+
     rows = []
     for r in records:
         answer, entry = r["answer"], r["entry"]
+        if answer is None:  # nothing was handed over: the log counts it as unanswered
+            answer = unanswered_answer("")
         fields = {k: v for k, v in r.items() if k not in ("answer", "entry")}
-        rows.append(answerlog.AnswerRecord(
-            **fields,
-            fingerprint=answerlog.answer_fingerprint(answer, entry) if answer is not None else "",
-            answer_text=answerlog.answer_text(answer) if answer is not None else "",
-        ))
+        rows.append(answerlog.AnswerRecord(**fields, fingerprint=answerlog.answer_fingerprint(answer, entry),
+                                           answer_text=answerlog.answer_text(answer)))
     answerlog.write_records(db_url, assignment, student, rows)
     return True
+
+
+# --- nbgrader's metadata check, without re-checking its schema for every cell -------------------------------------
+class _CachedSchemas:
+    """``jsonschema`` as nbgrader's metadata validator uses it, with each schema checked once instead of once per
+    cell (``jsonschema.validate`` checks the schema itself on every call: a third of a second per notebook)."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+        self._validators: dict[str, Any] = {}
+
+    def validate(self, instance: Any, schema: Any, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            return self._module.validate(instance, schema, *args, **kwargs)
+        key = json.dumps(schema, sort_keys=True)
+        validator = self._validators.get(key)
+        if validator is None:
+            cls = self._module.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validator = self._validators[key] = cls(schema)
+        error = self._module.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+
+def cache_metadata_schemas() -> None:
+    """Make nbgrader's CheckCellMetadata check each schema once per process (same verdicts, faster)."""
+    from nbgrader.nbgraderformat import common
+
+    if not isinstance(common.jsonschema, _CachedSchemas):
+        common.jsonschema = _CachedSchemas(common.jsonschema)
 
 
 # --- the pool of the stock path ------------------------------------------------------------------------------
@@ -203,11 +260,21 @@ class CheckSubmissionCells(NbGraderPreprocessor):
     """Refuses a submission whose nbgrader cells were duplicated, invented or deleted (before nbgrader dedups)."""
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
+        cache_metadata_schemas()  # nbgrader's CheckCellMetadata runs twice per notebook after this step
         assignment, _, notebook_id, db_url = _ids(resources)
-        with Gradebook(db_url) as gb:
-            problems = submission_problems(nb, gb, notebook_id, assignment)
+        shared = (resources.get("calcgrade") or {}).get("gradebook")
+        if shared is not None:  # the fast path: one gradebook, the released cells read once per class
+            cache = resources["calcgrade"].setdefault("released_cells", {})
+            if notebook_id not in cache:
+                cache[notebook_id] = released_cells(shared, notebook_id, assignment)
+            problems = submission_problems(nb, shared, notebook_id, assignment, cache[notebook_id])
+        else:
+            with Gradebook(db_url) as gb:
+                problems = submission_problems(nb, gb, notebook_id, assignment)
         if problems:
             raise GradingRefused("; ".join(problems))
+        # the hints the student saw, for the report, before nbgrader clears the outputs
+        nb.setdefault("metadata", {})["calcgrade"] = {"hints_used": hints_seen(nb)}
         return nb, resources
 
 
@@ -251,6 +318,9 @@ class SandboxedExecute(NbGraderPreprocessor):
 class TrustedGrade(NbGraderPreprocessor):
     """Grades the test cells' answer payloads against the private key; puts the trusted verdicts in the cells."""
 
+    plots = Bool(False, help="draw the plot of a wrong function-shaped answer into its verdict in the autograded "
+                             "notebook and the feedback (about 0.1 s per wrong answer)").tag(config=True)
+
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
         import nbformat
 
@@ -261,7 +331,7 @@ class TrustedGrade(NbGraderPreprocessor):
             raise GradingRefused("TrustedGrade needs SandboxedExecute before it in c.Autograde.autograde_preprocessors")
         _, _, notebook_id, _ = _ids(resources)
         graded = grade_execution(state["execution"], state["key"], notebook_name=f"{notebook_id}.ipynb",
-                                 restored=state["restored"])
+                                 restored=state["restored"], plots=self.plots)
         state["graded"] = graded
         return nbformat.from_dict(graded.notebook), resources
 
@@ -275,11 +345,18 @@ class SaveTrustedGrades(SaveAutoGrades):
         if "graded" not in state:
             raise GradingRefused("SaveTrustedGrades needs TrustedGrade before it in c.Autograde.autograde_preprocessors")
         self._trusted = state["graded"].by_grade_id()
-        nb, resources = super().preprocess(nb, resources)
         assignment, student, notebook_id, db_url = _ids(resources)
+        if state.get("gradebook") is not None:  # the fast path's one open gradebook (its only writer)
+            self.notebook_id, self.assignment_id, self.student_id, self.db_url = notebook_id, assignment, student, db_url
+            self.gradebook = state["gradebook"]
+            nb, resources = super(SaveAutoGrades, self).preprocess(nb, resources)
+        else:
+            nb, resources = super().preprocess(nb, resources)
         try:
+            seen = ((state["restored"].get("metadata") or {}).get("calcgrade") or {}).get("hints_used") or {}
             record_answers(db_url, assignment, student, answer_records(
-                state["graded"], state["key"], assignment=assignment, student=student, notebook=notebook_id))
+                state["graded"], state["key"], assignment=assignment, student=student, notebook=notebook_id,
+                hints=seen if isinstance(seen, dict) else {}))
         except Exception as exc:  # the report's log must never cost a grade
             self.log.warning("could not record the answers of %s for the report: %s", student, exc)
         return nb, resources

@@ -27,18 +27,23 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from grader.notebook.capture import ANSWER_MIME, PAYLOAD_VERSION
+from grader.notebook.display import VERDICT_MIME
+
 __all__ = [
-    "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "GradedCell", "grade_execution",
+    "GradingRefused", "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "GradedCell", "grade_execution",
     "graded_cells_of", "qid_of_source", "function_inputs", "payload_problem",
 ]
 
-ANSWER_MIME = "application/vnd.calcgrade.answer+json"
-VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
 MAX_PAYLOAD_BYTES = 4 << 20         # an honest answer is a few kB; a function's outputs at most a few hundred
 MAX_PAYLOAD_NODES = 400_000          # JSON containers and scalars in one payload
 MAX_PAYLOAD_DEPTH = 200
 MAX_OUTPUT_TEXT = 100_000            # characters of one untrusted text output kept in the graded notebook
 _OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
+
+
+class GradingRefused(RuntimeError):
+    """This submission (or the whole assignment) cannot be graded; the message says why, in one sentence."""
 
 
 @dataclass
@@ -190,7 +195,7 @@ def payload_problem(payload: Any, qid: str) -> str | None:
         return "the recorded answer is not readable"
     if size > MAX_PAYLOAD_BYTES:
         return f"the recorded answer is too large to be graded ({size // 1024} kB)"
-    if payload.get("v") != 1 or "answer" not in payload or not isinstance(payload.get("qid"), str):
+    if payload.get("v") != PAYLOAD_VERSION or "answer" not in payload or not isinstance(payload.get("qid"), str):
         return "the recorded answer is not in the form the grader reads"
     if payload["qid"] != qid:
         return f"this test cell recorded an answer to another question ({payload['qid'][:60]!r})"
@@ -199,12 +204,13 @@ def payload_problem(payload: Any, qid: str) -> str | None:
 
 # --- grading --------------------------------------------------------------------------------------------
 def grade_execution(execution: Any, private_key: Mapping[str, Any], *, notebook_name: str,
-                    restored: Mapping[str, Any] | None = None) -> GradedNotebook:
+                    restored: Mapping[str, Any] | None = None, plots: bool = False) -> GradedNotebook:
     """Grade one executed submission against the private key.
 
     ``restored`` is the notebook as nbgrader restored it before execution (what the parent sent in the
     Job); when given, cell sources and metadata come from it and only outputs from the execution, so a
     compromised executor cannot change which cells are graded or for how many points.
+    ``plots``: draw the plot of a wrong function-shaped answer into its verdict (about 0.1 s each).
     """
     base = restored if restored is not None else execution.notebook
     notebook = _merge_outputs(base, getattr(execution, "notebook", None) or {})
@@ -221,7 +227,7 @@ def grade_execution(execution: Any, private_key: Mapping[str, Any], *, notebook_
         result = _grade_cell(tc, emitted, questions, stopped=stopped, stopped_at=stopped_at,
                              timed_out=tc.index in timed_out, cell=notebook["cells"][tc.index])
         graded.questions.append(result)
-        notebook["cells"][tc.index]["outputs"] = [_display_output(result, questions.get(tc.qid or ""))]
+        notebook["cells"][tc.index]["outputs"] = [_display_output(result, questions.get(tc.qid or ""), plots)]
     _drop_forged_displays(notebook, test_indexes)
     notebook.setdefault("metadata", {})["calcgrade"] = {
         "graded": "trusted", "notebook": notebook_name, "sandboxed": graded.sandboxed,
@@ -378,12 +384,12 @@ def _drop_forged_displays(notebook: dict[str, Any], test_indexes: set[int]) -> N
 
 
 # --- the trusted display ----------------------------------------------------------------------------
-def _display_output(result: QuestionResult, entry: Mapping[str, Any] | None) -> dict[str, Any]:
+def _display_output(result: QuestionResult, entry: Mapping[str, Any] | None, plots: bool) -> dict[str, Any]:
     from grader.notebook.display import CheckResult
 
     shown: Any
     if result.verdict is not None and entry is not None:
-        shown = _verdict_display(result, entry)
+        shown = _verdict_display(result, entry, plots)
     else:
         status = "unanswered" if result.status in ("stopped", "missing") else "error"
         shown = CheckResult(result.qid or result.grade_id, status, 0.0, result.max_points, result.message,
@@ -398,7 +404,7 @@ def _display_output(result: QuestionResult, entry: Mapping[str, Any] | None) -> 
     return {"output_type": "display_data", "data": data, "metadata": {"calcgrade": {"trusted": True}}}
 
 
-def _verdict_display(result: QuestionResult, entry: Mapping[str, Any]) -> Any:
+def _verdict_display(result: QuestionResult, entry: Mapping[str, Any], plots: bool) -> Any:
     from grader.core.verdict import Verdict
     from grader.notebook.display import CheckResult
 
@@ -414,6 +420,8 @@ def _verdict_display(result: QuestionResult, entry: Mapping[str, Any]) -> Any:
         except Exception:
             value = None
     shown_entry = dict(entry, points=result.max_points)
+    if not plots:  # CheckResult.build draws plots for function and expression kinds only
+        shown_entry["kind"] = "no-plot"
     try:
         shown = CheckResult.build(result.qid or "", shown_entry, result.answer, verdict, value=value)
     except Exception:
