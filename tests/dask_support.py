@@ -76,7 +76,10 @@ class DaskCluster:
                 "scheduler.log")
             for name in self.worker_names:
                 self.start_worker(name, wait=False)
-            self.wait_for_workers(len(self.worker_names))
+            if self.worker_names:
+                self.wait_for_workers(len(self.worker_names))
+            else:
+                self.client().close()  # the scheduler answers
             return self
         except BaseException:
             self.stop()

@@ -250,3 +250,20 @@ def test_a_submission_that_kills_its_worker_twice_fails_alone(dask_cluster, subm
     assert failed.payloads == {} and "died 2 times" in failed.stopped
     for key, execution in results.items():
         assert outcome(execution) == outcome(local[key]), key
+
+
+def test_without_a_cluster_grading_is_refused_in_one_sentence_before_anything_is_read(tmp_path):
+    from grader.course.nbgrader_steps import GradingRefused
+
+    nowhere = f"tcp://127.0.0.1:{dask_support.free_port()}"
+    with pytest.raises(GradingRefused) as refused:  # the course folder is not even looked at
+        autograde.autograde_assignment(tmp_path / "no-course", ASSIGNMENT, scheduler=nowhere)
+    assert str(refused.value) == (f"cannot reach the Dask scheduler at {nowhere} (Connection refused); start one "
+                                  "with `dask scheduler` and give its address as tcp://HOST:PORT")
+    with pytest.raises(cluster.ClusterUnavailable, match="Invalid url scheme"):
+        cluster.check_cluster("sched.example.edu")
+    with dask_support.DaskCluster(workers=()) as empty:
+        with pytest.raises(cluster.ClusterUnavailable) as none:
+            cluster.check_cluster(empty.address, worker_wait=1)
+        assert f"start workers with `dask worker {empty.address}`" in str(none.value)
+

@@ -139,16 +139,40 @@ def failed_execution(job: Job, reason: str, *, sandboxed: bool, worker: str = ""
                      timed_out_cells=[], sandboxed=sandboxed, seconds=0.0, worker=worker)
 
 
+def scheduler_problem(scheduler: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
+    """Why nothing answers at ``scheduler`` (a bad address, a refused or timed-out connection), or None.
+
+    Checked with a plain TCP connection before a Dask client exists: a client that fails to connect
+    complains again while it is garbage-collected, which an instructor would read as a crash."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(scheduler, strict=True)
+        host, port = parse_host_port(location)
+    except ValueError as exc:
+        return str(exc)
+    if scheme not in ("tcp", "tls"):
+        return f"calcgrade connects to a scheduler over tcp:// or tls://, not {scheme}://"
+    try:
+        socket.create_connection((host, port), timeout=min(timeout, 10.0)).close()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
 def connect(scheduler: str, timeout: float = CONNECT_TIMEOUT):  # -> distributed.Client
     """A client of the scheduler at ``scheduler``, or ClusterUnavailable with what to do."""
     from distributed import Client
 
+    advice = "start one with `dask scheduler` and give its address as tcp://HOST:PORT"
+    problem = scheduler_problem(scheduler, timeout)
+    if problem:
+        raise ClusterUnavailable(f"cannot reach the Dask scheduler at {scheduler} ({problem}); {advice}")
     try:
         return Client(scheduler, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterUnavailable(
-            f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}: {exc}); "
-            f"start one with `dask scheduler` and give its tcp://HOST:PORT address"
+            f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}: {exc}); {advice}"
         ) from exc
 
 
@@ -194,11 +218,12 @@ def _killed_reason(exc: BaseException) -> str:
             f"(on different workers); the notebook may crash or exhaust its machine")
 
 
-def check_cluster(scheduler: str, *, sandbox: bool = True, worker_wait: float = WORKER_WAIT) -> None:
+def check_cluster(scheduler: str, *, sandbox: bool = True, worker_wait: float = WORKER_WAIT,
+                  connect_timeout: float = CONNECT_TIMEOUT) -> None:
     """Before any submission is prepared: raise ClusterUnavailable (one sentence saying what to do) unless
     the scheduler answers, a worker is there and every worker can sandbox.  The workers start warming
     their executors meanwhile."""
-    client = connect(scheduler)
+    client = connect(scheduler, connect_timeout)
     try:
         prepare(client, scheduler, sandbox=sandbox, worker_wait=worker_wait)
     finally:
