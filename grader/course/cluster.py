@@ -256,7 +256,8 @@ def run_jobs(jobs: Iterable[Job], scheduler: str, *, sandbox: bool = True,
             if capacity == 0:
                 alone_since = alone_since or time.monotonic()
                 if time.monotonic() - alone_since > worker_wait:
-                    reason = f"not graded: no Dask worker left at {scheduler} for {worker_wait:g} s"
+                    reason = (f"not graded: no Dask worker (or no scheduler) answered at {scheduler} "
+                              f"for {worker_wait:g} s")
                     for job in [*in_flight.values(), *(j for _, j in pending)]:
                         yield failed_execution(job, reason, sandboxed=sandbox)
                     return
