@@ -7,8 +7,8 @@ formatters, input/AST transformers and cell hooks, reading the private key or ru
 classmate's notebook, editing the gradebook, a forged key named by an environment variable) and harming
 classmates (zeroing their scores, a detached process that strikes after grading, blanking their notebooks,
 rewriting the keys, hijacking another kernel, an atexit hook, a duplicated test cell), plus a memory bomb, a
-fork bomb and a network call.  The attackers know the course's absolute path, as a student on the same
-machine would.
+fork bomb, a network call and a scan of the process's memory for key entries.  The attackers know the
+course's absolute path, as a student on the same machine would.
 
 The class (honest students graded before and after the attackers) is graded once by stock
 ``nbgrader autograde`` with the course's nbgrader_config.py and once by ``calcgrade autograde``.  Each way:
@@ -147,6 +147,26 @@ for _path in [os.path.join(ROOT, ".calcgrade", "keys", "02_derivatives.json")] +
         pass
 _set_answers(_found)
 import inspect
+""",
+    "memory_scan": """
+import gc
+from grader.key.wire import from_wire
+_refs = {}
+for _o in gc.get_objects():      # any key entry the grader left in this process (walking check's frames finds less)
+    if isinstance(_o, dict) and "reference" in _o and isinstance(_o.get("qid"), str):
+        try:
+            _refs[_o["qid"]] = from_wire(_o["reference"])
+        except Exception:
+            pass
+try:                              # the way check() finds its key
+    from grader.key import files as _files
+    _key = _files.find_key_for_check(__import__("pathlib").Path.cwd())[0] or {}
+    for _q, _e in _key.get("questions", {}).items():
+        if "reference" in _e:
+            _refs[_q] = from_wire(_e["reference"])
+except Exception:
+    pass
+_set_answers(_refs)
 """,
     "run_solutions": """
 for _path in glob.glob(os.path.join(ROOT, "solutions", "02_derivatives", "*.ipynb")) + glob.glob("../../../solutions/02_derivatives/*.ipynb"):

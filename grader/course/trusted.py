@@ -25,7 +25,7 @@ import ast
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from grader.notebook.capture import ANSWER_MIME, PAYLOAD_VERSION
 from grader.notebook.display import VERDICT_MIME
@@ -430,7 +430,3 @@ def _verdict_display(result: QuestionResult, entry: Mapping[str, Any], plots: bo
     shown.earned = result.points  # the points are the trusted grader's, whatever the display computes
     return shown
 
-
-def iter_results(graded: GradedNotebook) -> Iterator[QuestionResult]:
-    """The per-question results in notebook order."""
-    return iter(sorted(graded.questions, key=lambda q: q.cell_index))
