@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 START_TIMEOUT = 120.0  # seconds; workers import numpy/sympy on a small, busy machine
