@@ -13,6 +13,9 @@ c.CourseDirectory.course_id = "calculus-for-ml"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
+# The gradebook: nbgrader's default is the SQLite file gradebook.db in the course folder.  A large course
+# (or grading on a cluster) keeps it in PostgreSQL instead; every nbgrader and calcgrade command reads this:
+# c.CourseDirectory.db_url = "postgresql://grader@dbhost:5432/calculus_ml"   (password in ~/.pgpass)
 
 # nbgrader's exchange: `calcgrade release` publishes each assignment here (and creates the folder with
 # the permissions nbgrader needs), students fetch and submit through it, `nbgrader collect` picks the

@@ -1,0 +1,192 @@
+"""Cluster throughput: seconds per notebook on a Dask cluster of one and of two workers, against the local pool.
+
+One class of honest 02_derivatives students (sample class profiles, cycled) in a freshly released course.
+Two measurements, each in the same run as its local baseline:
+
+* execution only: the class's Jobs (notebook JSON + function inputs) run by ``ExecutorPool.map`` here, and by
+  ``grader.course.cluster.run_jobs`` on a real ``dask scheduler`` with one, then two ``dask worker`` processes
+  (``--nthreads 1`` each) on 127.0.0.1.  Warm-up (executors importing numpy/sympy/IPython) is excluded: a
+  first small batch warms every executor before the clock starts;
+* end to end: ``calcgrade autograde`` locally and with ``--scheduler`` (prepare, execute, trusted grading and
+  gradebook writes in the parent), each in its own copy of the course.
+
+Both workers share this machine's two cores with the parent, the scheduler and the client, so two workers
+here cannot show the scaling of two machines; docs/CLUSTER.md turns the figures into an estimate for N.
+
+    python -m benchmarks.cluster_bench [--students 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from grader.course import autograde, cluster, demo, sampleclass
+from grader.course import release as course
+from grader.course.executor import ExecutorPool, Job
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import dask_support  # noqa: E402  (the same launchers the tests use)
+import pg_support  # noqa: E402
+
+ASSIGNMENT = "02_derivatives"
+HONEST = ["perfect", "mistakes_a", "mistakes_b", "partial", "second_half", "blank", "tenth_percent_off"]
+
+
+def make_class(root: Path, students: int) -> list[str]:
+    """Release the assignment in ``root`` and place ``students`` honest submissions (profiles cycled)."""
+    demo.prepare_course(course.project_root(), root, [ASSIGNMENT])
+    course.release(root, ASSIGNMENT, validate=False)
+    subs = {s.student: s for s in sampleclass.sample_class(root) if s.assignment == ASSIGNMENT}
+    profiles = [p for p in HONEST if p in subs]
+    names = []
+    for i in range(students):
+        sub = subs[profiles[i % len(profiles)]]
+        name = f"s{i:03d}_{sub.student}"
+        folder = root / "submitted" / name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / sub.notebook).write_text(sub.content, encoding="utf-8")
+        (folder / "timestamp.txt").write_text(demo.DEMO_TIMESTAMP)
+        names.append(name)
+    return names
+
+
+def class_jobs(root: Path, students: list[str]) -> list[Job]:
+    """The class as Jobs: submitted notebooks and the private key's function inputs (no course folder needed)."""
+    import nbformat
+
+    from grader.course.nbgrader_steps import load_private_key
+    from grader.course.trusted import function_inputs
+
+    inputs = function_inputs(load_private_key(root, ASSIGNMENT))
+    jobs = []
+    for student in students:
+        for path in sorted((root / "submitted" / student / ASSIGNMENT).glob("*.ipynb")):
+            nb = json.loads(json.dumps(nbformat.read(str(path), as_version=4)))
+            jobs.append(Job(key=f"{student}/{ASSIGNMENT}/{path.name}", notebook=nb, files={}, inputs=inputs))
+    return jobs
+
+
+def timed(label: str, run: Callable[[], int], count: int, rows: list) -> None:
+    """Run, check that ``count`` came back, print and keep seconds per notebook."""
+    start = time.perf_counter()
+    done = run()
+    seconds = time.perf_counter() - start
+    if done != count:
+        raise SystemExit(f"{label}: {done} of {count} came back")
+    rows.append((label, seconds / count))
+    print(f"  {label:<58} {seconds:7.1f} s  {seconds / count:6.3f} s/notebook", flush=True)
+
+
+def local_exec(jobs: list[Job], workers: int) -> float:
+    """Seconds the local pool takes for ``jobs``, after a warm-up batch."""
+    with ExecutorPool(workers=workers) as pool:
+        list(pool.map(jobs[:workers]))  # warm every executor (SymPy caches) before the clock starts
+        start = time.perf_counter()
+        n = sum(1 for _ in pool.map(jobs))
+        seconds = time.perf_counter() - start
+    assert n == len(jobs)
+    return seconds
+
+
+def graded(root: Path, **options: object) -> int:
+    return sum(1 for r in autograde.autograde_assignment(root, ASSIGNMENT, **options).results if r.success)
+
+
+def table(title: str, rows: list[tuple[str, float]]) -> None:
+    base = rows[0][1]
+    print(f"\n{title} (seconds per notebook; speed relative to the first row)")
+    for label, per in rows:
+        print(f"  {label:<58} {per:6.3f}   x{base / per:4.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=24)
+    args = parser.parse_args(argv)
+    base = Path(tempfile.mkdtemp(prefix="calcgrade-cluster-bench-"))
+    execution: list[tuple[str, float]] = []
+    end_to_end: list[tuple[str, float]] = []
+    pg = None
+    try:
+        print(f"releasing {ASSIGNMENT} and placing {args.students} honest students in {base}", flush=True)
+        pg_problem = pg_support.binaries_problem()
+        names = ("warmup", "local1", "local2", "dask1", "dask2") + (() if pg_problem else ("dask2pg",))
+        roots = {name: base / name / "course" for name in names}
+        if not pg_problem:
+            pg = pg_support.PostgresServer(durable=True).start()  # commits wait for the disk, as in production
+        students = make_class(roots["local1"], args.students)
+        for name, root in roots.items():
+            if name == "local1":
+                continue
+            shutil.copytree(roots["local1"], root, ignore=shutil.ignore_patterns("gradebook.db"))
+            if name.endswith("pg") and pg is not None:
+                with open(root / "nbgrader_config.py", "a") as config:
+                    config.write(f"\nc.CourseDirectory.db_url = {pg.create_database('bench')!r}\n")
+            api = autograde.load_api(root)
+            with autograde.course_path():
+                api.generate_assignment(ASSIGNMENT, force=True, create=True)
+        jobs = class_jobs(roots["local1"], students)
+        n = len(jobs)
+
+        print("\nexecution only: warm executors, the clock starts after a warm-up batch")
+        for workers in (1, 2):
+            seconds = local_exec(jobs, workers)
+            execution.append((f"local ExecutorPool({workers})", seconds / n))
+            print(f"  {execution[-1][0]:<58} {seconds:7.1f} s  {seconds / n:6.3f} s/notebook", flush=True)
+        with dask_support.DaskCluster(("w1",)) as dc:
+            for workers in (1, 2):
+                if workers == 2:
+                    dc.start_worker("w2")
+                list(cluster.run_jobs(jobs[:workers * 2], dc.address))  # warm the new worker's executor
+                stats = cluster.BatchStats()
+
+                def on_cluster() -> int:
+                    for ex in cluster.run_jobs(jobs, dc.address):
+                        stats.add(ex)
+                    return stats.count
+
+                timed(f"Dask run_jobs, {workers} worker{'s' if workers > 1 else ''}", on_cluster, n, execution)
+                print("\n".join("    " + line for line in stats.lines()), flush=True)
+
+            print("\nend to end: calcgrade autograde (prepare, execute, trusted grading, gradebook writes),"
+                  " warm executors everywhere")
+            with ExecutorPool(workers=1) as pool:  # this process's one-time costs (imports, schemas) paid here
+                graded(roots["warmup"], pool=pool, students=students[:2])
+            for workers in (1, 2):
+                with ExecutorPool(workers=workers) as pool:
+                    list(pool.map(jobs[:workers]))
+                    timed(f"calcgrade autograde --workers {workers}",
+                          lambda: graded(roots[f"local{workers}"], pool=pool), args.students, end_to_end)
+            dc.kill_worker("w2")
+            for workers in (1, 2):
+                if workers == 2:
+                    dc.start_worker("w2")
+                    list(cluster.run_jobs(jobs[:4], dc.address))
+                timed(f"calcgrade autograde --scheduler, {workers} worker{'s' if workers > 1 else ''}",
+                      lambda: graded(roots[f"dask{workers}"], scheduler=dc.address), args.students, end_to_end)
+            if pg is not None:
+                timed("calcgrade autograde --scheduler, 2 workers, PostgreSQL gradebook",
+                      lambda: graded(roots["dask2pg"], scheduler=dc.address), args.students, end_to_end)
+            else:
+                print(f"  (no PostgreSQL run: {pg_problem})")
+        reference = autograde.all_scores(roots["local1"])
+        same = all(autograde.all_scores(roots[name]) == reference for name in names if name != "warmup")
+        print(f"\nthe same gradebook everywhere: {same}")
+        table("execution only", execution)
+        table("end to end", end_to_end)
+        return 0 if same else 1
+    finally:
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
