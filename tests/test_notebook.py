@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -59,7 +58,6 @@ def test_named_mistake_gives_its_hint_and_a_plot_without_the_reference(in_exerci
 
 
 def test_wrong_expression_gives_the_correct_value_at_a_feedback_point_once(in_exercise):
-    import json
 
     key = json.loads((in_exercise / "calcgrade_public.json").read_text())["questions"]["chain_rule"]
     fb, sample = key["feedback"], key["sample"]

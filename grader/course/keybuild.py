@@ -97,6 +97,8 @@ def private_key_problem(course_root: Path, assignment: str) -> str | None:
         key = files.load_key(path)
     except (OSError, ValueError) as exc:
         return f"the private key {path} cannot be read ({exc.__class__.__name__}): {fix}"
+    if not key.get("solutions_digest"):
+        return f"the private key of {assignment} does not say which solutions it was built from: {fix}"
     if key.get("solutions_digest") != solutions_digest(Path(course_root), assignment):
         return (f"the private key of {assignment} was built from older solutions (solutions/{assignment} "
                 f"changed since): {fix}")
