@@ -262,7 +262,10 @@ class NumberProblem(Problem):
                 ratio = float(av / ev)
                 if abs(ratio - 1) > 1e-3:
                     c = ratio
-                    if abs(c - round(c)) < 1e-9 * max(1, abs(c)) or abs(1 / c - round(1 / c)) < 1e-9 * max(1, abs(1 / c)):
+                    # a whole factor a student could have slipped by (up to 100, as the public key names them);
+                    # "off by a factor of 2621440" helps nobody
+                    whole = abs(c - round(c)) < 1e-9 * max(1, abs(c)) or abs(1 / c - round(1 / c)) < 1e-9 * max(1, abs(1 / c))
+                    if whole and max(abs(c), abs(1 / c)) <= 100.5:
                         diag = mk.describe_factor(c)
                 else:
                     diag = (
