@@ -222,7 +222,11 @@ def main(args: argparse.Namespace) -> int:
 def _score_with_progress(path: Path, timeout: int) -> NotebookScore:
     from tqdm import tqdm
 
-    bar = tqdm(desc=path.name, unit="cell", file=sys.stderr, leave=False, dynamic_ncols=True)
+    from grader.course.progress import is_terminal
+
+    # a live bar per cell on a terminal; in a log the scorecard itself is the one line that matters
+    bar = tqdm(desc=path.name, unit="cell", file=sys.stderr, leave=False, dynamic_ncols=True,
+               disable=not is_terminal(sys.stderr))
 
     def on_cell(done: int, total: int) -> None:
         bar.total = total
