@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import sympy as sp
@@ -37,7 +37,7 @@ from grader.core.problem import (
 from grader.core.equivalence import format_point, format_value
 from grader.core.verdict import Verdict
 
-__all__ = ["ArrayProblem", "entry_label", "describe_shape", "unravel", "partial_credit"]
+__all__ = ["ArrayProblem", "entry_label", "describe_shape", "unravel", "partial_credit", "read_entries"]
 
 
 def describe_shape(shape: tuple[int, ...]) -> str:
@@ -76,6 +76,22 @@ def _is_plain_number(v: Any) -> bool:
     return isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
+def read_entries(shape: tuple[int, ...], raw: list[Any], symbols: Mapping[str, sp.Symbol]) -> list[sp.Expr]:
+    """Each entry of an array answer as an expression over the question's symbols; an unreadable entry is
+    refused with its position ("In row 2, column 1 (counting from 1): ..."), in both keys alike."""
+    out = []
+    for k, r in enumerate(raw):
+        try:
+            out.append(to_expression(r, symbols, what="an entry"))
+        except InvalidAnswer as exc:
+            label = entry_label(unravel(k, shape)) if shape else "your answer"
+            msg = exc.message
+            if msg.startswith("Your answer"):
+                msg = "it" + msg[len("Your answer"):]
+            raise InvalidAnswer(f"In {label} (counting from 1): {msg}", exc.reason) from None
+    return out
+
+
 class ArrayProblem(Problem):
     def __init__(self, expected: Any, var: Any) -> None:
         if isinstance(expected, str):
@@ -102,17 +118,7 @@ class ArrayProblem(Problem):
         return to_array(value, self.canon)
 
     def _entries(self, shape: tuple[int, ...], raw: list[Any]) -> list[sp.Expr]:
-        out = []
-        for k, r in enumerate(raw):
-            try:
-                out.append(to_expression(r, self.canon, what="an entry"))
-            except InvalidAnswer as exc:
-                label = entry_label(unravel(k, shape)) if shape else "your answer"
-                msg = exc.message
-                if msg.startswith("Your answer"):
-                    msg = "it" + msg[len("Your answer"):]
-                raise InvalidAnswer(f"In {label} (counting from 1): {msg}", exc.reason) from None
-        return out
+        return read_entries(shape, raw, self.canon)
 
     def normalise_reference_like(self, value: Any) -> tuple[tuple[int, ...], list[sp.Expr]]:
         shape, raw = self._read(value)

@@ -57,10 +57,11 @@ def find_course_root(explicit: Path | None = None, *, start: Path | None = None)
     )
 
 
-def script_environment() -> dict[str, str]:
-    """The environment nbgrader needs in a subprocess: this interpreter's scripts (alembic) on PATH."""
+def script_environment(extra_path: str | None = None) -> dict[str, str]:
+    """The environment nbgrader needs in a subprocess: this interpreter's scripts (alembic) on PATH
+    (then ``extra_path``, when given)."""
     env = dict(os.environ)
-    parts = [str(Path(sys.executable).parent), env.get("PATH", "")]
+    parts = [str(Path(sys.executable).parent)] + ([extra_path] if extra_path else []) + [env.get("PATH", "")]
     env["PATH"] = os.pathsep.join(p for p in parts if p)
     env.setdefault("PYTHONWARNINGS", "ignore")
     return env

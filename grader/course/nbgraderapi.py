@@ -7,8 +7,6 @@ nbgrader_config.py, and several readers want the points per question out of the 
 
 from __future__ import annotations
 
-import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -19,23 +17,18 @@ __all__ = ["course_environment", "course_path", "load_api", "all_scores", "score
 # --- nbgrader from this interpreter -------------------------------------------------------------------------
 def course_environment(extra_path: str | None = None) -> dict[str, str]:
     """The environment nbgrader needs: this interpreter's scripts (alembic) on PATH."""
-    env = dict(os.environ)
-    bin_dir = str(Path(sys.executable).parent)
-    parts = [bin_dir] + ([extra_path] if extra_path else []) + [env.get("PATH", "")]
-    env["PATH"] = os.pathsep.join(p for p in parts if p)
-    env.setdefault("PYTHONWARNINGS", "ignore")
-    return env
+    from grader.course.coursedir import script_environment
+
+    return script_environment(extra_path)
 
 
 @contextmanager
 def course_path() -> Iterator[None]:
     """Run nbgrader in-process with this interpreter's scripts on PATH (alembic creates gradebooks)."""
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = course_environment()["PATH"]
-    try:
+    from grader.course.coursedir import scripts_on_path
+
+    with scripts_on_path():
         yield
-    finally:
-        os.environ["PATH"] = old
 
 
 def load_api(course_root: Path):  # -> nbgrader.apps.NbGraderAPI

@@ -375,19 +375,9 @@ def _entry_ok(tols: tuple[float, float], salt: str, path: str, fp: Mapping[str, 
 
 
 def _entries(shape: tuple[int, ...], raw: list[Any], symbols: Mapping[str, sp.Symbol]) -> list[sp.Expr]:
-    from grader.core.answers import InvalidAnswer, to_expression
+    from grader.core.arrays import read_entries  # read exactly as the core reads them
 
-    out = []
-    for k, r in enumerate(raw):
-        try:
-            out.append(to_expression(r, symbols, what="an entry"))
-        except InvalidAnswer as exc:
-            label = entry_label(unravel(k, shape)) if shape else "your answer"
-            msg = exc.message
-            if msg.startswith("Your answer"):
-                msg = "it" + msg[len("Your answer"):]
-            raise InvalidAnswer(f"In {label} (counting from 1): {msg}", exc.reason) from None
-    return out
+    return read_entries(shape, raw, symbols)
 
 
 def _align(shape: tuple[int, ...], ref: tuple[int, ...]) -> str | None:
