@@ -27,34 +27,16 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from grader.course import autograde, cluster, demo, sampleclass
-from grader.course import release as course
+from grader.course import autograde, cluster
 from grader.course.executor import ExecutorPool, Job
+
+from benchmarks.autograde_bench import make_class  # the same honest class as the autograde benchmark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import dask_support  # noqa: E402  (the same launchers the tests use)
 import pg_support  # noqa: E402
 
 ASSIGNMENT = "02_derivatives"
-HONEST = ["perfect", "mistakes_a", "mistakes_b", "partial", "second_half", "blank", "tenth_percent_off"]
-
-
-def make_class(root: Path, students: int) -> list[str]:
-    """Release the assignment in ``root`` and place ``students`` honest submissions (profiles cycled)."""
-    demo.prepare_course(course.project_root(), root, [ASSIGNMENT])
-    course.release(root, ASSIGNMENT, validate=False)
-    subs = {s.student: s for s in sampleclass.sample_class(root) if s.assignment == ASSIGNMENT}
-    profiles = [p for p in HONEST if p in subs]
-    names = []
-    for i in range(students):
-        sub = subs[profiles[i % len(profiles)]]
-        name = f"s{i:03d}_{sub.student}"
-        folder = root / "submitted" / name / ASSIGNMENT
-        folder.mkdir(parents=True)
-        (folder / sub.notebook).write_text(sub.content, encoding="utf-8")
-        (folder / "timestamp.txt").write_text(demo.DEMO_TIMESTAMP)
-        names.append(name)
-    return names
 
 
 def class_jobs(root: Path, students: list[str]) -> list[Job]:

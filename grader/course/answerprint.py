@@ -104,10 +104,8 @@ def _entry_frame(entry: Mapping[str, Any]) -> tuple[dict[str, sp.Symbol], list[d
     hit = _POINTS_CACHE.get(cache_key)
     if hit is not None:
         return hit
-    from grader.core.answers import canonical_symbols
     from grader.key import fingerprint as fpm
-    from grader.key.publicvalues import derivative_of, flat_items, read_array, read_scalar
-    from grader.key.wire import from_wire
+    from grader.key.publicvalues import derivative_of, read_array, read_scalar, reference_frame
 
     kind = entry.get("kind", "expression")
     var = entry.get("var")
@@ -116,19 +114,7 @@ def _entry_frame(entry: Mapping[str, Any]) -> tuple[dict[str, sp.Symbol], list[d
         var_name = var if isinstance(var, str) else None
         named = [{n: float(x) for n, x in p.items()} for p in entry.get("sample") or []]
     else:
-        reference = from_wire(entry["reference"])
-        var_value = from_wire(var) if var is not None else None
-        if isinstance(var_value, str):
-            var_value = sp.Symbol(var_value)
-        free: set[sp.Symbol] = set()
-        for item in flat_items(reference):
-            free |= getattr(item, "free_symbols", set())
-        if isinstance(var_value, sp.Symbol) and var_value.name not in {s.name for s in free}:
-            free.add(var_value)
-        symbols = canonical_symbols(free)
-        if var_value is None and len(symbols) == 1:
-            var_value = next(iter(symbols.values()))
-        var_name = var_value.name if isinstance(var_value, sp.Symbol) else None
+        reference, symbols, var_name = reference_frame(entry)
         ordered = [symbols[n] for n in sorted(symbols)]
         if kind == "array":
             checked = [e for e in read_array(reference, symbols)[1] if e.free_symbols]

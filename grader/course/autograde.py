@@ -434,24 +434,10 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def find_root(explicit: Path | None) -> Path:
-    """The course folder: --course-root, else the course of the current folder."""
-    try:
-        from grader.course import coursedir  # type: ignore[attr-defined]
+    """The course folder: --course-root, else the course of the current folder (as every command finds it)."""
+    from grader.course import coursedir
 
-        return Path(coursedir.find_course_root(explicit))
-    except ImportError:
-        pass
-    if explicit is not None:
-        if not (Path(explicit) / "nbgrader_config.py").is_file():
-            raise GradingRefused(f"{explicit} is not a course folder (it has no nbgrader_config.py)")
-        return Path(explicit).resolve()
-    from grader.key.files import find_course_root
-
-    root = find_course_root(Path.cwd())
-    if root is None:
-        raise GradingRefused("no course here: run it in a course folder (one with nbgrader_config.py, or below "
-                             "it) or pass --course-root DIR")
-    return root
+    return coursedir.find_course_root(explicit)
 
 
 def format_summary(run: AutogradeRun) -> str:

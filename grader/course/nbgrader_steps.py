@@ -127,34 +127,40 @@ def course_root_of(config: Any, resources: Mapping[str, Any] | None = None) -> P
     return Path(os.getcwd()).resolve()
 
 
-_KEYS: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+_KEYS: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}
 
 
 def load_private_key(course_root: Path, assignment: str) -> dict[str, Any]:
-    """The private key of ``assignment``, or GradingRefused when it is missing or stale (never the public key)."""
+    """The private key of ``assignment``, or GradingRefused when it is missing or stale (never the public key).
+
+    Called for every notebook of a stock ``nbgrader autograde`` run: the key and its staleness check (which
+    reads every solution notebook) are reused while neither the key file nor a solution notebook changed."""
     from grader.course.keybuild import private_key_problem
     from grader.key import files
 
+    path = files.private_key_path(course_root, assignment)
+    solutions = sorted((Path(course_root) / "solutions" / assignment).glob("*.ipynb"))
+    try:
+        stamp = (path.stat().st_mtime_ns, tuple((p.name, p.stat().st_mtime_ns) for p in solutions))
+    except OSError:
+        stamp = None
+    hit = _KEYS.get((str(path), assignment))
+    if stamp is not None and hit and hit[0] == stamp:
+        return hit[1]
     problem = private_key_problem(course_root, assignment)
     if problem:
         raise GradingRefused(problem)
-    path = files.private_key_path(course_root, assignment)
-    mtime = path.stat().st_mtime
-    hit = _KEYS.get((str(path), assignment))
-    if hit and hit[0] == mtime:
-        return hit[1]
     key = files.load_key(path)
-    _KEYS[(str(path), assignment)] = (mtime, key)
+    if stamp is not None:
+        _KEYS[(str(path), assignment)] = (stamp, key)
     return key
 
 
 def hints_seen(nb: Mapping[str, Any]) -> dict[str, int]:
     """{qid: hint tiers shown} from a submitted notebook's outputs (read before nbgrader clears them; for the
-    report only, never for a score).  Empty until ``grader.notebook.hints`` is installed."""
-    try:
-        from grader.notebook.hints import hints_used  # type: ignore[import-not-found]
-    except ImportError:
-        return {}
+    report only, never for a score)."""
+    from grader.notebook.hints import hints_used
+
     try:
         return {str(k): int(v) for k, v in hints_used(nb).items()}
     except Exception:
@@ -183,11 +189,8 @@ def answer_records(graded: Any, private_key: Mapping[str, Any], *, assignment: s
 
 def record_answers(db_url: str, assignment: str, student: str, records: list[dict[str, Any]]) -> bool:
     """Write a submission's answers to the class report's log (``grader.course.answerlog``), replacing earlier
-    ones.  False when the answer log is not installed; grading never depends on it."""
-    try:
-        from grader.course import answerlog  # type: ignore[attr-defined]
-    except ImportError:
-        return False
+    ones.  Returns True once written."""
+    from grader.course import answerlog
     from grader.key.entries import unanswered_answer
 
     rows = []

@@ -102,9 +102,7 @@ def warm() -> Any:
     import grader.notebook.capture  # noqa: F401
     import grader.notebook.check as check_module  # installs check()'s AST transformer in this shell
 
-    install = getattr(check_module, "install_hooks", None)  # and, where it exists, stale-answer tracking
-    if callable(install):
-        install(shell)
+    check_module.install_hooks(shell)  # and stale-answer tracking
 
     before = set(shell.user_ns)
     shell.run_cell(_WARM_CELL, store_history=False, silent=True)

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import sympy as sp
 
 from grader.key import fingerprint as fpm
 from grader.key.feedbackpoints import build_feedback
 from grader.key.wire import from_wire
 from grader.key.publicvalues import (
-    assumption_dict, derivative_of, flat_items, output_fp, read_array, read_scalar, value_fp,
+    assumption_dict, derivative_of, output_fp, read_array, read_scalar, reference_frame, value_fp,
 )
 
 __all__ = ["build_public_entry"]
@@ -21,7 +20,6 @@ __all__ = ["build_public_entry"]
 # --- building ---------------------------------------------------------------------------------------
 def build_public_entry(entry: Mapping[str, Any], assignment: str) -> dict[str, Any]:
     """The public entry of a private one: options, sample points, fingerprints, mistake messages."""
-    from grader.core.answers import canonical_symbols
 
     qid = entry["qid"]
     salt = fpm.make_salt(assignment, qid)
@@ -45,19 +43,7 @@ def build_public_entry(entry: Mapping[str, Any], assignment: str) -> dict[str, A
             pub["mistakes"].append({"id": m["id"], "message": m["message"], "outputs": fps})
         return pub
 
-    reference = from_wire(entry["reference"])
-    var = from_wire(entry["var"]) if entry.get("var") is not None else None
-    if isinstance(var, str):  # question(..., var="x"): the symbol of that name
-        var = sp.Symbol(var)
-    free: set[sp.Symbol] = set()
-    for item in flat_items(reference):
-        free |= getattr(item, "free_symbols", set())
-    if isinstance(var, sp.Symbol) and var.name not in {s.name for s in free}:
-        free.add(var)
-    symbols = canonical_symbols(free)
-    if var is None and len(symbols) == 1:
-        var = next(iter(symbols.values()))
-    var_name = var.name if isinstance(var, sp.Symbol) else None
+    reference, symbols, var_name = reference_frame(entry)
     pub["symbols"] = [[n, assumption_dict(symbols[n])] for n in sorted(symbols)]
     pub["var"] = var_name
     ordered = [symbols[n] for n in sorted(symbols)]

@@ -12,7 +12,7 @@ import sympy as sp
 from grader.key import fingerprint as fpm
 
 __all__ = [
-    "core_messages", "verdict_class", "symbols_of", "assumption_dict", "read_scalar", "constant_names", "constants_for", "read_array", "values_at", "derivative_of", "flat_items", "value_fp", "output_fp", "wire_hash", "norm_shape", "plain_array",
+    "core_messages", "verdict_class", "symbols_of", "assumption_dict", "read_scalar", "constant_names", "constants_for", "read_array", "values_at", "derivative_of", "flat_items", "reference_frame", "value_fp", "output_fp", "wire_hash", "norm_shape", "plain_array",
 ]
 
 
@@ -80,6 +80,29 @@ def derivative_of(expr: sp.Expr, var: str | None) -> sp.Expr:
     if not syms:
         return sp.Integer(0)
     return sp.diff(expr, syms[0])
+
+
+def reference_frame(entry: Mapping[str, Any]) -> tuple[Any, dict[str, sp.Symbol], str | None]:
+    """(reference value, canonical symbols by name, variable name) of a private entry.
+
+    The symbols are those of the reference plus ``var``; with no ``var`` and a single symbol, that symbol is
+    the variable.  What the public entry stores, and what the answer log's fingerprints sample over."""
+    from grader.core.answers import canonical_symbols
+    from grader.key.wire import from_wire
+
+    reference = from_wire(entry["reference"])
+    var = from_wire(entry["var"]) if entry.get("var") is not None else None
+    if isinstance(var, str):  # question(..., var="x"): the symbol of that name
+        var = sp.Symbol(var)
+    free: set[sp.Symbol] = set()
+    for item in flat_items(reference):
+        free |= getattr(item, "free_symbols", set())
+    if isinstance(var, sp.Symbol) and var.name not in {s.name for s in free}:
+        free.add(var)
+    symbols = canonical_symbols(free)
+    if var is None and len(symbols) == 1:
+        var = next(iter(symbols.values()))
+    return reference, symbols, var.name if isinstance(var, sp.Symbol) else None
 
 
 def flat_items(value: Any) -> list[Any]:

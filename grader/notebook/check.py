@@ -209,7 +209,7 @@ def check(qid: str, value: Any = None, *args: Any, **kwargs: Any) -> Any:
     if capture.active():
         with _quiet():
             return capture.emit(str(qid), value, to_wire=_to_wire_answer,
-                                cell_error=globals().get("answer_cell_error"))
+                                cell_error=answer_cell_error)
     # --- end of grading mode ------------------------------------------------------------------
     started = time.perf_counter()
     nbgrader = os.environ.get(NBGRADER_ENV, "") in ("autograde", "validate")
