@@ -42,7 +42,7 @@ c.SandboxedExecute.cell_timeout = 10
 c.SandboxedExecute.notebook_timeout = 300
 c.SandboxedExecute.memory_bytes = 2 << 30
 c.Autograde.sanitize_preprocessors = [
-    "grader.course.nbgrader_steps.CheckSubmissionCells",
+    "grader.course.grading.nbgrader_steps.CheckSubmissionCells",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -50,12 +50,12 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "grader.course.nbgrader_steps.SandboxedExecute",
-    "grader.course.nbgrader_steps.TrustedGrade",
+    "grader.course.grading.nbgrader_steps.SandboxedExecute",
+    "grader.course.grading.nbgrader_steps.TrustedGrade",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "grader.course.nbgrader_steps.SaveTrustedGrades",
+    "grader.course.grading.nbgrader_steps.SaveTrustedGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
@@ -67,11 +67,11 @@ c.Autograde.autograde_preprocessors = [
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
-    "grader.course.feedbackhtml.RenderFeedback",
+    "grader.course.grading.feedbackhtml.RenderFeedback",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 try:
-    from grader.course.feedbackhtml import feedback_template_dirs
+    from grader.course.grading.feedbackhtml import feedback_template_dirs
 
     c.HTMLExporter.extra_template_basedirs = feedback_template_dirs()
 except ImportError:  # calcgrade not installed here: nbgrader's own feedback page
@@ -84,9 +84,9 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.IncludeHeaderFooter",
     "nbgrader.preprocessors.InstantiateTests",
     "nbgrader.preprocessors.LockCells",
-    "grader.course.releaseprep.DropKeyDeclarations",
+    "grader.course.release.releaseprep.DropKeyDeclarations",
     "nbgrader.preprocessors.ClearSolutions",
-    "grader.course.releaseprep.DropPlaceholderStubs",
+    "grader.course.release.releaseprep.DropPlaceholderStubs",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.CheckCellMetadata",
     "nbgrader.preprocessors.ComputeChecksums",

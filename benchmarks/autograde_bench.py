@@ -24,8 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.course import autograde, demo, sampleclass
-from grader.course import release as course
+from grader.course.grading import autograde
+from grader.course.demo import run as demo
+from grader.course.demo import sampleclass
+from grader.course.release import publish as course
 
 ASSIGNMENT = "02_derivatives"
 HONEST = ["perfect", "mistakes_a", "mistakes_b", "mistakes_c", "partial", "second_half", "blank", "tenth_percent_off"]

@@ -4,7 +4,7 @@ One class of honest 02_derivatives students (sample class profiles, cycled) in a
 Two measurements, each in the same run as its local baseline:
 
 * execution only: the class's Jobs (notebook JSON + function inputs) run by ``ExecutorPool.map`` here, and by
-  ``grader.course.cluster.run_jobs`` on a real ``dask scheduler`` with one, then two ``dask worker`` processes
+  ``grader.course.sandbox.cluster.run_jobs`` on a real ``dask scheduler`` with one, then two ``dask worker`` processes
   (``--nthreads 1`` each) on 127.0.0.1.  Warm-up (executors importing numpy/sympy/IPython) is excluded: a
   first small batch warms every executor before the clock starts;
 * end to end: ``calcgrade autograde`` locally and with ``--scheduler`` (prepare, execute, trusted grading and
@@ -27,8 +27,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from grader.course import autograde, cluster
-from grader.course.executor import ExecutorPool, Job
+from grader.course.grading import autograde
+from grader.course.sandbox import cluster
+from grader.course.sandbox.executor import ExecutorPool, Job
 
 from benchmarks.autograde_bench import make_class  # the same honest class as the autograde benchmark
 
@@ -43,8 +44,8 @@ def class_jobs(root: Path, students: list[str]) -> list[Job]:
     """The class as Jobs: submitted notebooks and the private key's function inputs (no course folder needed)."""
     import nbformat
 
-    from grader.course.nbgrader_steps import load_private_key
-    from grader.course.trusted import function_inputs
+    from grader.course.grading.nbgrader_steps import load_private_key
+    from grader.course.grading.trusted import function_inputs
 
     inputs = function_inputs(load_private_key(root, ASSIGNMENT))
     jobs = []

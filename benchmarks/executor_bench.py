@@ -1,4 +1,4 @@
-"""Seconds per notebook of the sandboxed executor (``grader.course.executor``), once warm.
+"""Seconds per notebook of the sandboxed executor (``grader.course.sandbox.executor``), once warm.
 
 Usage:  .venv/bin/python benchmarks/executor_bench.py [--assignment 02_derivatives] [--runs 12]
                                                       [--workers 1] [--no-sandbox-too]
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.course.executor import ExecutorPool, Job, Limits  # noqa: E402
+from grader.course.sandbox.executor import ExecutorPool, Job, Limits  # noqa: E402
 
 
 def _jobs(assignment: str) -> dict[str, Job]:

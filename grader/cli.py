@@ -14,13 +14,13 @@ from typing import Callable, Sequence
 # sub-command -> (module, function taking the parsed namespace, returning an exit code)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("grader.course.scorecard", "main", "run notebooks in a fresh kernel and print a scorecard"),
-    "key": ("grader.course.keybuild", "main", "build the private and public answer keys from solutions/"),
-    "release": ("grader.course.release", "release_main", "validate solutions, build keys, release to exercises/"),
-    "validate": ("grader.course.validation", "validate_main", "check solutions, releases and keys are consistent"),
-    "autograde": ("grader.course.autograde", "main", "grade submissions: sandboxed execution, trusted verdicts"),
-    "report": ("grader.course.report", "main", "what the class got wrong: an offline HTML page (or --json)"),
-    "init": ("grader.course.init", "main", "write a fresh course folder to start from"),
-    "demo": ("grader.course.demo", "main", "run a whole course cycle on the bundled sample class"),
+    "key": ("grader.course.release.keybuild", "main", "build the private and public answer keys from solutions/"),
+    "release": ("grader.course.release.publish", "release_main", "validate solutions, build keys, release to exercises/"),
+    "validate": ("grader.course.release.validation", "validate_main", "check solutions, releases and keys are consistent"),
+    "autograde": ("grader.course.grading.autograde", "main", "grade submissions: sandboxed execution, trusted verdicts"),
+    "report": ("grader.course.report.pages", "main", "what the class got wrong: an offline HTML page (or --json)"),
+    "init": ("grader.course.release.init", "main", "write a fresh course folder to start from"),
+    "demo": ("grader.course.demo.run", "main", "run a whole course cycle on the bundled sample class"),
 }
 
 

@@ -14,8 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader.course import autograde, demo
-from grader.course import release as course
+from grader.course.grading import autograde
+from grader.course.demo import run as demo
+from grader.course.release import publish as course
 
 ROOT = Path(__file__).resolve().parent.parent
 _TEMPLATES: dict[str, Path] = {}

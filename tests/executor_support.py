@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 from typing import Any
 
-from grader.course.executor import ExecutorPool, Job, Limits
+from grader.course.sandbox.executor import ExecutorPool, Job, Limits
 
 _POOLS: dict[bool, ExecutorPool] = {}
 

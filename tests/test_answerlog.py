@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grader.course.answerlog import (
+from grader.course.grading.answerlog import (
     UNANSWERED, UNREADABLE, AnswerRecord, answer_fingerprint, answer_text, read_records, write_records,
 )
 from grader.key.entries import error_answer, make_question_record, unanswered_answer
@@ -164,7 +164,7 @@ def _roundtrip(db_url: str) -> None:
 def test_records_roundtrip_in_sqlite_next_to_the_gradebook(tmp_path: Path) -> None:
     from nbgrader.api import Gradebook
 
-    from grader.course.autograde import course_path
+    from grader.course.grading.autograde import course_path
 
     db_url = f"sqlite:///{tmp_path / 'gradebook.db'}"
     with course_path(), Gradebook(db_url) as gb:  # nbgrader's gradebook; our table lives beside its tables
@@ -242,7 +242,7 @@ def test_records_roundtrip_in_postgresql(postgres_url: str) -> None:
 
 
 def test_make_record_scales_the_verdict_to_the_points() -> None:
-    from grader.course.answerlog import make_record
+    from grader.course.grading.answerlog import make_record
     from grader.key.grading import grade
 
     e = entry("power_rule", 10 * x**9, mistakes={"kept_exponent": (10 * x**10, "Lower the exponent.")})

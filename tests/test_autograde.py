@@ -16,8 +16,11 @@ import nbformat
 import pytest
 
 from grader.cli import main
-from grader.course import autograde, demo, keybuild, sampleclass
-from grader.course import release as course
+from grader.course.grading import autograde
+from grader.course.demo import run as demo
+from grader.course.release import keybuild
+from grader.course.demo import sampleclass
+from grader.course.release import publish as course
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "02_derivatives"

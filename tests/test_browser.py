@@ -245,7 +245,7 @@ def released_course(tmp_path: Path) -> Path:
 @pytest.fixture
 def student_lab(released_course: Path, tmp_path: Path) -> Iterator[lab.JupyterLabServer]:
     """A student's JupyterLab: an empty home folder, the course's exchange, nbgrader's instructor parts hidden."""
-    from grader.course.exchange import student_config
+    from grader.course.release.exchange import student_config
 
     home = tmp_path / "student-jupyter"
     home.mkdir()

@@ -24,8 +24,12 @@ try:
 except ImportError:  # pragma: no cover - run from the repository root as a package
     from tests import course_support, dask_support
 
-from grader.course import answerlog, autograde, cluster, demo, sampleclass
-from grader.course.executor import ExecutorPool, Job
+from grader.course.grading import answerlog
+from grader.course.grading import autograde
+from grader.course.sandbox import cluster
+from grader.course.demo import run as demo
+from grader.course.demo import sampleclass
+from grader.course.sandbox.executor import ExecutorPool, Job
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "02_derivatives"
@@ -253,7 +257,7 @@ def test_a_submission_that_kills_its_worker_twice_fails_alone(dask_cluster, subm
 
 
 def test_without_a_cluster_grading_is_refused_in_one_sentence_before_anything_is_read(tmp_path):
-    from grader.course.nbgrader_steps import GradingRefused
+    from grader.course.grading.nbgrader_steps import GradingRefused
 
     nowhere = f"tcp://127.0.0.1:{dask_support.free_port()}"
     with pytest.raises(GradingRefused) as refused:  # the course folder is not even looked at

@@ -18,11 +18,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.course import autograde
-from grader.course import release as course
-from grader.course import demo
-from grader.course import sampleclass
-from grader.course import validation
+from grader.course.grading import autograde
+from grader.course.release import publish as course
+from grader.course.demo import run as demo
+from grader.course.demo import sampleclass
+from grader.course.release import validation
 
 ROOT = Path(__file__).resolve().parent.parent
 CYCLE_ASSIGNMENTS = ["02_derivatives", "05_gradient_descent"]
@@ -219,7 +219,7 @@ def test_release_refuses_a_solution_that_fails_its_own_check(tmp_path, capsys):
 
 def test_validate_passes_on_the_committed_course(tmp_path, capsys):
     from grader.cli import main
-    from grader.course.keybuild import build_keys
+    from grader.course.release.keybuild import build_keys
 
     root = _small_course(tmp_path, "02_derivatives")
     build_keys(root, "02_derivatives")  # the private key is not committed: grading needs it built

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import executor_support as es
-from grader.course.executor import Execution, ExecutorPool, Job, Limits, sandbox_available
+from grader.course.sandbox.executor import Execution, ExecutorPool, Job, Limits, sandbox_available
 from grader.notebook import capture
 
 ROOT = Path(__file__).resolve().parents[1]

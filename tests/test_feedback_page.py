@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import make_course  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grader.course.autograde import course_path, load_api  # noqa: E402
-from grader.course.feedbackhtml import latex_to_mathml, render_html_math, render_markdown_math  # noqa: E402
-from grader.course.keybuild import build_keys  # noqa: E402
+from grader.course.grading.autograde import course_path, load_api  # noqa: E402
+from grader.course.grading.feedbackhtml import latex_to_mathml, render_html_math, render_markdown_math  # noqa: E402
+from grader.course.release.keybuild import build_keys  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = make_course.ASSIGNMENT

@@ -19,8 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import make_course  # noqa: E402
 
 from grader.cli import main as cli  # noqa: E402
-from grader.course import coursedir, exchange, releasecheck  # noqa: E402
-from grader.course import init as course_init  # noqa: E402
+from grader.course import coursedir  # noqa: E402
+from grader.course.release import exchange
+from grader.course.release import releasecheck
+from grader.course.release import init as course_init  # noqa: E402
 from grader.course.progress import Progress  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +78,7 @@ def test_commands_work_on_the_course_of_the_current_folder_not_the_checkout(tmp_
     root = _course(tmp_path)
     checkout_keys = sorted((ROOT / ".calcgrade" / "keys").glob("*")) if (ROOT / ".calcgrade").exists() else []
     monkeypatch.chdir(root / "solutions")
-    from grader.course import release
+    from grader.course.release import publish as release
 
     assert release.project_root() == root.resolve()  # the compatibility name
     assert cli(["key", "--check"]) == 1  # fx_basics has no public key yet: found in *this* course
@@ -126,7 +128,7 @@ def test_init_refuses_a_folder_that_is_not_empty_and_touches_nothing(tmp_path, c
 
 
 def test_demo_uses_the_course_here_else_the_one_calcgrade_carries(tmp_path, monkeypatch):
-    from grader.course import demo
+    from grader.course.demo import run as demo
 
     root = _course(tmp_path)
     monkeypatch.chdir(root)

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import make_course  # noqa: E402
 
 from grader.cli import main as cli  # noqa: E402
-from grader.course.keybuild import KeyBuildError, build_keys  # noqa: E402
+from grader.course.release.keybuild import KeyBuildError, build_keys  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -14,6 +14,11 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "grader"
 LAYERS = ["core", "key", "notebook", "course", "cli"]  # bottom to top
+# Inside the course layer, the stages in order: the base modules (grader/course/*.py: the course folder,
+# progress, kernels, scorecards), then each sub-package depending only on those before it.
+COURSE_STAGES = ["", "sandbox", "release", "grading", "report", "demo"]
+# Old dotted names kept for nbgrader_config.py files written before the split: aliases nothing imports.
+ALIASES = {"grader.course.nbgrader_steps", "grader.course.releaseprep", "grader.course.feedbackhtml"}
 
 
 def _module_name(path: Path) -> str:
@@ -57,11 +62,16 @@ def _imports(name: str, path: Path, known: set[str]) -> list[tuple[str, list[str
     return found
 
 
-def _layer(module: str) -> int:
+def _layer(module: str) -> float:
+    """The module's height: its layer, and inside the course layer its stage as a fraction."""
     parts = module.split(".")
     if len(parts) == 1:  # grader/__init__.py: the lazy public surface, above everything it re-exports
         return len(LAYERS)
-    return LAYERS.index(parts[1])
+    layer = float(LAYERS.index(parts[1]))
+    if parts[1] == "course" and module not in ALIASES:
+        stage = parts[2] if len(parts) > 2 and parts[2] in COURSE_STAGES else ""
+        layer += COURSE_STAGES.index(stage) / len(COURSE_STAGES)
+    return layer
 
 
 def _graph() -> dict[str, list[tuple[str, list[str], int]]]:
@@ -77,7 +87,7 @@ def test_every_module_sits_in_a_layer() -> None:
 def test_dependencies_point_down_only() -> None:
     upward = []
     for module, deps in _graph().items():
-        if module == "grader":
+        if module == "grader" or module in ALIASES:
             continue
         for target, _, line in deps:
             if target == "grader" or _layer(target) > _layer(module):
@@ -129,6 +139,25 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def test_course_layer_is_in_stages() -> None:
+    """grader/course/ shows its stages as sub-packages; only the base modules and the aliases sit flat."""
+    course = PACKAGE / "course"
+    subs = sorted(p.name for p in course.iterdir() if p.is_dir() and (p / "__init__.py").is_file())
+    assert subs == sorted(s for s in COURSE_STAGES if s), subs
+    flat = sorted(p.stem for p in course.glob("*.py") if p.stem != "__init__")
+    assert len(flat) <= 8, f"grader/course/ holds {len(flat)} flat modules: put each in its stage: {flat}"
+    for alias in ALIASES:
+        assert not any(alias == t for deps in _graph().values() for t, _, _ in deps), f"{alias} is imported"
+
+
+def test_the_stage_order_is_checked() -> None:
+    """A stage importing a later one is upward: report -> demo is caught, demo -> report is not."""
+    assert _layer("grader.course.report.pages") < _layer("grader.course.demo.run")
+    assert _layer("grader.course.sandbox.zygote") < _layer("grader.course.release.keybuild")
+    assert _layer("grader.course.coursedir") < _layer("grader.course.sandbox.executor")
+    assert _layer("grader.course.demo.run") < _layer("grader.cli")
+
+
 def test_no_import_cycle() -> None:
     graph = {m: {t for t, _, _ in deps if t != m} for m, deps in _graph().items()}
     # a package's __init__ runs before any of its modules; an import of the package is an import of it
@@ -148,3 +177,16 @@ def test_the_checker_sees_a_planted_cycle_and_a_private_name() -> None:
 def test_no_module_is_much_larger_than_one_concept(module: str) -> None:
     lines = len(_modules()[module].read_text(encoding="utf-8").splitlines())
     assert lines <= 650, f"{module} has {lines} lines: look for the seam between its concepts"
+
+
+def test_old_dotted_names_in_course_configs_still_resolve() -> None:
+    """A course's nbgrader_config.py written before the split names steps by their old dotted paths."""
+    from traitlets.utils.importstring import import_item
+
+    from grader.course.grading import feedbackhtml, nbgrader_steps
+    from grader.course.release import releaseprep
+
+    assert import_item("grader.course.nbgrader_steps.SandboxedExecute") is nbgrader_steps.SandboxedExecute
+    assert import_item("grader.course.nbgrader_steps.SaveTrustedGrades") is nbgrader_steps.SaveTrustedGrades
+    assert import_item("grader.course.releaseprep.DropKeyDeclarations") is releaseprep.DropKeyDeclarations
+    assert import_item("grader.course.feedbackhtml.RenderFeedback") is feedbackhtml.RenderFeedback

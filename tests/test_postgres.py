@@ -31,9 +31,12 @@ except ImportError:  # pragma: no cover - run from the repository root as a pack
     from tests import course_support, pg_support
 
 from grader import cli
-from grader.course import answerlog, autograde, demo, sampleclass
-from grader.course import release as course
-from grader.course.executor import ExecutorPool
+from grader.course.grading import answerlog
+from grader.course.grading import autograde
+from grader.course.demo import run as demo
+from grader.course.demo import sampleclass
+from grader.course.release import publish as course
+from grader.course.sandbox.executor import ExecutorPool
 
 ASSIGNMENT = "02_derivatives"
 STUDENTS = ("perfect", "partial", "mistakes_a")

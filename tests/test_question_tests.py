@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import make_course  # noqa: E402
 
-from grader.course.keybuild import KeyBuildError, build_keys, private_key_problem, solutions_digest  # noqa: E402
+from grader.course.release.keybuild import KeyBuildError, build_keys, private_key_problem, solutions_digest  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = make_course.ASSIGNMENT

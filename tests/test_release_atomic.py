@@ -179,7 +179,7 @@ def test_a_student_version_that_scores_points_is_refused_after_running_it(releas
 
 
 def test_validate_reports_a_missing_private_key_and_the_rest_holds(released):
-    from grader.course import validation
+    from grader.course.release import validation
 
     root, _ = released
     key = root / ".calcgrade" / "keys" / f"{ASSIGNMENT}.json"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.course.releaseprep import drop_declaration_regions
+from grader.course.release.releaseprep import drop_declaration_regions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +82,7 @@ def test_private_helpers_next_to_question_calls_are_removed_with_them():
 
 
 def test_the_stub_below_a_placeholder_answer_is_dropped():
-    from grader.course.releaseprep import drop_placeholder_stubs
+    from grader.course.release.releaseprep import drop_placeholder_stubs
 
     stub = "pass  # YOUR CODE HERE"
     assert drop_placeholder_stubs("d_chain = ...  # your answer\npass  # YOUR CODE HERE", stub) == "d_chain = ...  # your answer"

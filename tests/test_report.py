@@ -21,9 +21,11 @@ import numpy as np
 import pytest
 
 from grader import cli
-from grader.course import autograde, release, sampleclass
-from grader.course.answerlog import answer_fingerprint, read_records
-from grader.course.reportdata import gradebook_url
+from grader.course.grading import autograde
+from grader.course.release import publish as release
+from grader.course.demo import sampleclass
+from grader.course.grading.answerlog import answer_fingerprint, read_records
+from grader.course.report.data import gradebook_url
 from grader.key import files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,7 +165,7 @@ def test_page_overview_and_errors(course: dict, capsys: pytest.CaptureFixture[st
     assert by_student["perfect"] == sum(q.points for q in course["questions"]) and by_student["invalid_json"] is None
     assert ov["assignments"][0]["failed"][0]["student"] == "invalid_json"
 
-    from grader.course.report import write_course_report
+    from grader.course.report.pages import write_course_report
 
     page_path = write_course_report(root, A, None)
     overview = write_course_report(root, None, None)
@@ -187,7 +189,7 @@ def test_page_opens_offline_in_chromium(course: dict) -> None:
 
     if not lab.CHROMIUM.exists():
         pytest.skip(f"{lab.CHROMIUM} is missing")
-    from grader.course.report import write_course_report
+    from grader.course.report.pages import write_course_report
 
     page_path = write_course_report(course["root"], A, None)
     overview = write_course_report(course["root"], None, None)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import re
 
-from grader.course.answerlog import AnswerRecord, answer_text
-from grader.course.reporthtml import assignment_html, overview_html
-from grader.course.reportstats import Failure, build_assignment_report, build_overview
+from grader.course.grading.answerlog import AnswerRecord, answer_text
+from grader.course.report.render import assignment_html, overview_html
+from grader.course.report.stats import Failure, build_assignment_report, build_overview
 from grader.key.wire import to_wire
 
 HOSTILE = "<img src=x onerror=alert(1)>"

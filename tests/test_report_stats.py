@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from grader.course.answerlog import UNANSWERED, AnswerRecord
-from grader.course.reportstats import (
+from grader.course.grading.answerlog import UNANSWERED, AnswerRecord
+from grader.course.report.stats import (
     Failure, assignment_json, build_assignment_report, build_overview, histogram, overview_json, pearson,
 )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import executor_support as es
-from grader.course.executor import Limits, sandbox_available
+from grader.course.sandbox.executor import Limits, sandbox_available
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def test_sandbox_is_available_here():
 def _tmp_listing(*extra: str) -> str:
     """What a job sees in /tmp: its home and work folders, plus the top folder of any read-only Python
     environment bound from below /tmp (a checkout or venv that lives in /tmp, as on some CI machines)."""
-    from grader.course.sandbox import python_paths
+    from grader.course.sandbox.bubblewrap import python_paths
 
     names = {"home", "work", *extra}
     for path in python_paths():

@@ -15,9 +15,9 @@ import pytest
 import sympy as sp
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.course.executor import Execution
-from grader.course.nbgrader_steps import answer_records
-from grader.course.trusted import (
+from grader.course.sandbox.executor import Execution
+from grader.course.grading.nbgrader_steps import answer_records
+from grader.course.grading.trusted import (
     ANSWER_MIME, grade_execution, function_inputs, payload_problem, qid_of_source, graded_cells_of,
 )
 from grader.key.entries import call_answer, make_question_record, unanswered_answer
@@ -284,8 +284,8 @@ def test_a_stop_without_a_cell_index_stops_every_unanswered_question(stopped_at)
 
 
 def test_graded_answers_reach_the_answer_log(tmp_path):
-    answerlog = pytest.importorskip("grader.course.answerlog")
-    from grader.course.nbgrader_steps import record_answers
+    answerlog = pytest.importorskip("grader.course.grading.answerlog")
+    from grader.course.grading.nbgrader_steps import record_answers
 
     p = right_payloads()
     p[3] = [payload("chain", to_wire(3 * (x**2 + 1)**2))]

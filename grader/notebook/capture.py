@@ -1,7 +1,7 @@
 """Grading mode of ``check()``: hand the answer over, decide nothing.
 
 When a submission is graded, its cells run in a sandboxed child of the executor
-(``grader.course.executor``).  Before any student cell runs, the executor calls
+(``grader.course.sandbox.executor``).  Before any student cell runs, the executor calls
 ``configure(inputs=...)`` in that process; from then on ``check(qid, value)`` only turns the value
 into wire form (calling a function answer on the inputs the job carries) and emits it as one
 ``display_data`` output of type ``application/vnd.calcgrade.answer+json``.  No key is looked for,

@@ -1,7 +1,7 @@
 """Trusted grading: the score of a submission from the answers its test cells handed over, never from
 anything else the student's code produced.
 
-The sandboxed executor (``grader.course.executor``) runs a submission's cells and returns an
+The sandboxed executor (``grader.course.sandbox.executor``) runs a submission's cells and returns an
 ``Execution``: the executed notebook and, per cell, the answer payloads that ``check(qid, value)``
 emitted (``application/vnd.calcgrade.answer+json``: ``{"qid", "answer": <wire>, "v": 1}``).  Everything in
 an ``Execution`` came out of a process the student controlled, so it is data to be checked, not believed:

@@ -21,9 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from grader.course import autograde
-from grader.course import release as course
-from grader.course import sampleclass
+from grader.course.grading import autograde
+from grader.course.release import publish as course
+from grader.course.demo import sampleclass
 
 DEMO_TIMESTAMP = "2026-11-20 17:00:00.000000 UTC"
 
@@ -60,7 +60,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def prepare_course(source_root: Path, target: Path, assignments: list[str]) -> None:
     """Copy the instructor's side of the course (config + solutions) into ``target``."""
-    from grader.course.init import copy_course
+    from grader.course.release.init import copy_course
 
     copy_course(source_root, target, assignments)
 
@@ -69,7 +69,7 @@ def demo_source(explicit: Path | None = None) -> tuple[Path, str]:
     """(the course to demonstrate, where it came from): ``--course-root``, else the course at or above the
     current folder, else the course this installation carries.  Raises CourseNotFound."""
     from grader.course.coursedir import CourseNotFound, find_course_root
-    from grader.course.init import bundled_course
+    from grader.course.release.init import bundled_course
 
     if explicit is not None:
         return find_course_root(explicit), "the course given"
@@ -118,7 +118,7 @@ def run_cycle(
             bar.set_postfix_str(f"{res.assignment}/{res.student}", refresh=False)
             bar.update(1)
 
-        from grader.course.executor import ExecutorPool, sandbox_available
+        from grader.course.sandbox.executor import ExecutorPool, sandbox_available
 
         if sandbox and not sandbox_available()[0]:
             raise autograde.GradingRefused(f"no sandbox is available here ({sandbox_available()[1]}); "
@@ -250,7 +250,7 @@ def _run(args: argparse.Namespace, source_root: Path, origin: str, target: Path,
         print(f"Feedback (HTML):    {target / 'feedback'}/<student>/<assignment>/<notebook>.html")
     # what the class got wrong: a page per assignment and the overview; kept even when the demo folder is
     # removed (then in a folder of its own under the system's temporary folder)
-    from grader.course.report import write_course_report
+    from grader.course.report.pages import write_course_report
 
     reports = target / "reports" if keep else Path(tempfile.mkdtemp(prefix="calcgrade-demo-report-"))
     with timer.step("class report (HTML)"):

@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from grader.course.answerlog import UNANSWERED, UNREADABLE, AnswerRecord
+from grader.course.grading.answerlog import UNANSWERED, UNREADABLE, AnswerRecord
 
 __all__ = [
     "WrongAnswer", "QuestionStats", "StudentRow", "Failure", "AssignmentReport", "CourseOverview",

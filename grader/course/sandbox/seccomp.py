@@ -1,6 +1,6 @@
 """A seccomp filter for the sandbox: system calls a notebook never needs fail with EPERM.
 
-Defence in depth on top of the namespaces (``grader.course.sandbox``): no ptrace or cross-process
+Defence in depth on top of the namespaces (``grader.course.sandbox.bubblewrap``): no ptrace or cross-process
 memory access, no kernel keyrings (shared by every process of a user outside a user namespace, so a
 channel between sandboxes), no new namespaces or mounts, no BPF, perf events, userfaultfd, io_uring,
 kernel modules, kexec, swap, reboot.  ``clone`` with a namespace flag fails with EPERM and ``clone3``

@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.course.answerlog import AnswerRecord, read_records, sqlite_file_missing
-from grader.course.reportstats import (
+from grader.course.grading.answerlog import AnswerRecord, read_records, sqlite_file_missing
+from grader.course.report.stats import (
     DEFAULT_THRESHOLD, AssignmentReport, CourseOverview, Failure, build_assignment_report, build_overview,
 )
 
@@ -26,7 +26,7 @@ __all__ = ["gradebook_url", "gradebook_scores", "question_layout", "assignment_r
 
 def gradebook_url(course_root: Path) -> str:
     """The course's gradebook database URL (nbgrader's ``db_url``, from nbgrader_config.py)."""
-    from grader.course.autograde import load_api
+    from grader.course.grading.autograde import load_api
 
     return str(load_api(Path(course_root)).coursedir.db_url)
 
@@ -51,7 +51,7 @@ def gradebook_scores(db_url: str, assignment: str | None = None) -> dict[str, di
         return {}
     from nbgrader.api import Gradebook
 
-    from grader.course.autograde import course_path
+    from grader.course.grading.autograde import course_path
 
     out: dict[str, dict[str, dict[str, Any]]] = {}
     with course_path(), Gradebook(db_url) as gb:
@@ -180,7 +180,7 @@ def assignment_report(course_root: Path, assignment: str, *, threshold: float = 
 
 def course_assignments(course_root: Path, db_url: str) -> list[str]:
     """Assignments of the course: solutions/ folders, plus any in the answer log."""
-    from grader.course.keybuild import assignments_of
+    from grader.course.release.keybuild import assignments_of
 
     names = set(assignments_of(Path(course_root)))
     names |= {r.assignment for r in read_records(db_url)}

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.key import files, grading
-from grader.course import questiontests
+from grader.course.release import questiontests
 from grader.course.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
 
 __all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "assignments_of", "solutions_digest",

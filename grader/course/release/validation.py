@@ -91,8 +91,8 @@ def _parity_problems(private: dict[str, Any], public: dict[str, Any]) -> tuple[i
 
 
 def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
-    from grader.course import release as course
-    from grader.course import keybuild
+    from grader.course.release import publish as course
+    from grader.course.release import keybuild
     from grader.course import scorecard
     from grader.key import files
 
@@ -164,7 +164,7 @@ def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
 
 
 def validate_course(course_root: Path, assignments: Iterable[str] | None = None) -> list[Finding]:
-    from grader.course import release as course
+    from grader.course.release import publish as course
 
     root = Path(course_root).resolve()
     names = list(assignments) if assignments else course.assignments(root)

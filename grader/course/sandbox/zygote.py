@@ -1,6 +1,6 @@
 """The warm executor process: imports paid once, one forked child per job.
 
-Started by ``grader.course.executor`` (inside the sandbox of ``grader.course.sandbox``, or plainly
+Started by ``grader.course.sandbox.executor`` (inside the sandbox of ``grader.course.sandbox.bubblewrap``, or plainly
 with ``--no-sandbox``).  It imports NumPy, SymPy, IPython, matplotlib and the capture side of
 ``grader``, builds the InteractiveShell, warms SymPy's caches on a generic workload (never a
 course's solutions: a child inherits this process's memory), then serves jobs one at a time over
@@ -11,7 +11,7 @@ cannot find an earlier student's notebook in memory it inherited.
 Per job: fork; the child closes everything but its own descriptors, applies the limits
 (RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE), writes its copy of the submission into a
 fresh folder, switches ``check()`` to grading mode (``grader.notebook.capture.configure``) and runs
-the cells (``grader.course.cellrunner``).  This process watches the clock: a cell past its timeout
+the cells (``grader.course.sandbox.cellrunner``).  This process watches the clock: a cell past its timeout
 gets SIGINT (KeyboardInterrupt, as Jupyter interrupts a kernel), then SIGKILL after a grace period;
 the notebook as a whole is killed at its wall time.  When the job ends, every other process in the
 sandbox is killed (``kill(-1)`` in the pid namespace), System V IPC objects are removed and the
@@ -32,7 +32,7 @@ import sys
 import time
 from typing import Any
 
-from grader.course import jobcleanup as cleanup
+from grader.course.sandbox import jobcleanup as cleanup
 
 __all__ = ["main", "INTERRUPT_GRACE"]
 
@@ -92,7 +92,7 @@ def warm() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
-    from grader.course import cellrunner
+    from grader.course.sandbox import cellrunner
 
     shell = cellrunner.make_shell()
     try:
@@ -207,7 +207,7 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -
         for d in (home, os.environ.get("MPLCONFIGDIR"), os.environ.get("IPYTHONDIR")):
             if d:
                 os.makedirs(d, exist_ok=True)
-        from grader.course import cellrunner
+        from grader.course.sandbox import cellrunner
         from grader.notebook import capture
 
         capture.configure(job.get("inputs") or {})

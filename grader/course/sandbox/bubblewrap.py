@@ -12,10 +12,10 @@ What the sandboxed process sees and may do (issue 10, point 3):
   ``setpriv`` drops to uid/gid 65534 with no capabilities and ``no_new_privs`` before Python starts;
   otherwise bubblewrap runs in a user namespace as the calling user;
 * ``--die-with-parent`` and a pid namespace: when the executor goes, every process in it goes;
-* a seccomp filter (``grader.course.seccomp``): no ptrace, keyrings, mounts, new namespaces, BPF.
+* a seccomp filter (``grader.course.sandbox.seccomp``): no ptrace, keyrings, mounts, new namespaces, BPF.
 
 Per-job limits (memory, CPU, processes, file size, time) are applied by the executor process
-(``grader.course.zygote``) to each job's child.
+(``grader.course.sandbox.zygote``) to each job's child.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ def executor_env() -> dict[str, str]:
 
 
 def _grader_package_dir() -> Path:
-    """The folder of the installed ``grader`` package (this file is grader/course/sandbox.py)."""
-    return Path(__file__).resolve().parents[1]
+    """The folder of the installed ``grader`` package (this file is grader/course/sandbox/bubblewrap.py)."""
+    return Path(__file__).resolve().parents[2]
 
 
 def python_paths() -> list[str]:
@@ -187,9 +187,9 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
 
 def passwd_fds() -> dict[str, int]:
     """Descriptors bubblewrap reads at start: a minimal /etc/passwd and /etc/group (the unprivileged
-    user has a name) and the seccomp filter (``grader.course.seccomp``), keyed as ``sandbox_command``
+    user has a name) and the seccomp filter (``grader.course.sandbox.seccomp``), keyed as ``sandbox_command``
     expects.  The caller passes them to the process and closes them afterwards."""
-    from grader.course import seccomp
+    from grader.course.sandbox import seccomp
 
     items: list[tuple[str, bytes]] = [("/etc/passwd", _PASSWD.encode()), ("/etc/group", _GROUP.encode())]
     prog = seccomp.program()

@@ -59,7 +59,7 @@ def ensure_exchange(course_root: Path) -> Path:
 
 def publish(course_root: Path, assignment: str) -> Path:
     """nbgrader ``release_assignment`` of exercises/<assignment> into the exchange (replacing an older copy)."""
-    from grader.course.releasecheck import summarise_nbgrader_log
+    from grader.course.release.releasecheck import summarise_nbgrader_log
 
     course = ensure_exchange(course_root)
     config = coursedir.nbgrader_config(course_root)

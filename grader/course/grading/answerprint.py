@@ -1,4 +1,4 @@
-"""Answer fingerprints and display text for the answer log (``grader.course.answerlog``).
+"""Answer fingerprints and display text for the answer log (``grader.course.grading.answerlog``).
 
 Fingerprints (``answer_fingerprint``), by kind of question:
 

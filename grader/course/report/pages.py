@@ -17,7 +17,7 @@ from pathlib import Path
 
 from typing import Any
 
-from grader.course.reportstats import DEFAULT_THRESHOLD, AssignmentReport, assignment_json, overview_json
+from grader.course.report.stats import DEFAULT_THRESHOLD, AssignmentReport, assignment_json, overview_json
 
 __all__ = ["add_arguments", "main", "write_course_report", "default_report_path", "ReportError", "build_report",
            "report_json", "report_html"]
@@ -34,7 +34,7 @@ def default_report_path(course_root: Path, assignment: str | None) -> Path:
 
 
 def _check_assignment(course_root: Path, assignment: str, db_url: str) -> None:
-    from grader.course.reportdata import course_assignments, gradebook_scores
+    from grader.course.report.data import course_assignments, gradebook_scores
 
     known = set(course_assignments(course_root, db_url)) | set(gradebook_scores(db_url))
     if assignment not in known:
@@ -45,7 +45,7 @@ def _check_assignment(course_root: Path, assignment: str, db_url: str) -> None:
 def build_report(course_root: Path, assignment: str | None, *, threshold: float = DEFAULT_THRESHOLD,
                  db_url: str | None = None) -> Any:
     """The numbers: an ``AssignmentReport``, or a ``CourseOverview`` when ``assignment`` is None."""
-    from grader.course import reportdata
+    from grader.course.report import data as reportdata
 
     root = Path(course_root)
     db_url = db_url or reportdata.gradebook_url(root)
@@ -64,7 +64,7 @@ def report_json(report: Any) -> dict:
 def report_html(report: Any, *, beside: Path | None = None) -> str:
     """The page of ``build_report``'s result; ``beside``: the folder the overview goes to (its
     assignment pages already there are linked)."""
-    from grader.course import reporthtml
+    from grader.course.report import render as reporthtml
 
     if isinstance(report, AssignmentReport):
         return reporthtml.assignment_html(report)
@@ -106,7 +106,7 @@ def _course_root(args: argparse.Namespace) -> Path:
         if not (root / "nbgrader_config.py").is_file():
             raise ReportError(f"{root} is not a course folder (no nbgrader_config.py there)")
         return root.resolve()
-    from grader.course.release import project_root
+    from grader.course.release.publish import project_root
 
     try:
         return project_root()

@@ -20,7 +20,7 @@ from grader.course.coursedir import CONFIG_NAME
 
 __all__ = ["DATA_COURSE", "bundled_course", "copy_course", "write_course", "add_arguments", "main"]
 
-DATA_COURSE = Path(__file__).resolve().parent / "data" / "course"
+DATA_COURSE = Path(__file__).resolve().parents[1] / "data" / "course"
 
 # What a course folder accumulates that does not belong in its version control.
 GITIGNORE = """\
@@ -48,7 +48,7 @@ def bundled_course() -> Path | None:
     tree) the checkout the package is imported from.  None when neither holds a course."""
     if _is_course(DATA_COURSE):
         return DATA_COURSE
-    checkout = Path(__file__).resolve().parents[2]
+    checkout = Path(__file__).resolve().parents[3]
     if (checkout / "pyproject.toml").is_file() and (checkout / CONFIG_NAME).is_file() \
             and (checkout / "starter" / "solutions").is_dir():
         return checkout / "starter"

@@ -7,7 +7,7 @@ Three phases, the first and last in this (trusted) process only:
    sanitised by the course's nbgrader steps (locked and test cells restored from the gradebook; duplicated,
    unknown or deleted cells refused), and a ``Job`` built from it;
 2. *execute*, in parallel: the jobs go to the sandboxed warm executor (``ExecutorPool``, one worker per core
-   by default) or, with ``--scheduler``, to Dask workers (``grader.course.cluster.run_jobs``);
+   by default) or, with ``--scheduler``, to Dask workers (``grader.course.sandbox.cluster.run_jobs``);
 3. *grade*, as executions come back: the trusted grader reads each test cell's answer payload and grades it
    against the private key; the points go to the gradebook through nbgrader's Gradebook API (one writer: this
    process) and the notebook to ``autograded/`` as nbgrader writes it.
@@ -30,19 +30,19 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from grader.course.nbgraderapi import all_scores, course_environment, course_path, load_api, scores
-from grader.course.trusted import GradingRefused
+from grader.course.grading.trusted import GradingRefused
 
 __all__ = [
     "StudentResult", "AutogradeRun", "GradingRefused", "autograde_assignment", "course_environment",
     "course_path", "load_api", "all_scores", "scores", "format_summary", "main", "add_arguments",
 ]
 
-_SANITIZE = ["grader.course.nbgrader_steps.CheckSubmissionCells", "nbgrader.preprocessors.ClearOutput",
+_SANITIZE = ["grader.course.grading.nbgrader_steps.CheckSubmissionCells", "nbgrader.preprocessors.ClearOutput",
              "nbgrader.preprocessors.DeduplicateIds", "nbgrader.preprocessors.OverwriteKernelspec",
              "nbgrader.preprocessors.OverwriteCells", "nbgrader.preprocessors.CheckCellMetadata"]
-_AFTER_EXECUTION = ["grader.course.nbgrader_steps.TrustedGrade", "nbgrader.preprocessors.IgnorePattern",
+_AFTER_EXECUTION = ["grader.course.grading.nbgrader_steps.TrustedGrade", "nbgrader.preprocessors.IgnorePattern",
                     "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
-                    "grader.course.nbgrader_steps.SaveTrustedGrades", "nbgrader.preprocessors.AssignLatePenalties",
+                    "grader.course.grading.nbgrader_steps.SaveTrustedGrades", "nbgrader.preprocessors.AssignLatePenalties",
                     "nbgrader.preprocessors.CheckCellMetadata"]
 
 
@@ -90,9 +90,9 @@ class _Pending:
 # --- phase 1: prepare -----------------------------------------------------------------------------------------
 class _Context:
     def __init__(self, course_root: Path, assignment: str, sandbox: bool, cell_timeout: float | None) -> None:
-        from grader.course.executor import Limits
-        from grader.course.nbgrader_steps import SandboxedExecute, cache_metadata_schemas, load_private_key
-        from grader.course.trusted import function_inputs
+        from grader.course.sandbox.executor import Limits
+        from grader.course.grading.nbgrader_steps import SandboxedExecute, cache_metadata_schemas, load_private_key
+        from grader.course.grading.trusted import function_inputs
 
         cache_metadata_schemas()
         self.released_cells: dict[str, Any] = {}  # notebook -> released_cells(), read once per class
@@ -131,8 +131,8 @@ def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]
     import nbformat
     from nbgrader.utils import find_all_files
 
-    from grader.course.executor import Job
-    from grader.course.nbgrader_steps import submission_files
+    from grader.course.sandbox.executor import Job
+    from grader.course.grading.nbgrader_steps import submission_files
 
     src, dest = ctx.path(ctx.coursedir.submitted_directory, student), ctx.path(ctx.coursedir.autograded_directory, student)
     gb.update_or_create_student(student)
@@ -254,7 +254,7 @@ def autograde_assignment(
     course_root = Path(course_root).resolve()
     per_worker: dict[str, int] = {}
     if scheduler:  # before anything is prepared: a cluster to use, whose workers can sandbox
-        from grader.course import cluster
+        from grader.course.sandbox import cluster
 
         try:
             cluster.check_cluster(scheduler, sandbox=sandbox)
@@ -284,7 +284,7 @@ class _WarmPool:
 
     def _start(self, sandbox: bool) -> None:
         try:
-            from grader.course.executor import ExecutorPool
+            from grader.course.sandbox.executor import ExecutorPool
 
             self.pool = ExecutorPool(self.count, sandbox=sandbox)
         except BaseException as exc:  # reported by get()
@@ -293,7 +293,7 @@ class _WarmPool:
     def get(self) -> Any:
         self.thread.join()
         if self.error is not None:
-            from grader.course.executor import SandboxUnavailable
+            from grader.course.sandbox.executor import SandboxUnavailable
 
             if isinstance(self.error, SandboxUnavailable):
                 why = str(self.error).split("sandbox here: ", 1)[-1]
@@ -355,7 +355,7 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
                     yield job
 
         if scheduler:
-            from grader.course import cluster
+            from grader.course.sandbox import cluster
 
             executions = cluster.run_jobs(list(jobs()), scheduler, sandbox=sandbox)
         else:
@@ -453,7 +453,7 @@ def format_summary(run: AutogradeRun) -> str:
     lines.append(f"{len(graded)} of {len(run.results)} submissions graded in {run.seconds:.1f} s "
                  f"({run.workers} worker{'s' if run.workers != 1 else ''}, {run.where}).")
     if run.per_worker:
-        from grader.course.cluster import summary_lines
+        from grader.course.sandbox.cluster import summary_lines
 
         lines += ["Dask workers:", *summary_lines(run.per_worker, run.seconds)]
     if not run.sandboxed:

@@ -10,7 +10,7 @@ The rows live in the table ``calcgrade_answers`` of the gradebook database itsel
 so SQLite and PostgreSQL alike; created when first written).  It is an instructor's table: nothing
 in it is ever released to students.
 
-Fingerprints and display text: ``grader.course.answerprint`` (re-exported here).
+Fingerprints and display text: ``grader.course.grading.answerprint`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from grader.course.answerprint import UNANSWERED, UNREADABLE, answer_fingerprint, answer_text
+from grader.course.grading.answerprint import UNANSWERED, UNREADABLE, answer_fingerprint, answer_text
 
 __all__ = [
     "AnswerRecord", "answer_fingerprint", "answer_text", "make_record", "write_records", "read_records",

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from grader.course import coursedir, releasecheck
-from grader.course.keybuild import assignments_of as assignments  # noqa: F401  (re-exported for the course cycle)
+from grader.course import coursedir
+from grader.course.release import releasecheck
+from grader.course.release.keybuild import assignments_of as assignments  # noqa: F401  (re-exported for the course cycle)
 from grader.key.files import PUBLIC_KEY_NAME
 
 
@@ -126,7 +127,8 @@ def release(
     With ``validate`` the released notebooks are run and must score 0.  Raises ``ReleaseRefused``
     (having changed nothing) when the assignment must not be released.
     """
-    from grader.course import exchange, keybuild
+    from grader.course.release import exchange
+    from grader.course.release import keybuild
     from grader.key import files
 
     started = time.perf_counter()

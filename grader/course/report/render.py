@@ -12,8 +12,8 @@ from __future__ import annotations
 import html
 from typing import Iterable, Mapping
 
-from grader.course.reportplots import correct_rate_uri, histogram_uri, math_uri
-from grader.course.reportstats import AssignmentReport, CourseOverview, QuestionStats, TOP_MISTAKES, histogram
+from grader.course.report.plots import correct_rate_uri, histogram_uri, math_uri
+from grader.course.report.stats import AssignmentReport, CourseOverview, QuestionStats, TOP_MISTAKES, histogram
 
 __all__ = ["assignment_html", "overview_html"]
 

@@ -1,13 +1,13 @@
 """Sandboxed execution of submissions: a pool of warm executors, one forked child per job.
 
 ``ExecutorPool(workers, sandbox=True)`` starts ``workers`` warm executor processes
-(``grader.course.zygote``), each inside its own bubblewrap sandbox (``grader.course.sandbox``).
+(``grader.course.sandbox.zygote``), each inside its own bubblewrap sandbox (``grader.course.sandbox.bubblewrap``).
 ``run(job)`` hands a ``Job`` (pure data: the notebook as nbgrader restored it, the other files of
 the submission, the function inputs from the private key, the limits) to a free executor, which
 forks a child that runs the cells and hands over answers only (``grader.notebook.capture``).  The
 result is an ``Execution``: the executed notebook (outputs recorded like nbclient), the answer
 payloads per cell, and why the run stopped early, if it did.  Nothing here grades: the trusted
-grader (``grader.course.trusted``) reads the payloads.
+grader (``grader.course.grading.trusted``) reads the payloads.
 
 Faults cost only what they must: a child that dies keeps the outputs and payloads of the cells run
 before; an endless loop loses only its cell; a bad notebook gives an Execution with ``stopped`` set;
@@ -31,8 +31,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator
 
-from grader.course import sandbox as _sandbox
-from grader.course.recorded import ANSWER_MIME, apply_events, payloads_of
+from grader.course.sandbox import bubblewrap as _sandbox
+from grader.course.sandbox.recorded import ANSWER_MIME, apply_events, payloads_of
 
 __all__ = ["Limits", "Job", "Execution", "ExecutorPool", "SandboxUnavailable", "ExecutorError",
            "sandbox_available", "ANSWER_MIME"]
@@ -138,7 +138,7 @@ class _Worker:
     def start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         code = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
-                "from grader.course.zygote import main; main(sys.argv[2:])")
+                "from grader.course.sandbox.zygote import main; main(sys.argv[2:])")
         paths = _sandbox.import_path(self.sandboxed)
         argv = [sys.executable, "-I", "-c", code, json.dumps(paths), str(child.fileno()),
                 "sandbox" if self.sandboxed else "plain"]

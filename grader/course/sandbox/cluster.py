@@ -33,7 +33,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from grader.course.executor import Execution, ExecutorPool, Job, sandbox_available
+from grader.course.sandbox.executor import Execution, ExecutorPool, Job, sandbox_available
 
 __all__ = ["ClusterUnavailable", "WarmExecutor", "run_jobs", "check_cluster", "execute_job", "BatchStats",
            "summary_lines", "ALLOWED_FAILURES"]

@@ -1,6 +1,6 @@
 """Running a notebook's cells in one process, recording outputs the way nbclient does.
 
-Used by the executor's child process (``grader.course.zygote``): an IPython ``InteractiveShell``
+Used by the executor's child process (``grader.course.sandbox.zygote``): an IPython ``InteractiveShell``
 (magics, ``display()``, AST transformers such as check()'s deferral, ``%matplotlib inline``)
 whose display publisher, display hook, traceback printer and ``sys.stdout``/``sys.stderr`` write
 nbformat outputs (stream, display_data, execute_result, error) as JSON lines to a file descriptor

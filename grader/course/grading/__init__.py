@@ -1,0 +1,1 @@
+"""Grading: trusted grading of the answers a sandboxed run handed over, nbgrader's pipeline steps, `calcgrade autograde`, the answer log and the feedback page. Depends on the base modules, sandbox/ and release/."""

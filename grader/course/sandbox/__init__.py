@@ -1,0 +1,1 @@
+"""Running submissions: the bubblewrap sandbox, the warm executor (zygote) and its pool, the cell runner, seccomp, clean-up between jobs, and the Dask cluster. Depends only on the course base modules."""
