@@ -16,6 +16,7 @@ exact (no floats) and the proof could not confirm an equality that the numbers s
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -32,7 +33,7 @@ from grader.core.equivalence import (
 )
 from grader.core.evaluation import HUGE, UNDEFINED, float_eval_columns
 
-__all__ = ["exact_difference", "witness", "MAX_RATIONAL_NODES"]
+__all__ = ["exact_difference", "exact_witness", "witness", "MAX_RATIONAL_NODES"]
 
 MAX_RATIONAL_NODES = 2000
 MAX_WITNESS_CANDIDATES = 14
@@ -40,9 +41,18 @@ _BISECT_STEPS = 42  # an interval of the line shrunk 4e12 times: float64 precisi
 MAX_LINES = 3  # variables varied one at a time (the others stay at the base point)
 
 
-def exact_difference(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | None) -> bool | None:
-    """True when ``answer - expected`` is exactly 0, False when it is exactly non-zero, None when
-    this cannot be decided cheaply (not a rational function of the symbols, too large, no time)."""
+def exact_difference(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | None,
+                     points: Sequence[Mapping[sp.Symbol, float]] = ()) -> bool | None:
+    """True when ``answer - expected`` is exactly 0, False only with an exact witness (a point where
+    the difference is, exactly, a nonzero number: ``exact_witness``), None when neither is found
+    cheaply (not a rational function of the symbols, too large, no time).
+
+    Why a witness and not "the cancelled numerator is not 0": SymPy's ``cancel`` can leave an
+    unevaluated ``-1/2 + 1/2`` for real symbols, and a nonzero-looking numerator rejected correct
+    answers (``2*x**2 + 2*x + 1/2`` for ``(2*x + 1)**2/2``). Zero is proven on a polynomial over
+    the rationals (``Poly.is_zero``, exact); nonzero is shown by evaluation, never by the look of
+    a result. ``points``: sample points where the reference is real (to place the witness search).
+    """
     syms = sorted(answer.free_symbols | expected.free_symbols, key=lambda s: s.name)
     if not syms:
         return None
@@ -55,12 +65,112 @@ def exact_difference(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | No
                 return None
             if _too_large(diff):
                 return None
-            num, _den = sp.fraction(sp.cancel(sp.together(diff)))
-            return sp.expand(num) == 0
+            if _numerator_is_zero(diff, syms):
+                return True
+            return False if exact_witness(answer, expected, points, deadline) is not None else None
     except Timeout:
         return None
-    except (RecursionError, MemoryError, TypeError, ValueError, sp.PolynomialError):
+    except (RecursionError, MemoryError, TypeError, ValueError, ZeroDivisionError, sp.PolynomialError):
         return None
+
+
+def _numerator_is_zero(diff: sp.Expr, syms: Sequence[sp.Symbol]) -> bool:
+    """Whether the numerator of a rational function, brought to one fraction, is the zero polynomial."""
+    num, _den = sp.fraction(sp.together(diff))
+    poly = sp.Poly(num, *syms)
+    if poly.is_zero:
+        return True
+    # coefficients in the catch-all domain (sqrt(2), pi) may hide a zero: simplify each one
+    if poly.domain.is_EX or poly.domain.is_EXRAW:
+        return all(sp.simplify(c) == 0 for c in poly.coeffs())
+    return False
+
+
+# rational coordinates for an exact witness: small denominators, both signs, several scales
+_RATIONALS = [sp.Rational(n, d) for n, d in (
+    (1, 3), (-2, 7), (5, 11), (-7, 5), (13, 6), (-17, 9), (3, 13), (29, 4), (-41, 10), (1, 17), (-89, 3), (101, 7),
+)]
+
+
+def _rational_points(syms: Sequence[sp.Symbol], points: Sequence[Mapping[sp.Symbol, float]],
+                     n: int) -> list[dict[sp.Symbol, sp.Rational]]:
+    """Rational points respecting the symbols' assumptions: sample points rounded to a small
+    denominator first (the reference is real there), then fixed rationals."""
+    out: list[dict[sp.Symbol, sp.Rational]] = []
+    for p in points[:n]:
+        try:
+            q = {s: (sp.Integer(round(p[s])) if s.is_integer
+                     else sp.Rational(Fraction(float(p[s])).limit_denominator(97))) for s in syms}
+        except (KeyError, ValueError, OverflowError):
+            continue
+        out.append(q)
+    for k in range(n):
+        q = {}
+        for j, s in enumerate(syms):
+            r = _RATIONALS[(k + 5 * j) % len(_RATIONALS)]
+            if s.is_integer:
+                r = sp.Integer(int(r.p) % 7 + 1)
+            if s.is_positive or s.is_nonnegative:
+                r = abs(r)
+            elif s.is_negative or s.is_nonpositive:
+                r = -abs(r)
+            q[s] = r
+        out.append(q)
+    return out
+
+
+def _exact_value(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Rational]) -> sp.Expr | None:
+    """``expr`` at a rational point, as an exact SymPy number; None where it is undefined or not real."""
+    v = expr.xreplace(dict(point))
+    if v.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or v.free_symbols:
+        return None
+    if v.is_Rational:
+        return v
+    if v.is_real is False:
+        return None
+    return v
+
+
+def _certified_nonzero(d: sp.Expr) -> bool:
+    """Whether the exact number ``d`` is certainly not 0: a nonzero rational, or a number SymPy's
+    ``evalf`` gets to 30 certified digits (``strict``: it raises rather than guess) that is not 0."""
+    if d.is_Rational:
+        return d != 0
+    if d.is_zero is True:
+        return False
+    try:
+        v = sp.N(d, 30, strict=True)
+    except Exception:  # PrecisionExhausted and friends: no certificate
+        return False
+    return v.is_Number and v.is_real is not False and v != 0 and v.is_comparable is True
+
+
+def exact_witness(answer: sp.Expr, expected: sp.Expr, points: Sequence[Mapping[sp.Symbol, float]] = (),
+                  deadline: Deadline | None = None, n: int = 4) -> dict[sp.Symbol, sp.Rational] | None:
+    """A rational point where both sides are exact real numbers that certainly differ, or None.
+
+    This is the only evidence an "exact slip" verdict may rest on: the numbers agree within the
+    tolerance everywhere they were sampled, so only an exact computation can show a difference.
+    """
+    syms = sorted(answer.free_symbols | expected.free_symbols, key=lambda s: s.name)
+    if not syms or answer.has(sp.Float) or expected.has(sp.Float):
+        return None
+    try:
+        with enforced(deadline):
+            for q in _rational_points(syms, points, n):
+                e = _exact_value(expected, q)
+                if e is None:
+                    continue
+                a = _exact_value(answer, q)
+                if a is None:
+                    continue
+                if _certified_nonzero(a - e):
+                    return q
+    except Timeout:
+        return None
+    except (RecursionError, MemoryError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return None
 
 
 def _too_large(diff: sp.Expr) -> bool:

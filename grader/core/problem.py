@@ -28,7 +28,7 @@ from grader.core.equivalence import (
     numeric_compare,
     prove_equal,
 )
-from grader.core.exactness import exact_difference, witness
+from grader.core.exactness import exact_difference, exact_witness, witness
 from grader.core.verdict import Verdict
 
 
@@ -152,7 +152,7 @@ def confirm_scalar(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, *, prove
     exact = None
     if prove and not inexact:
         # a rational difference is decided exactly and cheaply, before any proof (on its own time)
-        exact = exact_difference(a, e, opts.exact_deadline())
+        exact = exact_difference(a, e, opts.exact_deadline(), ev.points)
         if exact is True:
             return Outcome(True, "symbolic", ev)
     if ev.status == "undetermined":
@@ -198,15 +198,20 @@ def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, exact: boo
                  search: Deadline | None = None) -> Outcome:
     """Both sides exact, the numbers agree, the proof did not confirm: look for a witness.
 
-    ``exact``: what ``exact_difference`` said (None: not a rational function, or no time).
+    ``exact``: what ``exact_difference`` said (True: proven equal; False: an exact witness exists;
+    None: not a rational function, or no time). A difference beyond the tolerance somewhere
+    (``witness``) is the clearest message; failing that, an "exact slip" needs an exact witness
+    (``exact_witness``: a rational point where the two are certainly different numbers). Without
+    one the answer is accepted on the numbers: a correct answer is never rejected on a hunch.
     """
     if exact is True:
         return Outcome(True, "symbolic", ev)
     base = ev.points[0] if ev.points else None
-    ce = witness(a, e, opts.rtol, opts.atol, base, search if search is not None else opts.witness_deadline())
+    deadline = search if search is not None else opts.witness_deadline()
+    ce = witness(a, e, opts.rtol, opts.atol, base, deadline)
     if ce is not None:
         return Outcome(False, "numeric", Evidence("different", ev.points, ev.answer_values, ev.expected_values, ce))
-    if exact is False:
+    if exact is False or exact_witness(a, e, ev.points, opts._until(deadline.end, WITNESS_MIN)) is not None:
         # exactly different, though within the tolerance wherever we looked
         return Outcome(False, "exact", Evidence("different", ev.points, ev.answer_values, ev.expected_values))
     return Outcome(True, "numeric", ev)
