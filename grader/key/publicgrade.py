@@ -129,6 +129,51 @@ def _ce(entry: Mapping[str, Any], vals: Sequence[float | None], bad: Sequence[in
     return sentence, details
 
 
+# Exact constants a tolerance cannot tell from the exact value: the private key decides such an answer
+# by exact arithmetic (``grader.core.exactness``), which the fingerprints cannot do.
+EXACT_STAKE_DIGITS = 1000      # a rational with a numerator or denominator beyond this (314159/100000)
+EXACT_STAKE_MAGNITUDE = 1e-5   # a constant term this small next to 1 (exp(-20), 10**-7)
+EXACT_AT_GRADING = (
+    "Your answer agrees with the correct one at every point checked. It contains exact constants that a "
+    "tolerance cannot judge (such as {what}), so the exact check at grading decides: make sure no "
+    "constant is a rounded value."
+)
+
+
+def exact_stake(expr: sp.Expr) -> str | None:
+    """The constant of an exact answer whose exactness only the private key can judge, or None.
+
+    Why: within the tolerance, ``314159/100000*x`` and ``pi*x`` share every fingerprint, but the
+    private key, holding the exact reference, rejects the first as an exact slip. The public key
+    cannot know the reference exactly, so for answers where an exact slip is possible at all (long
+    rationals, tiny constant terms) it says that grading decides instead of promising "Correct.".
+    """
+    if not isinstance(expr, sp.Basic) or not expr.free_symbols or expr.has(sp.Float):
+        return None
+    for atom in expr.atoms(sp.Rational):
+        if max(abs(atom.p), abs(atom.q)) > EXACT_STAKE_DIGITS:
+            return sp.sstr(atom)
+    for term in sp.Add.make_args(sp.expand_mul(expr)) if expr.is_Add else ():
+        coeff = term.as_independent(*expr.free_symbols)[0]
+        if coeff.is_number and coeff != 0:
+            try:
+                if abs(complex(sp.N(coeff, 15))) < EXACT_STAKE_MAGNITUDE:
+                    return sp.sstr(coeff)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _right(exprs: Sequence[Any], notes: str = "") -> Any:
+    """"Correct." -- or, for an exact answer whose exactness only grading can judge, said so."""
+    Verdict = verdict_class()
+    for e in exprs:
+        what = exact_stake(e)
+        if what is not None:
+            return Verdict.right(EXACT_AT_GRADING.format(what=what) + notes, "numeric", exact_check="at grading")
+    return Verdict.right("Correct." + notes, "numeric")
+
+
 def _match_or_named(entry: Mapping[str, Any], vals: Sequence[float | None], what: str,
                     expr: sp.Expr | None = None, noun: str = "the correct value") -> tuple[Any, str, dict]:
     """The steps every scalar check starts with: a verdict when the values match the reference or a
@@ -136,7 +181,7 @@ def _match_or_named(entry: Mapping[str, Any], vals: Sequence[float | None], what
     Verdict = verdict_class()
     ok, bad = fpm.match_scalar(entry["salt"], "r", entry["fp"], vals, *_tols(entry))
     if ok:
-        return Verdict.right("Correct.", "numeric"), "", {}
+        return _right([expr] if expr is not None else []), "", {}
     ce, details = _ce(entry, vals, bad, what, expr, noun)
     m = _named(entry, vals)
     if m is not None:
@@ -310,7 +355,7 @@ def _grade_array_entries(shape: tuple[int, ...], raw: list[Any], entry: Mapping[
     notes = " Note: you gave an array of shape {}; it was read as a vector.".format(tuple(shape)) if align == "note" else ""
     wrong = [j for j, v in enumerate(vals) if not _entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], v, elems[j])]
     if not wrong:
-        return Verdict.right("Correct." + notes, "numeric")
+        return _right(elems, notes)
     details = {"wrong_entries": [list(unravel(j, ref_shape)) for j in wrong], "index_base": 0}
     m = _named_array(entry, tuple(shape), elems, vals)
     if m is not None:
