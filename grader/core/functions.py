@@ -32,6 +32,7 @@ from grader.core.answers import InvalidAnswer, array_like, describe_type
 from grader.core.budget import Deadline, Timeout, call_with_timeout
 from grader.core.problem import Named, Options, Problem
 from grader.core.equivalence import format_pair
+from grader.core.shapes import align, mismatch_sentence
 from grader.core.verdict import Verdict
 
 __all__ = ["FunctionProblem", "default_inputs"]
@@ -447,11 +448,11 @@ class FunctionProblem(Problem):
     @staticmethod
     def _differs(a: np.ndarray, e: np.ndarray, opts: Options) -> str | None:
         if a.shape != e.shape:
-            if a.size == e.size and (a.ndim <= 1 or 1 in a.shape) and (e.ndim <= 1 or 1 in e.shape):
-                a = a.reshape(e.shape)
+            if align(a.shape, e.shape, opts.layout) == "note":
+                a = a.reshape(e.shape)  # the same entries in an equivalent layout (shapes.align)
             else:
-                return (f"your function returns shape {a.shape} but the correct result has shape {e.shape}"
-                        if a.ndim or e.ndim else None)
+                sentence = mismatch_sentence(a.shape, e.shape, opts.layout, "your function's result")
+                return sentence[0].lower() + sentence[1:].rstrip(".")
         nan = np.isnan(a)
         if np.any(nan):
             return "your function returns NaN (not a number) where the correct result is finite"

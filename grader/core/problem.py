@@ -63,6 +63,7 @@ class Options:
     work: Deadline | None = None  # the call's work budget, started at its first use
     precision: Deadline | None = None  # the call's budget for re-evaluating cancelling points
     partial: bool = False   # arrays: a wrong answer earns the fraction of right entries
+    layout: str = "convention"  # the shape policy (``grader.core.shapes``)
 
     def precision_deadline(self) -> Deadline:
         """CPU time this call may spend beyond 60 digits on points whose digits cancel (all entries)."""
@@ -89,7 +90,7 @@ class Options:
         explaining a wrong answer (generic diagnoses) never costs more than confirming a right one."""
         return Options(self.kind, self.rtol, self.atol, self.timeout,
                        self._until(self.work_deadline().end, DIAGNOSIS_MIN), self.work, self.precision,
-                       self.partial)
+                       self.partial, self.layout)
 
     def exact_deadline(self) -> Deadline:
         return self._until(self.work_deadline().end, EXACT_MIN)
@@ -290,7 +291,7 @@ class Problem:
         if not named:
             return None
         sub = Options(opts.kind, opts.rtol, opts.atol, opts.timeout, opts.deadline, opts.work, opts.precision,
-                      opts.partial)
+                      opts.partial, opts.layout)
         for m in named:
             try:
                 if self.matches(value, m.value, sub):

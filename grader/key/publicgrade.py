@@ -55,11 +55,25 @@ def grade_public(value: Any, entry: Mapping[str, Any]) -> Any:
 
 
 def _grade_public(value: Any, entry: Mapping[str, Any]) -> Any:
+    symbols = symbols_of(entry)
+    kind = entry["kind"]
+    single = False
+    if kind != "array":  # a 1 x 1 matrix where a scalar is asked: its entry, as the core reads it
+        from grader.core.shapes import DEFAULT_LAYOUT, single_entry
+
+        value, single = single_entry(value, entry.get("layout") or DEFAULT_LAYOUT)
+    if single:
+        from grader.core.shapes import SINGLE_NOTE
+
+        verdict = _grade_public_value(value, entry, symbols, kind)
+        return verdict.with_note(SINGLE_NOTE) if verdict.method != "invalid" else verdict
+    return _grade_public_value(value, entry, symbols, kind)
+
+
+def _grade_public_value(value: Any, entry: Mapping[str, Any], symbols: Mapping[str, sp.Symbol], kind: str) -> Any:
     from grader.core.answers import BOOLEAN_NOTE, InvalidAnswer, boolean_as_number
 
     Verdict = verdict_class()
-    symbols = symbols_of(entry)
-    kind = entry["kind"]
     read_boolean = False
     if kind == "number":  # "1 for yes": True is read as 1, as the core does
         value, read_boolean = boolean_as_number(value)
@@ -349,7 +363,7 @@ def _grade_array_entries(shape: tuple[int, ...], raw: list[Any], entry: Mapping[
     except InvalidAnswer as exc:
         return Verdict.invalid(exc.message, exc.reason)
     vals = [values_at(e, points) for e in elems]
-    align = _align(tuple(shape), ref_shape)
+    align = _align(tuple(shape), ref_shape, entry.get("layout"))
     if align == "bad":
         return _wrong_shape(tuple(shape), elems, vals, entry)
     notes = " Note: you gave an array of shape {}; it was read as a vector.".format(tuple(shape)) if align == "note" else ""
@@ -425,16 +439,11 @@ def _entries(shape: tuple[int, ...], raw: list[Any], symbols: Mapping[str, sp.Sy
     return read_entries(shape, raw, symbols)
 
 
-def _align(shape: tuple[int, ...], ref: tuple[int, ...]) -> str | None:
-    if shape == ref:
-        return None
-    flat_e = len(ref) == 1 or (len(ref) == 2 and 1 in ref)
-    flat_a = len(shape) == 1 or (len(shape) == 2 and 1 in shape)
-    if flat_e and flat_a and int(np.prod(ref)) == int(np.prod(shape)):
-        if len(ref) == 2 and len(shape) == 2:
-            return "bad"
-        return "note"
-    return "bad"
+def _align(shape: tuple[int, ...], ref: tuple[int, ...], layout: str | None = None) -> str | None:
+    """The core's shape policy (``grader.core.shapes.align``) under the question's layout."""
+    from grader.core.shapes import DEFAULT_LAYOUT, align
+
+    return align(shape, ref, layout or DEFAULT_LAYOUT)
 
 
 def _named_array(entry: Mapping[str, Any], shape: tuple[int, ...], elems: list[sp.Expr],
@@ -468,9 +477,12 @@ def _wrong_shape(shape: tuple[int, ...], elems: list[sp.Expr], vals: list[list[f
         r, c = ref_shape
         if all(_entry_ok(tols, salt, f"r[{i * c + j}]", fp["elems"][i * c + j], vals[j * r + i], elems[j * r + i])
                for i in range(r) for j in range(c)):
+            from grader.core.shapes import CONVENTION
+
+            rule = f" ({CONVENTION})" if 1 in shape and (entry.get("layout") or "convention") == "convention" else ""
             return Verdict.wrong(
-                f"Your answer is the transpose of the correct one: it has shape {shape}, the correct one {ref_shape}.",
-                "numeric", "transposed", **details)
+                f"Your answer is the transpose of the correct one: it has shape {shape}, the correct one "
+                f"{ref_shape}{rule}.", "numeric", "transposed", **details)
     vec_a = len(shape) == 1 or 1 in shape
     vec_e = len(ref_shape) == 1 or 1 in ref_shape
     if n_a == n_e - 1 and vec_a and vec_e:
@@ -486,9 +498,10 @@ def _wrong_shape(shape: tuple[int, ...], elems: list[sp.Expr], vals: list[list[f
             f"Your answer has {n_a} {'entry' if n_a == 1 else 'entries'}, but {describe_shape(ref_shape)} is expected: "
             "a component is missing.",
             "invalid", "missing_component", **details)
-    return Verdict.wrong(
-        f"Your answer has shape {shape} ({describe_shape(shape)}), but {describe_shape(ref_shape)} "
-        f"(shape {ref_shape}) is expected.", "invalid", None, **details)
+    from grader.core.shapes import DEFAULT_LAYOUT, mismatch_sentence
+
+    return Verdict.wrong(mismatch_sentence(shape, ref_shape, entry.get("layout") or DEFAULT_LAYOUT), "invalid",
+                         None, **details)
 
 
 # --- function questions --------------------------------------------------------------------------------
@@ -515,7 +528,12 @@ class FunctionJudge:
             return "type"
         if isinstance(out, (bool, np.bool_)) or out is None:
             return "type"
-        if norm_shape(arr.shape) != tuple(fp["shape"]):
+        if "s" in fp:  # the output's own shape: the core's shape policy applies (grader.core.shapes)
+            from grader.core.shapes import DEFAULT_LAYOUT, align
+
+            if align(tuple(arr.shape), tuple(fp["s"]), self.entry.get("layout") or DEFAULT_LAYOUT) == "bad":
+                return "shape"
+        elif norm_shape(arr.shape) != tuple(fp["shape"]):
             return "shape"
         for j, (f, v) in enumerate(zip(fp["elems"], arr.reshape(-1))):
             v = float(v)
