@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import sympy as sp
+from sympy.polys.fields import sfield
 
 from grader.core.budget import Deadline, Timeout, enforced
 from grader.core.equivalence import (
@@ -75,14 +76,18 @@ def exact_difference(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | No
 
 
 def _numerator_is_zero(diff: sp.Expr, syms: Sequence[sp.Symbol]) -> bool:
-    """Whether the numerator of a rational function, brought to one fraction, is the zero polynomial."""
-    num, _den = sp.fraction(sp.together(diff))
-    poly = sp.Poly(num, *syms)
-    if poly.is_zero:
+    """Whether a rational function of ``syms`` is the zero element of its field of fractions.
+
+    ``sfield`` brings it to one reduced fraction in sparse polynomial arithmetic (5-15 ms for the entries
+    of a gradient of tr(A X^-1 B), where ``together`` + ``Poly`` took 10-70 ms and ran out of budget).
+    """
+    _field, f = sfield(diff)
+    if not f:
         return True
-    # coefficients in the catch-all domain (sqrt(2), pi) may hide a zero: simplify each one
-    if poly.domain.is_EX or poly.domain.is_EXRAW:
-        return all(sp.simplify(c) == 0 for c in poly.coeffs())
+    domain = getattr(f.field, "domain", None)
+    if domain is not None and (domain.is_EX or domain.is_EXRAW):
+        # coefficients such as sqrt(2)*sqrt(3) - sqrt(6) may hide a zero: simplify each one
+        return all(sp.simplify(domain.to_sympy(c)) == 0 for c in f.numer.coeffs())
     return False
 
 
