@@ -16,6 +16,7 @@ exact (no floats) and the proof could not confirm an equality that the numbers s
 
 from __future__ import annotations
 
+import random
 from fractions import Fraction
 from typing import Mapping, Sequence
 
@@ -32,7 +33,7 @@ from grader.core.equivalence import (
     is_real_value,
     stable_value,
 )
-from grader.core.evaluation import HUGE, UNDEFINED, float_eval_columns
+from grader.core.evaluation import HUGE, UNDEFINED, float_eval_columns, precise
 
 __all__ = ["exact_difference", "exact_witness", "witness", "MAX_RATIONAL_NODES"]
 
@@ -66,6 +67,9 @@ def exact_difference(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | No
                 return None
             if _too_large(diff):
                 return None
+            identity = _identity_test(diff, syms)
+            if identity is not None:
+                return identity
             if _numerator_is_zero(diff, syms):
                 return True
             return False if exact_witness(answer, expected, points, deadline) is not None else None
@@ -73,6 +77,70 @@ def exact_difference(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | No
         return None
     except (RecursionError, MemoryError, TypeError, ValueError, ZeroDivisionError, sp.PolynomialError):
         return None
+
+
+class _NotRational(Exception):
+    pass
+
+
+MAX_FRACTION_POWER = 64  # larger integer powers are left to sfield (the numbers would grow too long)
+IDENTITY_POINTS = 3
+
+
+def _fraction_value(e: sp.Expr, point: Mapping[sp.Symbol, Fraction]) -> Fraction:
+    """``e`` at a rational point in exact ``Fraction`` arithmetic (microseconds per node), for
+    expressions built from symbols, rationals, +, * and integer powers only."""
+    if e.is_Symbol:
+        return point[e]
+    if e.is_Rational:
+        return Fraction(int(e.p), int(e.q))
+    if e.is_Add:
+        total = Fraction(0)
+        for a in e.args:
+            total += _fraction_value(a, point)
+        return total
+    if e.is_Mul:
+        total = Fraction(1)
+        for a in e.args:
+            total *= _fraction_value(a, point)
+        return total
+    if e.is_Pow and e.exp.is_Integer and abs(int(e.exp)) <= MAX_FRACTION_POWER:
+        return _fraction_value(e.base, point) ** int(e.exp)
+    raise _NotRational
+
+
+def _identity_test(diff: sp.Expr, syms: Sequence[sp.Symbol]) -> bool | None:
+    """For a rational function with rational coefficients: False when it is nonzero at a rational point
+    (an exact witness), True when it vanishes at IDENTITY_POINTS random rational points, None when it is
+    not of that form (an irrational constant, a large power) or undefined at every point tried.
+
+    Why this is a proof in practice: a nonzero numerator of degree d vanishes at a random point of
+    S**n with probability at most d/|S| (Schwartz-Zippel); with coordinates drawn from about 2**62
+    rationals and three independent points, a false "equal" has probability below (d/2**62)**3. It
+    replaces bringing matrices of rational functions of a symbolic inverse to one fraction (tens of
+    milliseconds per entry) by exact arithmetic on numbers (well under a millisecond).
+    """
+    rng = random.Random(0x5EED ^ len(syms))
+    found = 0
+    for _ in range(3 * IDENTITY_POINTS):
+        point = {s: Fraction(rng.randint(-2**31, 2**31), rng.randint(1, 2**31)) for s in syms}
+        for s in syms:
+            if s.is_integer:
+                point[s] = Fraction(rng.randint(1, 2**20))
+            if (s.is_positive or s.is_nonnegative) and point[s] < 0 or (s.is_negative or s.is_nonpositive) and point[s] > 0:
+                point[s] = -point[s]
+        try:
+            v = _fraction_value(diff, point)
+        except _NotRational:
+            return None
+        except ZeroDivisionError:
+            continue  # a pole of one side: another point
+        if v != 0:
+            return False
+        found += 1
+        if found >= IDENTITY_POINTS:
+            return True
+    return None
 
 
 def _numerator_is_zero(diff: sp.Expr, syms: Sequence[sp.Symbol]) -> bool:
@@ -150,8 +218,21 @@ def _certified_nonzero(d: sp.Expr) -> bool:
     return v.is_Number and v.is_real is not False and v != 0 and v.is_comparable is True
 
 
+def _differs_at(answer: sp.Expr, expected: sp.Expr, q: Mapping[sp.Symbol, sp.Rational]) -> bool:
+    """A cheap screen (mpmath, 30 digits): whether the two sides may differ at ``q`` at all. Exact
+    evaluation costs 10-60 ms on transcendental answers; a correct answer is equal to all digits."""
+    point = {s: float(v) for s, v in q.items()}
+    a, e = precise(answer, point, 30), precise(expected, point, 30)
+    if a is UNDEFINED or e is UNDEFINED or a is HUGE or e is HUGE:
+        return True  # no screen: the exact evaluation decides
+    try:
+        return bool(abs(a - e) > 1e-20 * (1 + abs(e)))
+    except TypeError:
+        return True
+
+
 def exact_witness(answer: sp.Expr, expected: sp.Expr, points: Sequence[Mapping[sp.Symbol, float]] = (),
-                  deadline: Deadline | None = None, n: int = 4) -> dict[sp.Symbol, sp.Rational] | None:
+                  deadline: Deadline | None = None, n: int = 3) -> dict[sp.Symbol, sp.Rational] | None:
     """A rational point where both sides are exact real numbers that certainly differ, or None.
 
     This is the only evidence an "exact slip" verdict may rest on: the numbers agree within the
@@ -163,6 +244,8 @@ def exact_witness(answer: sp.Expr, expected: sp.Expr, points: Sequence[Mapping[s
     try:
         with enforced(deadline):
             for q in _rational_points(syms, points, n):
+                if not _differs_at(answer, expected, q):
+                    continue  # equal to 25 digits there: no witness at this point, skip the exact work
                 e = _exact_value(expected, q)
                 if e is None:
                     continue
