@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["LAYOUTS", "DEFAULT_LAYOUT", "CONVENTION", "check_layout", "align", "mismatch_sentence",
-           "single_entry", "SINGLE_NOTE"]
+           "single_entry", "SINGLE_NOTE", "value_shape"]
 
 LAYOUTS = ("convention", "exact", "any")
 DEFAULT_LAYOUT = "convention"
@@ -120,3 +120,23 @@ def single_entry(value: Any, layout: str = DEFAULT_LAYOUT) -> tuple[Any, bool]:
             return (inner[0], True) if len(inner) == 1 and not isinstance(inner[0], list) else (value, False)
         return inner, True
     return value, False
+
+
+def value_shape(value: Any) -> tuple[int, ...] | None:
+    """The shape of a result as given (a row stays (1, n)): () for a number, None when not numeric-like."""
+    import numbers
+
+    import sympy as sp
+
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, sp.MatrixBase):
+        return tuple(int(n) for n in value.shape)
+    if isinstance(value, (numbers.Number, np.number, sp.Expr)):
+        return ()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        try:
+            return tuple(int(n) for n in np.asarray(value, dtype=object).shape)
+        except Exception:
+            return None
+    return None

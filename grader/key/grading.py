@@ -14,7 +14,7 @@ import numpy as np
 
 from grader.key.wire import Unsupported, WireError, from_wire
 from grader.key.entries import is_tag
-from grader.key.outputs import describe_args, output_matches, shape_of, shape_text, short_value
+from grader.key.outputs import describe_args, output_matches, shape_text, short_value
 
 __all__ = ["grade"]
 
@@ -135,9 +135,9 @@ def _grade_function(answer: Any, entry: Mapping[str, Any]) -> Any:
 def fit_layout(out: Any, ref: Any, layout: str | None) -> tuple[Any, str]:
     """(the output, "") when its shape is the reference's or equivalent under the question's layout
     (``grader.core.shapes``; then read in the reference's shape), else (out, why it is refused)."""
-    from grader.core.shapes import DEFAULT_LAYOUT, align, mismatch_sentence
+    from grader.core.shapes import DEFAULT_LAYOUT, align, mismatch_sentence, value_shape
 
-    a, e = shape_of(out), shape_of(ref)
+    a, e = value_shape(out), value_shape(ref)
     if a == e:
         return out, ""
     if a is None or e is None:
