@@ -32,7 +32,7 @@ import sympy as sp
 from grader.core.answers import InvalidAnswer, array_like
 from grader.core.arrays import ArrayProblem
 from grader.core.budget import Deadline, Timeout, enforced
-from grader.core.functions import FunctionProblem
+from grader.core.functions import FunctionProblem, warm_default_inputs
 from grader.core.problem import CONSTANT_NAMES, Options, Problem, prepare_mistakes
 from grader.core.shapes import check_layout
 from grader.core.scalars import AntiderivativeProblem, ExpressionProblem, NumberProblem
@@ -84,6 +84,10 @@ def compare(
         raise ValueError("rtol and atol must be >= 0 and timeout > 0")
     deadline = Deadline(max(0.005, timeout - min(0.03, 0.1 * timeout)))
     opts = Options(kind, rtol, atol, timeout, deadline, partial=bool(partial), layout=check_layout(layout))
+    if kind == "function" and inputs is None and callable(expected):
+        warm_default_inputs(expected, max(1.0, timeout))  # preparation of the reference, bounded on its own
+    deadline = Deadline(max(0.005, timeout - min(0.03, 0.1 * timeout)))
+    opts.deadline = deadline
     try:
         # preparing the reference is inside the budget too (a huge reference is rebuilt per call);
         # its ValueError/TypeError (authoring errors) propagate

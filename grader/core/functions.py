@@ -36,7 +36,7 @@ from grader.core.floateval import float_eval_columns
 from grader.core.shapes import align, mismatch_sentence
 from grader.core.verdict import Verdict
 
-__all__ = ["FunctionProblem", "default_inputs"]
+__all__ = ["FunctionProblem", "default_inputs", "special_points", "warm_default_inputs"]
 
 def _arity(fn: Callable[..., Any]) -> int:
     try:
@@ -210,6 +210,24 @@ def _cached_default_inputs(reference: Callable[..., Any]) -> list[tuple[Any, ...
     except TypeError:  # not weakly referenceable (a builtin): recomputed next time
         pass
     return found
+
+
+def warm_default_inputs(reference: Callable[..., Any], seconds: float) -> None:
+    """Compute a reference's default inputs ahead of a call, under their own bound.
+
+    Why: scanning the (trusted) reference is preparation, not grading; inside a student's short
+    timeout on a busy machine it could leave no time for the student's function.
+    """
+    from grader.core.budget import enforced
+
+    try:
+        with enforced(Deadline(seconds)), np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _cached_default_inputs(reference)
+    except Timeout:
+        pass  # prepared again (and bounded) inside the call
+    except Exception:
+        pass  # the reference's own failure is reported by the preparation inside the call
 
 
 def _prepare_input(arg: Any) -> tuple[Any, str]:
