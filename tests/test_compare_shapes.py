@@ -102,3 +102,14 @@ def test_the_private_key_applies_the_policy_to_function_results():
     v = grade(row, private)
     assert not v.correct and CONVENTION in v.message
     assert grade(flat, private).correct
+
+
+def test_the_public_key_leaves_the_orientation_of_function_results_to_grading():
+    inputs = [(np.array([[1.0], [2.0]]),)]
+    private, public = _keys("fn", _double_col, inputs=inputs)
+    ref = _double_col(inputs[0][0])
+    row = {"$": "calls", "results": [{"ok": to_wire(ref.reshape(1, -1))}]}
+    flat = {"$": "calls", "results": [{"ok": to_wire(ref.reshape(-1))}]}
+    v = grade(row, public)
+    assert "checked at grading" in v.message and v.message != grade(row, private).message
+    assert "checked at grading" not in grade(flat, public).message

@@ -123,7 +123,13 @@ def _grade_function(answer: Any, entry: Mapping[str, Any]) -> Any:
         if problem and first_bad is None:
             first_bad = (i, problem)
     if first_bad is None:
-        return Verdict.right(f"Your function gives the right result on all {len(inputs)} test inputs.", "numeric")
+        text = f"Your function gives the right result on all {len(inputs)} test inputs."
+        if getattr(judge, "orientation_deferred", False):
+            from grader.core.shapes import CONVENTION
+
+            return Verdict.right(text + " Whether a row or a column is expected is checked at grading ("
+                                 + CONVENTION + ").", "numeric", exact_check="at grading")
+        return Verdict.right(text, "numeric")
     for mistake in entry.get("mistakes", []):
         if judge.is_mistake(mistake, results):
             return Verdict.wrong(mistake["message"], "numeric", mistake["id"], failed_input=first_bad[0])

@@ -511,6 +511,9 @@ class FunctionJudge:
     def __init__(self, entry: Mapping[str, Any]) -> None:
         self.entry = entry
         self.salt = entry["salt"]
+        # a row or column result checked against a fingerprint without the reference's own shape: the
+        # orientation is left to grading (said in the verdict), never promised
+        self.orientation_deferred = False
 
     def _match(self, path: str, fp: Mapping[str, Any], out: Any) -> str | None:
         """None when ``out`` matches ``fp``; else a short reason ('shape' or 'value')."""
@@ -535,6 +538,8 @@ class FunctionJudge:
                 return "shape"
         elif norm_shape(arr.shape) != tuple(fp["shape"]):
             return "shape"
+        elif arr.ndim == 2 and 1 in arr.shape and arr.size > 1:
+            self.orientation_deferred = True
         for j, (f, v) in enumerate(zip(fp["elems"], arr.reshape(-1))):
             v = float(v)
             if len(f) == 1:
