@@ -219,7 +219,7 @@ def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, exact: boo
     return Outcome(True, "numeric", ev)
 
 
-VISIBLE_GAP = 1e-12  # relative: beyond float64 rounding, within any tolerance a question declares
+VISIBLE_GAP = 1e-9  # relative: beyond float64 rounding and the noise of cancelling terms, within any declared tolerance
 
 
 def _visible_gap(ev: Evidence, atol: float) -> bool:
