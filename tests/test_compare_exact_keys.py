@@ -8,7 +8,7 @@ import sympy as sp
 
 from grader.core.comparison import compare
 from grader.core.exactness import exact_difference, exact_witness
-from grader.core.functions import default_inputs, special_points
+from grader.core.inputs import default_inputs, special_points
 from grader.key.entries import make_question_record
 from grader.key.grading import grade
 from grader.key.publicbuild import build_public_entry

@@ -32,7 +32,8 @@ import sympy as sp
 from grader.core.answers import InvalidAnswer, array_like
 from grader.core.arrays import ArrayProblem
 from grader.core.budget import Deadline, Timeout, enforced
-from grader.core.functions import FunctionProblem, warm_default_inputs
+from grader.core.functions import FunctionProblem
+from grader.core.inputs import warm_default_inputs
 from grader.core.problem import CONSTANT_NAMES, Options, Problem, prepare_mistakes
 from grader.core.shapes import check_layout
 from grader.core.scalars import AntiderivativeProblem, ExpressionProblem, NumberProblem
