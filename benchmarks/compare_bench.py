@@ -1,8 +1,11 @@
 """Benchmark ``grader.compare`` against the two usual SymPy checks on the same corpus.
 
-Usage:  .venv/bin/python benchmarks/compare_bench.py [--baseline-timeout 3] [--quick]
+Usage:  .venv/bin/python benchmarks/compare_bench.py [--baseline-timeout 3] [--quick] [--section calculus|vector|all]
 
-For every case of ``benchmarks/corpus.py`` it runs
+Two sections, each measured on its own: the calculus corpus (``benchmarks/corpus.py``, with the cases of
+``benchmarks/corpus_robust.py``) and the vector/matrix corpus (``benchmarks/corpus_vector.py``: gradients,
+Jacobians, matrix-calculus identities, ML gradients, Newton steps, the shape convention; right verdicts
+from finite differences). For every case it runs
   * calcgrade:           compare(answer, expected, **options)   (timed per call, cold caches first)
   * simplify(a - b) == 0 (PrairieLearn/STACK style; antiderivatives: simplify(d/dvar(a - b)) == 0)
   * a.equals(b)          (PrairieLearn's check; antiderivatives on the derivatives)
@@ -183,41 +186,64 @@ def _row(name: str, results: list[tuple[Case, bool | None, str, float]]) -> str:
             f"{_pct(lat, 50):8.2f} {_pct(lat, 99):8.2f} {max(lat):9.2f}")
 
 
+SECTIONS = ("calculus", "vector")
+
+
+def _section_cases(name: str) -> list[Case]:
+    if name == "vector":
+        from benchmarks.corpus_vector import cases as vector_cases
+
+        return vector_cases()
+    return cases()
+
+
+def _timed_compare(c: Case, timeout: float) -> tuple[Any, float, float]:
+    """(verdict or None when compare raised, wall seconds, thread CPU seconds)."""
+    opts = dict(c.options)
+    opts.setdefault("timeout", timeout)
+    t0, c0 = time.perf_counter(), time.thread_time()
+    try:
+        v = compare(c.answer, c.expected, **opts)
+    except Exception as exc:  # an option an older core does not know: counted as an error
+        v = None
+        print(f"  {c.id}: compare raised {type(exc).__name__}: {exc}")
+    return v, time.perf_counter() - t0, time.thread_time() - c0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline-timeout", type=float, default=3.0)
     parser.add_argument("--quick", action="store_true", help="skip the baselines")
     parser.add_argument("--timeout", type=float, default=2.0, help="compare's timeout")
+    parser.add_argument("--section", choices=SECTIONS + ("all",), default="all",
+                        help="the calculus corpus, the vector/matrix corpus, or both (default)")
     args = parser.parse_args(argv)
-
-    corpus = cases()
-    print(f"corpus: {len(corpus)} cases "
-          f"({', '.join(f'{k} {v}' for k, v in sorted(_count(corpus).items()))})")
     # one-time lazy imports (SymPy's simplify pulls in more modules on first use) out of the measurement
     xs = sp.Symbol("x")
     compare(sp.sin(xs) ** 2 + sp.cos(xs) ** 2, 1 + 0 * xs, kind="expression")
     compare(lambda v: v, lambda v: v)
+    failed = 0
+    for name in (SECTIONS if args.section == "all" else (args.section,)):
+        failed += run_section(name, _section_cases(name), args)
+    return 0 if not failed else 1
 
+
+def run_section(name: str, corpus: list[Case], args: argparse.Namespace) -> int:
+    """Runs one corpus through compare and the peers; returns how many cases compare got wrong."""
+    print(f"\n=== {name} corpus: {len(corpus)} cases "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(_count(corpus).items()))})")
     ours: list[tuple[Case, bool | None, str, float]] = []
     cpu: list[float] = []  # thread CPU time per call: what the machine's load does not inflate
     warm: list[float] = []
     wrong_cases = []
     for c in corpus:
-        opts = dict(c.options)
-        opts.setdefault("timeout", args.timeout)
-        t0, c0 = time.perf_counter(), time.thread_time()
-        v = compare(c.answer, c.expected, **opts)
-        dt, cpu_dt = time.perf_counter() - t0, time.thread_time() - c0
-        ours.append((c, v.correct, v.method, dt))
+        v, dt, cpu_dt = _timed_compare(c, args.timeout)
+        ours.append((c, None if v is None else v.correct, "error" if v is None else v.method, dt))
         cpu.append(cpu_dt)
-        if v.correct != c.correct or (c.misconception and v.misconception != c.misconception):
+        if v is None or v.correct != c.correct or (c.misconception and v.misconception != c.misconception):
             wrong_cases.append((c, v))
     for c in corpus:  # a second pass: warm SymPy caches, as in a grading run of many students
-        opts = dict(c.options)
-        opts.setdefault("timeout", args.timeout)
-        t0 = time.perf_counter()
-        compare(c.answer, c.expected, **opts)
-        warm.append(time.perf_counter() - t0)
+        warm.append(_timed_compare(c, args.timeout)[1])
 
     header = (f"{'checker':<24} {'right':>9} {'false-acc':>8} {'false-rej':>8} {'timeouts':>8} {'errors':>6}   "
               f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>9}")
@@ -263,10 +289,13 @@ def main(argv: list[str] | None = None) -> int:
     if wrong_cases:
         print("\ncompare got these wrong:")
         for c, v in wrong_cases:
-            print(f"  {c.id}: expected {c.correct}/{c.misconception}, got {v.correct}/{v.misconception}: {v.message}")
+            got = "an error" if v is None else f"{v.correct}/{v.misconception}: {v.message}"
+            print(f"  {c.id}: expected {c.correct}/{c.misconception}, got {got}")
     else:
         print("compare: every case right (verdict, and misconception where the corpus names one)")
-    return 0 if not wrong_cases else 1
+    return len(wrong_cases)
+
+
 
 
 def _by_category(corpus: list[Case], ours: list[tuple[Case, bool | None, str, float]], cpu: list[float],

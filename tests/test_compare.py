@@ -170,7 +170,7 @@ def test_string_with_unknown_name_is_named():
         (True, "wrong_type", "True/False"),
         ([2 * x, 1], "wrong_shape", "list of 2 entries"),
         (np.array([1.0, 2.0]), "wrong_shape", "shape (2,)"),
-        (sp.Matrix([2 * x]), "wrong_shape", "matrix"),
+        (sp.Matrix([2 * x, 1]), "wrong_shape", "matrix"),  # a 1 x 1 Matrix is read as its entry (shapes.single_entry)
         (lambda t: 2 * t, "wrong_type", "function"),
         (object(), "wrong_type", "cannot be read"),
         (2 * sp.Symbol("t"), "stray_symbol", "symbol t"),

@@ -35,6 +35,7 @@ from grader.core.problem import (
     var_symbol,
 )
 from grader.core.equivalence import format_point, format_value
+from grader.core.shapes import CONVENTION, align, mismatch_sentence
 from grader.core.verdict import Verdict
 
 __all__ = ["ArrayProblem", "entry_label", "describe_shape", "unravel", "partial_credit", "read_entries"]
@@ -125,18 +126,9 @@ class ArrayProblem(Problem):
         raw, _ = booleans_as_numbers(raw)
         return shape, self._entries(shape, raw)
 
-    def _align(self, shape: tuple[int, ...]) -> str | None:
-        """None if shapes are equal, "note" when flat/column equivalent, else "bad"."""
-        if shape == self.shape:
-            return None
-        flat_e = len(self.shape) == 1 or (len(self.shape) == 2 and 1 in self.shape)
-        flat_a = len(shape) == 1 or (len(shape) == 2 and 1 in shape)
-        n_e, n_a = int(np.prod(self.shape)), int(np.prod(shape))
-        if flat_e and flat_a and n_e == n_a:
-            if len(self.shape) == 2 and len(shape) == 2:
-                return "bad"  # row vs column: a real transposition
-            return "note"
-        return "bad"
+    def _align(self, shape: tuple[int, ...], layout: str) -> str | None:
+        """None if shapes are equal, "note" when equivalent under the layout, else "bad" (``shapes.align``)."""
+        return align(shape, self.shape, layout)
 
     # -- comparison ----------------------------------------------------------
     def matches(self, value: Any, wrong: Any, opts: Options) -> bool:
@@ -164,7 +156,7 @@ class ArrayProblem(Problem):
                 f"Your answer is a single value, but {describe_shape(self.shape)} is expected.", "invalid",
                 None, reason="wrong_shape", shape=[], expected_shape=list(self.shape),
             )
-        alignment = self._align(shape)
+        alignment = self._align(shape, opts.layout)
         notes: list[str] = []
         if alignment == "note":
             notes.append(
@@ -298,8 +290,10 @@ class ArrayProblem(Problem):
             if len(shape) == 2 and len(self.shape) == 2 and shape == self.shape[::-1]:
                 r, c = self.shape
                 if all(self._eq(ent_a[j * r + i], self.entries[i * c + j], opts) for i in range(r) for j in range(c)):
+                    rule = f" ({CONVENTION})" if 1 in shape and opts.layout == "convention" else ""
                     return Verdict.wrong(
-                        f"Your answer is the transpose of the correct one: it has shape {shape}, the correct one {self.shape}.",
+                        f"Your answer is the transpose of the correct one: it has shape {shape}, the correct one "
+                        f"{self.shape}{rule}.",
                         "numeric", "transposed", **details,
                     )
             # a missing component
@@ -320,8 +314,4 @@ class ArrayProblem(Problem):
                 "a component is missing.",
                 "invalid", "missing_component", **details,
             )
-        return Verdict.wrong(
-            f"Your answer has shape {shape} ({describe_shape(shape)}), but {describe_shape(self.shape)} "
-            f"(shape {self.shape}) is expected.",
-            "invalid", None, **details,
-        )
+        return Verdict.wrong(mismatch_sentence(shape, self.shape, opts.layout), "invalid", None, **details)

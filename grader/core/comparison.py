@@ -33,7 +33,9 @@ from grader.core.answers import InvalidAnswer, array_like
 from grader.core.arrays import ArrayProblem
 from grader.core.budget import Deadline, Timeout, enforced
 from grader.core.functions import FunctionProblem
+from grader.core.inputs import warm_default_inputs
 from grader.core.problem import CONSTANT_NAMES, Options, Problem, prepare_mistakes
+from grader.core.shapes import check_layout
 from grader.core.scalars import AntiderivativeProblem, ExpressionProblem, NumberProblem
 from grader.core.verdict import Verdict
 
@@ -56,6 +58,7 @@ def compare(
     mistakes: Mapping[str, Any] | None = None,
     inputs: Sequence[Any] | None = None,
     partial: bool = False,
+    layout: str | None = None,
 ) -> Verdict:
     """Grade ``answer`` against the reference ``expected``.
 
@@ -67,6 +70,9 @@ def compare(
     inputs: for "function": argument tuples to call both functions with (default: chosen by the grader).
     partial: for "array": a wrong answer of the right shape earns the fraction of right entries
         (``Verdict.score``); default all or nothing.
+    layout: the shape policy for arrays, matrices and function results: "convention" (default: a flat
+        list and a column are the same vector, a row is the transpose, a 1 x 1 matrix is a scalar),
+        "exact" or "any" (``grader.core.shapes``).
 
     Never raises on student input; raises ValueError/TypeError when the reference
     or the options are unusable (an authoring error).
@@ -78,7 +84,11 @@ def compare(
     if not (rtol >= 0 and atol >= 0 and timeout > 0):
         raise ValueError("rtol and atol must be >= 0 and timeout > 0")
     deadline = Deadline(max(0.005, timeout - min(0.03, 0.1 * timeout)))
-    opts = Options(kind, rtol, atol, timeout, deadline, partial=bool(partial))
+    opts = Options(kind, rtol, atol, timeout, deadline, partial=bool(partial), layout=check_layout(layout))
+    if kind == "function" and inputs is None and callable(expected):
+        warm_default_inputs(expected, max(1.0, timeout))  # preparation of the reference, bounded on its own
+    deadline = Deadline(max(0.005, timeout - min(0.03, 0.1 * timeout)))
+    opts.deadline = deadline
     try:
         # preparing the reference is inside the budget too (a huge reference is rebuilt per call);
         # its ValueError/TypeError (authoring errors) propagate

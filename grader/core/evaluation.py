@@ -109,12 +109,14 @@ def _mp_eval(e: sp.Basic, env: Mapping[sp.Symbol, Any], ctx: Any, depth: int = 0
     if isinstance(e, sp.exp):
         _guard_exp(ctx, args[0])
         return ctx.exp(args[0])
-    if isinstance(e, (sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc, sp.sinh, sp.cosh, sp.tanh)):
+    if isinstance(e, (sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc, sp.sinh, sp.cosh, sp.tanh,
+                      sp.sech, sp.csch, sp.coth)):
         if ctx.mag(args[0]) > 64:
             raise _Huge
         fn = {"sin": ctx.sin, "cos": ctx.cos, "tan": ctx.tan, "cot": ctx.cot, "sec": ctx.sec, "csc": ctx.csc,
-              "sinh": ctx.sinh, "cosh": ctx.cosh, "tanh": ctx.tanh}[name]
-        if name in ("sinh", "cosh"):
+              "sinh": ctx.sinh, "cosh": ctx.cosh, "tanh": ctx.tanh,
+              "sech": ctx.sech, "csch": ctx.csch, "coth": ctx.coth}[name]
+        if name in ("sinh", "cosh", "sech", "csch"):
             _guard_exp(ctx, args[0])
         return fn(args[0])
     simple = {

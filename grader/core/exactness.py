@@ -16,10 +16,13 @@ exact (no floats) and the proof could not confirm an equality that the numbers s
 
 from __future__ import annotations
 
+import random
+from fractions import Fraction
 from typing import Mapping, Sequence
 
 import numpy as np
 import sympy as sp
+from sympy.polys.fields import sfield
 
 from grader.core.budget import Deadline, Timeout, enforced
 from grader.core.equivalence import (
@@ -30,9 +33,9 @@ from grader.core.equivalence import (
     is_real_value,
     stable_value,
 )
-from grader.core.evaluation import HUGE, UNDEFINED, float_eval_columns
+from grader.core.evaluation import HUGE, UNDEFINED, float_eval_columns, precise
 
-__all__ = ["exact_difference", "witness", "MAX_RATIONAL_NODES"]
+__all__ = ["exact_difference", "exact_witness", "witness", "MAX_RATIONAL_NODES"]
 
 MAX_RATIONAL_NODES = 2000
 MAX_WITNESS_CANDIDATES = 14
@@ -40,9 +43,18 @@ _BISECT_STEPS = 42  # an interval of the line shrunk 4e12 times: float64 precisi
 MAX_LINES = 3  # variables varied one at a time (the others stay at the base point)
 
 
-def exact_difference(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | None) -> bool | None:
-    """True when ``answer - expected`` is exactly 0, False when it is exactly non-zero, None when
-    this cannot be decided cheaply (not a rational function of the symbols, too large, no time)."""
+def exact_difference(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | None,
+                     points: Sequence[Mapping[sp.Symbol, float]] = ()) -> bool | None:
+    """True when ``answer - expected`` is exactly 0, False only with an exact witness (a point where
+    the difference is, exactly, a nonzero number: ``exact_witness``), None when neither is found
+    cheaply (not a rational function of the symbols, too large, no time).
+
+    Why a witness and not "the cancelled numerator is not 0": SymPy's ``cancel`` can leave an
+    unevaluated ``-1/2 + 1/2`` for real symbols, and a nonzero-looking numerator rejected correct
+    answers (``2*x**2 + 2*x + 1/2`` for ``(2*x + 1)**2/2``). Zero is proven on a polynomial over
+    the rationals (``Poly.is_zero``, exact); nonzero is shown by evaluation, never by the look of
+    a result. ``points``: sample points where the reference is real (to place the witness search).
+    """
     syms = sorted(answer.free_symbols | expected.free_symbols, key=lambda s: s.name)
     if not syms:
         return None
@@ -55,12 +67,198 @@ def exact_difference(answer: sp.Expr, expected: sp.Expr, deadline: Deadline | No
                 return None
             if _too_large(diff):
                 return None
-            num, _den = sp.fraction(sp.cancel(sp.together(diff)))
-            return sp.expand(num) == 0
+            identity = _identity_test(diff, syms)
+            if identity is not None:
+                return identity
+            if _numerator_is_zero(diff, syms):
+                return True
+            return False if exact_witness(answer, expected, points, deadline) is not None else None
     except Timeout:
         return None
-    except (RecursionError, MemoryError, TypeError, ValueError, sp.PolynomialError):
+    except (RecursionError, MemoryError, TypeError, ValueError, ZeroDivisionError, sp.PolynomialError):
         return None
+
+
+class _NotRational(Exception):
+    pass
+
+
+MAX_FRACTION_POWER = 64  # larger integer powers are left to sfield (the numbers would grow too long)
+IDENTITY_POINTS = 3
+
+
+def _fraction_value(e: sp.Expr, point: Mapping[sp.Symbol, Fraction]) -> Fraction:
+    """``e`` at a rational point in exact ``Fraction`` arithmetic (microseconds per node), for
+    expressions built from symbols, rationals, +, * and integer powers only."""
+    if e.is_Symbol:
+        return point[e]
+    if e.is_Rational:
+        return Fraction(int(e.p), int(e.q))
+    if e.is_Add:
+        total = Fraction(0)
+        for a in e.args:
+            total += _fraction_value(a, point)
+        return total
+    if e.is_Mul:
+        total = Fraction(1)
+        for a in e.args:
+            total *= _fraction_value(a, point)
+        return total
+    if e.is_Pow and e.exp.is_Integer and abs(int(e.exp)) <= MAX_FRACTION_POWER:
+        return _fraction_value(e.base, point) ** int(e.exp)
+    raise _NotRational
+
+
+def _identity_test(diff: sp.Expr, syms: Sequence[sp.Symbol]) -> bool | None:
+    """For a rational function with rational coefficients: False when it is nonzero at a rational point
+    (an exact witness), True when it vanishes at IDENTITY_POINTS random rational points, None when it is
+    not of that form (an irrational constant, a large power) or undefined at every point tried.
+
+    Why this is a proof in practice: a nonzero numerator of degree d vanishes at a random point of
+    S**n with probability at most d/|S| (Schwartz-Zippel); with coordinates drawn from about 2**62
+    rationals and three independent points, a false "equal" has probability below (d/2**62)**3. It
+    replaces bringing matrices of rational functions of a symbolic inverse to one fraction (tens of
+    milliseconds per entry) by exact arithmetic on numbers (well under a millisecond).
+    """
+    rng = random.Random(0x5EED ^ len(syms))
+    found = 0
+    for _ in range(3 * IDENTITY_POINTS):
+        point = {s: Fraction(rng.randint(-2**31, 2**31), rng.randint(1, 2**31)) for s in syms}
+        for s in syms:
+            if s.is_integer:
+                point[s] = Fraction(rng.randint(1, 2**20))
+            if (s.is_positive or s.is_nonnegative) and point[s] < 0 or (s.is_negative or s.is_nonpositive) and point[s] > 0:
+                point[s] = -point[s]
+        try:
+            v = _fraction_value(diff, point)
+        except _NotRational:
+            return None
+        except ZeroDivisionError:
+            continue  # a pole of one side: another point
+        if v != 0:
+            return False
+        found += 1
+        if found >= IDENTITY_POINTS:
+            return True
+    return None
+
+
+def _numerator_is_zero(diff: sp.Expr, syms: Sequence[sp.Symbol]) -> bool:
+    """Whether a rational function of ``syms`` is the zero element of its field of fractions.
+
+    ``sfield`` brings it to one reduced fraction in sparse polynomial arithmetic (5-15 ms for the entries
+    of a gradient of tr(A X^-1 B), where ``together`` + ``Poly`` took 10-70 ms and ran out of budget).
+    """
+    _field, f = sfield(diff)
+    if not f:
+        return True
+    domain = getattr(f.field, "domain", None)
+    if domain is not None and (domain.is_EX or domain.is_EXRAW):
+        # coefficients such as sqrt(2)*sqrt(3) - sqrt(6) may hide a zero: simplify each one
+        return all(sp.simplify(domain.to_sympy(c)) == 0 for c in f.numer.coeffs())
+    return False
+
+
+# rational coordinates for an exact witness: small denominators, both signs, several scales
+_RATIONALS = [sp.Rational(n, d) for n, d in (
+    (1, 3), (-2, 7), (5, 11), (-7, 5), (13, 6), (-17, 9), (3, 13), (29, 4), (-41, 10), (1, 17), (-89, 3), (101, 7),
+)]
+
+
+def _rational_points(syms: Sequence[sp.Symbol], points: Sequence[Mapping[sp.Symbol, float]],
+                     n: int) -> list[dict[sp.Symbol, sp.Rational]]:
+    """Rational points respecting the symbols' assumptions: sample points rounded to a small
+    denominator first (the reference is real there), then fixed rationals."""
+    out: list[dict[sp.Symbol, sp.Rational]] = []
+    for p in points[:n]:
+        try:
+            q = {s: (sp.Integer(round(p[s])) if s.is_integer
+                     else sp.Rational(Fraction(float(p[s])).limit_denominator(97))) for s in syms}
+        except (KeyError, ValueError, OverflowError):
+            continue
+        out.append(q)
+    for k in range(n):
+        q = {}
+        for j, s in enumerate(syms):
+            r = _RATIONALS[(k + 5 * j) % len(_RATIONALS)]
+            if s.is_integer:
+                r = sp.Integer(int(r.p) % 7 + 1)
+            if s.is_positive or s.is_nonnegative:
+                r = abs(r)
+            elif s.is_negative or s.is_nonpositive:
+                r = -abs(r)
+            q[s] = r
+        out.append(q)
+    return out
+
+
+def _exact_value(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Rational]) -> sp.Expr | None:
+    """``expr`` at a rational point, as an exact SymPy number; None where it is undefined or not real."""
+    v = expr.xreplace(dict(point))
+    if v.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or v.free_symbols:
+        return None
+    if v.is_Rational:
+        return v
+    if v.is_real is False:
+        return None
+    return v
+
+
+def _certified_nonzero(d: sp.Expr) -> bool:
+    """Whether the exact number ``d`` is certainly not 0: a nonzero rational, or a number SymPy's
+    ``evalf`` gets to 30 certified digits (``strict``: it raises rather than guess) that is not 0."""
+    if d.is_Rational:
+        return d != 0
+    if d.is_zero is True:
+        return False
+    try:
+        v = sp.N(d, 30, strict=True)
+    except Exception:  # PrecisionExhausted and friends: no certificate
+        return False
+    return v.is_Number and v.is_real is not False and v != 0 and v.is_comparable is True
+
+
+def _differs_at(answer: sp.Expr, expected: sp.Expr, q: Mapping[sp.Symbol, sp.Rational]) -> bool:
+    """A cheap screen (mpmath, 30 digits): whether the two sides may differ at ``q`` at all. Exact
+    evaluation costs 10-60 ms on transcendental answers; a correct answer is equal to all digits."""
+    point = {s: float(v) for s, v in q.items()}
+    a, e = precise(answer, point, 30), precise(expected, point, 30)
+    if a is UNDEFINED or e is UNDEFINED or a is HUGE or e is HUGE:
+        return True  # no screen: the exact evaluation decides
+    try:
+        return bool(abs(a - e) > 1e-20 * (1 + abs(e)))
+    except TypeError:
+        return True
+
+
+def exact_witness(answer: sp.Expr, expected: sp.Expr, points: Sequence[Mapping[sp.Symbol, float]] = (),
+                  deadline: Deadline | None = None, n: int = 3) -> dict[sp.Symbol, sp.Rational] | None:
+    """A rational point where both sides are exact real numbers that certainly differ, or None.
+
+    This is the only evidence an "exact slip" verdict may rest on: the numbers agree within the
+    tolerance everywhere they were sampled, so only an exact computation can show a difference.
+    """
+    syms = sorted(answer.free_symbols | expected.free_symbols, key=lambda s: s.name)
+    if not syms or answer.has(sp.Float) or expected.has(sp.Float):
+        return None
+    try:
+        with enforced(deadline):
+            for q in _rational_points(syms, points, n):
+                if not _differs_at(answer, expected, q):
+                    continue  # equal to 25 digits there: no witness at this point, skip the exact work
+                e = _exact_value(expected, q)
+                if e is None:
+                    continue
+                a = _exact_value(answer, q)
+                if a is None:
+                    continue
+                if _certified_nonzero(a - e):
+                    return q
+    except Timeout:
+        return None
+    except (RecursionError, MemoryError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return None
 
 
 def _too_large(diff: sp.Expr) -> bool:

@@ -97,6 +97,8 @@ _NP_FUNCS: dict[type, Callable[[list[_NPFn]], _NPFn]] = {
     sp.asin: _np_cut(np.arcsin), sp.acos: _np_cut(np.arccos), sp.atan: _np_cut(np.arctan),
     sp.acot: _np_cut(lambda z: np.arctan(_pz(1 / z))),
     sp.sinh: _np_unary(np.sinh), sp.cosh: _np_unary(np.cosh), sp.tanh: _np_unary(np.tanh),
+    sp.sech: _np_unary(lambda z: 1 / np.cosh(z)), sp.csch: _np_unary(lambda z: 1 / np.sinh(z)),
+    sp.coth: _np_unary(lambda z: 1 / np.tanh(z)),
     sp.asinh: _np_cut(np.arcsinh), sp.acosh: _np_cut(np.arccosh), sp.atanh: _np_cut(np.arctanh),
     sp.exp: _np_unary(np.exp),
     sp.Abs: _np_unary(lambda z: np.abs(z).astype(complex)),

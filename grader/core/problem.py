@@ -28,7 +28,7 @@ from grader.core.equivalence import (
     numeric_compare,
     prove_equal,
 )
-from grader.core.exactness import exact_difference, witness
+from grader.core.exactness import exact_difference, exact_witness, witness
 from grader.core.verdict import Verdict
 
 
@@ -63,6 +63,7 @@ class Options:
     work: Deadline | None = None  # the call's work budget, started at its first use
     precision: Deadline | None = None  # the call's budget for re-evaluating cancelling points
     partial: bool = False   # arrays: a wrong answer earns the fraction of right entries
+    layout: str = "convention"  # the shape policy (``grader.core.shapes``)
 
     def precision_deadline(self) -> Deadline:
         """CPU time this call may spend beyond 60 digits on points whose digits cancel (all entries)."""
@@ -89,7 +90,7 @@ class Options:
         explaining a wrong answer (generic diagnoses) never costs more than confirming a right one."""
         return Options(self.kind, self.rtol, self.atol, self.timeout,
                        self._until(self.work_deadline().end, DIAGNOSIS_MIN), self.work, self.precision,
-                       self.partial)
+                       self.partial, self.layout)
 
     def exact_deadline(self) -> Deadline:
         return self._until(self.work_deadline().end, EXACT_MIN)
@@ -152,7 +153,7 @@ def confirm_scalar(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, *, prove
     exact = None
     if prove and not inexact:
         # a rational difference is decided exactly and cheaply, before any proof (on its own time)
-        exact = exact_difference(a, e, opts.exact_deadline())
+        exact = exact_difference(a, e, opts.exact_deadline(), ev.points)
         if exact is True:
             return Outcome(True, "symbolic", ev)
     if ev.status == "undetermined":
@@ -198,18 +199,40 @@ def _exact_check(a: sp.Expr, e: sp.Expr, ev: Evidence, opts: Options, exact: boo
                  search: Deadline | None = None) -> Outcome:
     """Both sides exact, the numbers agree, the proof did not confirm: look for a witness.
 
-    ``exact``: what ``exact_difference`` said (None: not a rational function, or no time).
+    ``exact``: what ``exact_difference`` said (True: proven equal; False: an exact witness exists;
+    None: not a rational function, or no time). A difference beyond the tolerance somewhere
+    (``witness``) is the clearest message; failing that, an "exact slip" needs an exact witness
+    (``exact_witness``: a rational point where the two are certainly different numbers). Without
+    one the answer is accepted on the numbers: a correct answer is never rejected on a hunch.
     """
     if exact is True:
         return Outcome(True, "symbolic", ev)
     base = ev.points[0] if ev.points else None
-    ce = witness(a, e, opts.rtol, opts.atol, base, search if search is not None else opts.witness_deadline())
+    deadline = search if search is not None else opts.witness_deadline()
+    ce = witness(a, e, opts.rtol, opts.atol, base, deadline)
     if ce is not None:
         return Outcome(False, "numeric", Evidence("different", ev.points, ev.answer_values, ev.expected_values, ce))
-    if exact is False:
+    if exact is False or (_visible_gap(ev, opts.atol)
+                          and exact_witness(a, e, ev.points, opts._until(deadline.end, WITNESS_MIN)) is not None):
         # exactly different, though within the tolerance wherever we looked
         return Outcome(False, "exact", Evidence("different", ev.points, ev.answer_values, ev.expected_values))
     return Outcome(True, "numeric", ev)
+
+
+VISIBLE_GAP = 1e-9  # relative: beyond float64 rounding and the noise of cancelling terms, within any declared tolerance
+
+
+def _visible_gap(ev: Evidence, atol: float) -> bool:
+    """Whether the sampled values differ beyond float64 rounding somewhere (a slip such as
+    314159/100000 for pi shows as 8e-7 relative at every point). Only then is an exact witness
+    looked for in a transcendental answer: a correct one agrees to ~1e-16 and pays nothing."""
+    for a, e in zip(ev.answer_values, ev.expected_values):
+        try:
+            if abs(a - e) > VISIBLE_GAP * (abs(e) + atol):
+                return True
+        except TypeError:  # UNDEFINED markers of skipped points
+            continue
+    return False
 
 
 def same_number(a: sp.Expr, e: sp.Expr, opts: Options) -> Outcome:
@@ -285,7 +308,7 @@ class Problem:
         if not named:
             return None
         sub = Options(opts.kind, opts.rtol, opts.atol, opts.timeout, opts.deadline, opts.work, opts.precision,
-                      opts.partial)
+                      opts.partial, opts.layout)
         for m in named:
             try:
                 if self.matches(value, m.value, sub):

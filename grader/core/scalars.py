@@ -23,6 +23,7 @@ from grader.core.equivalence import (
     Evidence,
     format_value,
 )
+from grader.core.shapes import SINGLE_NOTE, single_entry
 from grader.core.verdict import Verdict
 
 from grader.core.problem import (
@@ -64,6 +65,11 @@ class ExpressionProblem(Problem):
         return same_scalar(value, wrong, opts, prove=False).equal is True
 
     def grade(self, answer: Any, opts: Options, named: list[Named]) -> Verdict:
+        answer, single = single_entry(answer, opts.layout)  # a 1 x 1 matrix where a scalar is asked
+        verdict = self._grade(answer, opts, named)
+        return verdict.with_note(SINGLE_NOTE) if single and verdict.method != "invalid" else verdict
+
+    def _grade(self, answer: Any, opts: Options, named: list[Named]) -> Verdict:
         a = self.normalise(answer)
         out = same_scalar(a, self.expected, opts)
         if out.equal:
@@ -150,7 +156,7 @@ class AntiderivativeProblem(ExpressionProblem):
     def matches(self, value: Any, wrong: Any, opts: Options) -> bool:
         return same_scalar(sp.diff(value, self.var), sp.diff(wrong, self.var), opts, prove=False).equal is True
 
-    def grade(self, answer: Any, opts: Options, named: list[Named]) -> Verdict:
+    def _grade(self, answer: Any, opts: Options, named: list[Named]) -> Verdict:
         a = self.normalise(answer)
         da = sp.diff(a, self.var)
         out = same_scalar(da, self.integrand, opts)
@@ -237,8 +243,11 @@ class NumberProblem(Problem):
         return same_number(value, wrong, opts).equal is True
 
     def grade(self, answer: Any, opts: Options, named: list[Named]) -> Verdict:
+        answer, single = single_entry(answer, opts.layout)  # a 1 x 1 matrix where a number is asked
         answer, read_boolean = boolean_as_number(answer)  # "1 for yes": True is read as 1
         verdict = self._grade(answer, opts, named)
+        if single and verdict.method != "invalid":
+            verdict = verdict.with_note(SINGLE_NOTE)
         return verdict.with_note(BOOLEAN_NOTE) if read_boolean else verdict
 
     def _grade(self, answer: Any, opts: Options, named: list[Named]) -> Verdict:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 
 from grader.key.wire import Unsupported, WireError, from_wire
 from grader.key.entries import is_tag
-from grader.key.outputs import describe_args, output_matches, shape_of, shape_text, short_value
+from grader.key.outputs import describe_args, output_matches, shape_text, short_value
 
 __all__ = ["grade"]
 
@@ -88,7 +90,7 @@ def _grade_private(value: Any, entry: Mapping[str, Any]) -> Any:
     var = from_wire(entry["var"]) if entry.get("var") is not None else None
     return compare(
         value, reference, kind=entry["kind"], var=var, rtol=entry["rtol"], atol=entry["atol"],
-        mistakes=_decode_mistakes(entry) or None, partial=bool(entry.get("partial")),
+        mistakes=_decode_mistakes(entry) or None, partial=bool(entry.get("partial")), layout=entry.get("layout"),
     )
 
 
@@ -121,13 +123,40 @@ def _grade_function(answer: Any, entry: Mapping[str, Any]) -> Any:
         if problem and first_bad is None:
             first_bad = (i, problem)
     if first_bad is None:
-        return Verdict.right(f"Your function gives the right result on all {len(inputs)} test inputs.", "numeric")
+        text = f"Your function gives the right result on all {len(inputs)} test inputs."
+        if getattr(judge, "orientation_deferred", False):
+            from grader.core.shapes import CONVENTION
+
+            return Verdict.right(text + " Whether a row or a column is expected is checked at grading ("
+                                 + CONVENTION + ").", "numeric", exact_check="at grading")
+        return Verdict.right(text, "numeric")
     for mistake in entry.get("mistakes", []):
         if judge.is_mistake(mistake, results):
             return Verdict.wrong(mistake["message"], "numeric", mistake["id"], failed_input=first_bad[0])
     i, message = first_bad
     return Verdict.wrong(message, "numeric", None, failed_input=i,
                          counterexample={"input": describe_args(inputs[i])})
+
+
+def fit_layout(out: Any, ref: Any, layout: str | None) -> tuple[Any, str]:
+    """(the output, "") when its shape is the reference's or equivalent under the question's layout
+    (``grader.core.shapes``; then read in the reference's shape), else (out, why it is refused)."""
+    from grader.core.shapes import DEFAULT_LAYOUT, align, mismatch_sentence, value_shape
+
+    a, e = value_shape(out), value_shape(ref)
+    if a == e:
+        return out, ""
+    if a is None or e is None:
+        return out, f"your function returned {shape_text(out)}, but {shape_text(ref)} is expected."
+    how = align(a, e, layout or DEFAULT_LAYOUT)
+    if how == "note":
+        try:
+            arr = np.asarray(out, dtype=float)
+            return (float(arr.reshape(-1)[0]) if e == () else arr.reshape(e)), ""
+        except (TypeError, ValueError):
+            return out, f"your function returned {shape_text(out)}, but {shape_text(ref)} is expected."
+    sentence = mismatch_sentence(a, e, layout or DEFAULT_LAYOUT, "your function's result")
+    return out, sentence[0].lower() + sentence[1:]
 
 
 class _PrivateFunctionJudge:
@@ -139,9 +168,9 @@ class _PrivateFunctionJudge:
         ref = self.refs[i]
         if out is None:
             return f"On the input {describe_args(self.entry['inputs'][i])} your function returned None."
-        if shape_of(out) != shape_of(ref):
-            return (f"On the input {describe_args(self.entry['inputs'][i])} your function returned "
-                    f"{shape_text(out)}, but {shape_text(ref)} is expected.")
+        out, refused = fit_layout(out, ref, self.entry.get("layout"))
+        if refused:
+            return f"On the input {describe_args(self.entry['inputs'][i])} {refused}"
         if output_matches(out, ref, self.entry):
             return None
         return (f"On the input {describe_args(self.entry['inputs'][i])} your function returned "
@@ -156,7 +185,8 @@ class _PrivateFunctionJudge:
                 return False
             if "ok" in r:
                 a, b = from_wire(r["ok"]), from_wire(mr["ok"])
-                if shape_of(a) != shape_of(b) or not output_matches(a, b, self.entry):
+                a, refused = fit_layout(a, b, self.entry.get("layout"))
+                if refused or not output_matches(a, b, self.entry):
                     return False
         return True
 

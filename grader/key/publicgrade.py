@@ -55,11 +55,25 @@ def grade_public(value: Any, entry: Mapping[str, Any]) -> Any:
 
 
 def _grade_public(value: Any, entry: Mapping[str, Any]) -> Any:
+    symbols = symbols_of(entry)
+    kind = entry["kind"]
+    single = False
+    if kind != "array":  # a 1 x 1 matrix where a scalar is asked: its entry, as the core reads it
+        from grader.core.shapes import DEFAULT_LAYOUT, single_entry
+
+        value, single = single_entry(value, entry.get("layout") or DEFAULT_LAYOUT)
+    if single:
+        from grader.core.shapes import SINGLE_NOTE
+
+        verdict = _grade_public_value(value, entry, symbols, kind)
+        return verdict.with_note(SINGLE_NOTE) if verdict.method != "invalid" else verdict
+    return _grade_public_value(value, entry, symbols, kind)
+
+
+def _grade_public_value(value: Any, entry: Mapping[str, Any], symbols: Mapping[str, sp.Symbol], kind: str) -> Any:
     from grader.core.answers import BOOLEAN_NOTE, InvalidAnswer, boolean_as_number
 
     Verdict = verdict_class()
-    symbols = symbols_of(entry)
-    kind = entry["kind"]
     read_boolean = False
     if kind == "number":  # "1 for yes": True is read as 1, as the core does
         value, read_boolean = boolean_as_number(value)
@@ -129,6 +143,51 @@ def _ce(entry: Mapping[str, Any], vals: Sequence[float | None], bad: Sequence[in
     return sentence, details
 
 
+# Exact constants a tolerance cannot tell from the exact value: the private key decides such an answer
+# by exact arithmetic (``grader.core.exactness``), which the fingerprints cannot do.
+EXACT_STAKE_DIGITS = 1000      # a rational with a numerator or denominator beyond this (314159/100000)
+EXACT_STAKE_MAGNITUDE = 1e-5   # a constant term this small next to 1 (exp(-20), 10**-7)
+EXACT_AT_GRADING = (
+    "Your answer agrees with the correct one at every point checked. It contains exact constants that a "
+    "tolerance cannot judge (such as {what}), so the exact check at grading decides: make sure no "
+    "constant is a rounded value."
+)
+
+
+def exact_stake(expr: sp.Expr) -> str | None:
+    """The constant of an exact answer whose exactness only the private key can judge, or None.
+
+    Why: within the tolerance, ``314159/100000*x`` and ``pi*x`` share every fingerprint, but the
+    private key, holding the exact reference, rejects the first as an exact slip. The public key
+    cannot know the reference exactly, so for answers where an exact slip is possible at all (long
+    rationals, tiny constant terms) it says that grading decides instead of promising "Correct.".
+    """
+    if not isinstance(expr, sp.Basic) or not expr.free_symbols or expr.has(sp.Float):
+        return None
+    for atom in expr.atoms(sp.Rational):
+        if max(abs(atom.p), abs(atom.q)) > EXACT_STAKE_DIGITS:
+            return sp.sstr(atom)
+    for term in sp.Add.make_args(sp.expand_mul(expr)) if expr.is_Add else ():
+        coeff = term.as_independent(*expr.free_symbols)[0]
+        if coeff.is_number and coeff != 0:
+            try:
+                if abs(complex(sp.N(coeff, 15))) < EXACT_STAKE_MAGNITUDE:
+                    return sp.sstr(coeff)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _right(exprs: Sequence[Any], notes: str = "") -> Any:
+    """"Correct." -- or, for an exact answer whose exactness only grading can judge, said so."""
+    Verdict = verdict_class()
+    for e in exprs:
+        what = exact_stake(e)
+        if what is not None:
+            return Verdict.right(EXACT_AT_GRADING.format(what=what) + notes, "numeric", exact_check="at grading")
+    return Verdict.right("Correct." + notes, "numeric")
+
+
 def _match_or_named(entry: Mapping[str, Any], vals: Sequence[float | None], what: str,
                     expr: sp.Expr | None = None, noun: str = "the correct value") -> tuple[Any, str, dict]:
     """The steps every scalar check starts with: a verdict when the values match the reference or a
@@ -136,7 +195,7 @@ def _match_or_named(entry: Mapping[str, Any], vals: Sequence[float | None], what
     Verdict = verdict_class()
     ok, bad = fpm.match_scalar(entry["salt"], "r", entry["fp"], vals, *_tols(entry))
     if ok:
-        return Verdict.right("Correct.", "numeric"), "", {}
+        return _right([expr] if expr is not None else []), "", {}
     ce, details = _ce(entry, vals, bad, what, expr, noun)
     m = _named(entry, vals)
     if m is not None:
@@ -304,13 +363,13 @@ def _grade_array_entries(shape: tuple[int, ...], raw: list[Any], entry: Mapping[
     except InvalidAnswer as exc:
         return Verdict.invalid(exc.message, exc.reason)
     vals = [values_at(e, points) for e in elems]
-    align = _align(tuple(shape), ref_shape)
+    align = _align(tuple(shape), ref_shape, entry.get("layout"))
     if align == "bad":
         return _wrong_shape(tuple(shape), elems, vals, entry)
     notes = " Note: you gave an array of shape {}; it was read as a vector.".format(tuple(shape)) if align == "note" else ""
     wrong = [j for j, v in enumerate(vals) if not _entry_ok(tols, salt, f"r[{j}]", fp["elems"][j], v, elems[j])]
     if not wrong:
-        return Verdict.right("Correct." + notes, "numeric")
+        return _right(elems, notes)
     details = {"wrong_entries": [list(unravel(j, ref_shape)) for j in wrong], "index_base": 0}
     m = _named_array(entry, tuple(shape), elems, vals)
     if m is not None:
@@ -380,16 +439,11 @@ def _entries(shape: tuple[int, ...], raw: list[Any], symbols: Mapping[str, sp.Sy
     return read_entries(shape, raw, symbols)
 
 
-def _align(shape: tuple[int, ...], ref: tuple[int, ...]) -> str | None:
-    if shape == ref:
-        return None
-    flat_e = len(ref) == 1 or (len(ref) == 2 and 1 in ref)
-    flat_a = len(shape) == 1 or (len(shape) == 2 and 1 in shape)
-    if flat_e and flat_a and int(np.prod(ref)) == int(np.prod(shape)):
-        if len(ref) == 2 and len(shape) == 2:
-            return "bad"
-        return "note"
-    return "bad"
+def _align(shape: tuple[int, ...], ref: tuple[int, ...], layout: str | None = None) -> str | None:
+    """The core's shape policy (``grader.core.shapes.align``) under the question's layout."""
+    from grader.core.shapes import DEFAULT_LAYOUT, align
+
+    return align(shape, ref, layout or DEFAULT_LAYOUT)
 
 
 def _named_array(entry: Mapping[str, Any], shape: tuple[int, ...], elems: list[sp.Expr],
@@ -423,9 +477,12 @@ def _wrong_shape(shape: tuple[int, ...], elems: list[sp.Expr], vals: list[list[f
         r, c = ref_shape
         if all(_entry_ok(tols, salt, f"r[{i * c + j}]", fp["elems"][i * c + j], vals[j * r + i], elems[j * r + i])
                for i in range(r) for j in range(c)):
+            from grader.core.shapes import CONVENTION
+
+            rule = f" ({CONVENTION})" if 1 in shape and (entry.get("layout") or "convention") == "convention" else ""
             return Verdict.wrong(
-                f"Your answer is the transpose of the correct one: it has shape {shape}, the correct one {ref_shape}.",
-                "numeric", "transposed", **details)
+                f"Your answer is the transpose of the correct one: it has shape {shape}, the correct one "
+                f"{ref_shape}{rule}.", "numeric", "transposed", **details)
     vec_a = len(shape) == 1 or 1 in shape
     vec_e = len(ref_shape) == 1 or 1 in ref_shape
     if n_a == n_e - 1 and vec_a and vec_e:
@@ -441,9 +498,10 @@ def _wrong_shape(shape: tuple[int, ...], elems: list[sp.Expr], vals: list[list[f
             f"Your answer has {n_a} {'entry' if n_a == 1 else 'entries'}, but {describe_shape(ref_shape)} is expected: "
             "a component is missing.",
             "invalid", "missing_component", **details)
-    return Verdict.wrong(
-        f"Your answer has shape {shape} ({describe_shape(shape)}), but {describe_shape(ref_shape)} "
-        f"(shape {ref_shape}) is expected.", "invalid", None, **details)
+    from grader.core.shapes import DEFAULT_LAYOUT, mismatch_sentence
+
+    return Verdict.wrong(mismatch_sentence(shape, ref_shape, entry.get("layout") or DEFAULT_LAYOUT), "invalid",
+                         None, **details)
 
 
 # --- function questions --------------------------------------------------------------------------------
@@ -453,6 +511,9 @@ class FunctionJudge:
     def __init__(self, entry: Mapping[str, Any]) -> None:
         self.entry = entry
         self.salt = entry["salt"]
+        # a row or column result checked against a fingerprint without the reference's own shape: the
+        # orientation is left to grading (said in the verdict), never promised
+        self.orientation_deferred = False
 
     def _match(self, path: str, fp: Mapping[str, Any], out: Any) -> str | None:
         """None when ``out`` matches ``fp``; else a short reason ('shape' or 'value')."""
@@ -470,8 +531,15 @@ class FunctionJudge:
             return "type"
         if isinstance(out, (bool, np.bool_)) or out is None:
             return "type"
-        if norm_shape(arr.shape) != tuple(fp["shape"]):
+        if "s" in fp:  # the output's own shape: the core's shape policy applies (grader.core.shapes)
+            from grader.core.shapes import DEFAULT_LAYOUT, align
+
+            if align(tuple(arr.shape), tuple(fp["s"]), self.entry.get("layout") or DEFAULT_LAYOUT) == "bad":
+                return "shape"
+        elif norm_shape(arr.shape) != tuple(fp["shape"]):
             return "shape"
+        elif arr.ndim == 2 and 1 in arr.shape and arr.size > 1:
+            self.orientation_deferred = True
         for j, (f, v) in enumerate(zip(fp["elems"], arr.reshape(-1))):
             v = float(v)
             if len(f) == 1:
