@@ -87,3 +87,18 @@ def test_the_committed_public_key_cannot_be_fitted(assignment, qid, unknowns):
     fb = entry.get("feedback")
     for index in range(len(fb["values"]) if fb else 0):
         assert len(_stored(fb, index)) < unknowns, (qid, fb)
+
+
+def test_a_question_s_per_variable_domain_reaches_the_public_key():
+    from grader.key.entries import make_question_record
+    from grader.key.publicbuild import build_public_entry
+
+    z = sp.Symbol("z", real=True)
+    record = make_question_record("bce_probe", 1 / (1 + sp.exp(-z)) - y, kind=None, var=None, rtol=1e-6, atol=1e-9,
+                                  mistakes=None, inputs=None, domain={y: (0, 1)}, plot=None,
+                                  call=lambda fn, args, timeout: ("ok", fn(*args)))
+    assert record["domain"] == {"y": [0.0, 1.0]}
+    public = build_public_entry(record, "probe")
+    assert public["domain"] == {"y": [0.0, 1.0]}
+    points = public["feedback"]["points"]
+    assert points and all(0.0 <= p["y"] <= 1.0 for p in points)
