@@ -74,8 +74,8 @@ FITTED = [
     ("06_matrix_calculus", "grad_quadratic", 3),   # each entry affine in x1, x2
     ("07_autodiff_learning", "linearisation", 3),  # affine in x, y
     ("07_autodiff_learning", "taylor_log", 3),     # a quadratic in x
-    ("05_gradient_descent", "dL_dw", 2),           # affine in w, b
-    ("05_gradient_descent", "dL_db", 2),
+    ("05_gradient_descent", "dL_dw", 3),           # affine in w, b
+    ("05_gradient_descent", "dL_db", 3),
     ("02_derivatives", "limit_definition", 1),     # c * x
     ("01_sums_products", "closed_form_linear", 3), # a quadratic in m
 ]
