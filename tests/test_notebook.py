@@ -61,7 +61,8 @@ def test_wrong_expression_gives_the_correct_value_at_a_feedback_point_once(in_ex
 
     key = json.loads((in_exercise / "calcgrade_public.json").read_text())["questions"]["chain_rule"]
     fb, sample = key["feedback"], key["sample"]
-    assert len(fb["points"]) == 3 and not [p for p in fb["points"] if p in sample]
+    # 6x(x**2 + 1)**2 has three terms once expanded: two values, too few to fit its coefficients
+    assert len(fb["points"]) == 2 and not [p for p in fb["points"] if p in sample]
     r = check("chain_rule", x**2)
     p0, v0 = fb["points"][0]["x"], fb["values"][0][0]
     want = f"Not quite. At x = {p0:.4g} your answer is {p0**2:.4g} but the correct value is {v0:.4g}."

@@ -122,6 +122,16 @@ def _is_none_result(r: Mapping[str, Any]) -> bool:
     return isinstance(ok, dict) and ok.get("$") in ("none", "ellipsis")
 
 
+def _domain_wire(domain: Any) -> Any:
+    """``(lo, hi)``: the plot's window for the variable; ``{"s": (0, 1), ...}``: where each named variable
+    lives (a probability, a label), so feedback points and plots stay inside it."""
+    if domain is None:
+        return None
+    if isinstance(domain, Mapping):
+        return {str(getattr(k, "name", k)): [float(v[0]), float(v[1])] for k, v in domain.items()}
+    return [float(domain[0]), float(domain[1])]
+
+
 # --- records made by question() while the solutions run ---------------------------------------------
 def infer_kind(reference: Any) -> str:
     if callable(reference) and not isinstance(reference, sp.Basic):
@@ -136,7 +146,7 @@ def infer_kind(reference: Any) -> str:
 def make_question_record(
     qid: str, reference: Any, *, kind: str | None, var: Any, rtol: float, atol: float,
     mistakes: Mapping[str, tuple[Any, str]] | None, inputs: Sequence[Any] | None,
-    domain: Sequence[float] | None, plot: str | None, call: Callable[..., tuple[str, Any]],
+    domain: Sequence[float] | Mapping[Any, Sequence[float]] | None, plot: str | None, call: Callable[..., tuple[str, Any]],
     tests: Sequence[tuple[Any, bool | str]] | None = None, hints: Sequence[str] | None = None,
     partial: bool = False,
 ) -> dict[str, Any]:
@@ -155,7 +165,7 @@ def make_question_record(
     rec: dict[str, Any] = {
         "qid": qid, "kind": kind, "rtol": float(rtol), "atol": float(atol),
         "var": None if var is None else to_wire(var),
-        "domain": None if domain is None else [float(domain[0]), float(domain[1])],
+        "domain": _domain_wire(domain),
         "plot": plot, "mistakes": [],
     }
     if kind == "function":

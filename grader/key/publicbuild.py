@@ -61,7 +61,7 @@ def build_public_entry(entry: Mapping[str, Any], assignment: str) -> dict[str, A
     pub["sample"] = points if symbols else []
     # the reference's values at a few other points: the self-check names the correct value there
     feedback = build_feedback([e if e.free_symbols else None for e in ref_entries] if kind == "array" else checked,
-                              ordered, qid, points)
+                              ordered, qid, points, kind=kind, domain=entry.get("domain"))
     if feedback is not None:
         pub["feedback"] = feedback
     pub["fp"] = value_fp(salt, "r", reference, kind, symbols, points, var_name, rtol, atol)

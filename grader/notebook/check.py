@@ -84,7 +84,7 @@ def question(
     atol: float = 1e-9,
     mistakes: dict[str, tuple[Any, str]] | None = None,
     inputs: list[Any] | None = None,
-    domain: tuple[float, float] | None = None,
+    domain: tuple[float, float] | dict[Any, tuple[float, float]] | None = None,
     plot: str | None = None,
     tests: list[tuple[Any, bool | str]] | None = None,
     hints: list[str] | None = None,
@@ -93,6 +93,8 @@ def question(
     """Declare the reference answer of question ``qid`` and its grading options.
 
     A no-op unless the key builder runs the notebook (``CALCGRADE_RECORD`` is set).
+    ``domain``: a pair is the plot's window; a dict ``{"s": (0, 1)}`` says where each named variable lives
+    (a probability, a label), so the public key's feedback points and the plot stay inside it.
     """
     record = os.environ.get(RECORD_ENV)
     if not record:

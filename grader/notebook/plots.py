@@ -121,7 +121,7 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
     lo, hi = _domain(entry, var_name, fixed, symbols[var_name])
     for mark in details.get("feedback_points") or []:  # the correct values must be in the window
         v = (mark.get("point") or {}).get(var_name)
-        if v is not None and abs(float(v)) <= 50 and not entry.get("domain"):
+        if v is not None and abs(float(v)) <= 50 and _var_domain(entry, var_name) is None:
             lo, hi = min(lo, float(v) - 0.25), max(hi, float(v) + 0.25)
     xs = np.linspace(lo, hi, 200)
 
@@ -198,8 +198,9 @@ def _correct_marks(details: Mapping[str, Any], var: str, others: Mapping[sp.Symb
 
 def _domain(entry: Mapping[str, Any], var: str, fixed: Mapping[str, float], sym: sp.Symbol) -> tuple[float, float]:
     """The author's domain, else a window around the origin that includes the counterexample."""
-    if entry.get("domain"):
-        return float(entry["domain"][0]), float(entry["domain"][1])
+    own = _var_domain(entry, var)
+    if own is not None:
+        return own
     lo, hi = (0.05, 4.0) if (sym.is_positive or sym.is_nonnegative) else (-3.0, 3.0)
     x0 = fixed.get(var)
     if x0 is not None and abs(float(x0)) <= 50:
@@ -207,6 +208,16 @@ def _domain(entry: Mapping[str, Any], var: str, fixed: Mapping[str, float], sym:
         if sym.is_positive:
             lo = max(lo, 1e-3)
     return lo, hi
+
+
+def _var_domain(entry: Mapping[str, Any], var: str) -> tuple[float, float] | None:
+    """The author's window for ``var``: a pair for the question's variable, or ``{name: pair}``."""
+    dom = entry.get("domain")
+    if isinstance(dom, Mapping):
+        dom = dom.get(var)
+    if not dom:
+        return None
+    return float(dom[0]), float(dom[1])
 
 
 def _clip(ax: Any, *curves: np.ndarray) -> None:
