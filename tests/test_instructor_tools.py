@@ -218,6 +218,84 @@ def test_nbgraders_own_refusal_is_read_from_its_log():
     assert releasecheck.summarise_nbgrader_log("", "fallback") == "fallback"
 
 
+def _released(tmp: Path, cells: list, metadata: dict | None = None) -> Path:
+    folder = tmp / "exercises" / "a1"
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=metadata or {})
+    nbformat.write(nb, str(folder / "nb.ipynb"))
+    return folder
+
+
+def test_prose_about_solutions_is_not_answer_bearing(tmp_path):
+    """The starter explains `question(...)` and `### BEGIN SOLUTION` in Markdown: that is no leak."""
+    prose = nbformat.v4.new_markdown_cell("Declare with `question(qid, reference)` inside\n`### BEGIN SOLUTION`.")
+    code = nbformat.v4.new_code_cell("from grader import check, question\n# question(...) is in the solutions\n"
+                                     "s = 'question(1)'\nd = ...")
+    _released(tmp_path, [prose, code])
+    (tmp_path / "exercises" / "a1" / "calcgrade_public.json").write_text('{"questions": {"q": {"seed": 1}}}')
+    assert releasecheck.answer_bearing_files(tmp_path) == []
+
+
+def test_real_solution_code_is_named_by_file_and_cell(tmp_path):
+    declared = nbformat.v4.new_code_cell("d = 2*x\nquestion('chain', d)", metadata=make_course._meta(
+        solution=True, grade_id="ans_chain"))
+    region = nbformat.v4.new_code_cell("e = ...\n### BEGIN SOLUTION\ne = 1\n### END SOLUTION")
+    shown = nbformat.v4.new_code_cell("f = ...", outputs=[nbformat.v4.new_output(
+        "execute_result", data={"text/plain": "2*x"}, execution_count=1)])
+    meta = nbformat.v4.new_code_cell("g = ...", metadata={"calcgrade": {"reference": "2*x"}})
+    magic = nbformat.v4.new_code_cell("%time h = 1\ngrader.question('h', 1)")
+    folder = _released(tmp_path, [declared, region, shown, meta, magic])
+    (folder / "calcgrade_public.json").write_text('{"questions": {"q": {"reference": "2*x"}}}')
+    (folder / "copy.json").write_text('{"format": "calcgrade-private-key/1", "questions": {}}')
+    (folder / "data.csv").write_text("1,2\n")
+    found = releasecheck.answer_bearing_files(tmp_path)
+    assert found == [
+        "exercises/a1/calcgrade_public.json: the public key holds a reference answer",
+        "exercises/a1/copy.json: a key file holds a reference answer",
+        "exercises/a1/data.csv: not a notebook or the public key",
+        "exercises/a1/nb.ipynb, cell 1 (ans_chain): line 2 declares a question (`question(...)` holds the reference)",
+        "exercises/a1/nb.ipynb, cell 2: a `### BEGIN SOLUTION` line (the solution region was not removed)",
+        "exercises/a1/nb.ipynb, cell 3: an output kept from running the solutions (a release clears them)",
+        "exercises/a1/nb.ipynb, cell 4: the cell's metadata holds a reference answer",
+        "exercises/a1/nb.ipynb, cell 5: line 2 declares a question (`question(...)` holds the reference)",
+    ]
+
+
+def test_the_key_is_stale_after_what_changes_grades_not_after_prose(tmp_path):
+    from grader.course.release.keybuild import solutions_digest
+
+    root = _course(tmp_path)
+    path = root / "solutions" / "fx_basics" / "basics.ipynb"
+    before = solutions_digest(root, "fx_basics")
+
+    def edit(change) -> str:
+        nb = nbformat.read(str(path), as_version=4)
+        change(nb)
+        nbformat.write(nb, str(path))
+        return solutions_digest(root, "fx_basics")
+
+    def prose(nb):
+        md = [c for c in nb.cells if c.cell_type == "markdown"]
+        md[0].source += " (a typo fixed)"
+        nb.cells.append(nbformat.v4.new_markdown_cell("A new remark."))
+    assert edit(prose) == before  # prose: a release stays valid
+    (root / "solutions" / "fx_basics" / "calcgrade_public.json").write_text("{}")  # the key build's own output
+    assert solutions_digest(root, "fx_basics") == before
+
+    def points(nb):
+        next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")).metadata["nbgrader"]["points"] += 1
+    assert edit(points) != before
+    after_points = solutions_digest(root, "fx_basics")
+
+    def declaration(nb):
+        cell = next(c for c in nb.cells if "question(" in c.source)
+        cell.source = cell.source.replace("question(", "question(  ", 1)
+    assert edit(declaration) != after_points
+    after_declaration = solutions_digest(root, "fx_basics")
+    (root / "solutions" / "fx_basics" / "helpers.py").write_text("SCALE = 2\n")  # a module the solutions import
+    assert solutions_digest(root, "fx_basics") != after_declaration
+
+
 # --------------------------------------------------------------------------- progress in a log
 
 
