@@ -96,3 +96,119 @@ def test_the_demo_runs_from_an_empty_folder_and_removes_its_folder(installed, tm
     removed = re.search(r"Removed the demo folder (\S+) \(keep it with --keep DIR\)\.", out)
     assert removed and not Path(removed.group(1)).exists()
     assert not list(empty.iterdir())  # nothing was written where the demo was run
+
+
+# --------------------------------------------------------------------------- an instructor's first hour
+# What each sample student writes in the released starter's answer cells (grade id -> source).
+_RIGHT = {
+    "ans_chain_rule": "d_chain = 6*x*(x**2 + 1)**2",
+    "ans_sum_value": "total = sum(range(1, 11))",
+    "ans_closed_form": "closed = m*(m + 1)/2",
+    "ans_integral_x2": "F = x**3/3",
+    "ans_gradient": "grad_f = sp.Matrix([2*x*y + 3*y**2, x**2 + 6*x*y])",
+    "ans_mse": "def mse(y, yhat):\n    return float(np.mean((np.asarray(y) - np.asarray(yhat))**2))",
+    "ans_train": "def train(lr):\n    w, out = 0.0, []\n    for _ in range(20):\n        out.append((w - 3)**2)\n"
+                 "        w -= lr * 2*(w - 3)\n    return np.array(out)",
+    "ans_central": "def central(f, a):\n    return (f(a + 1e-5) - f(a - 1e-5)) / 2e-5",
+}
+_STUDENTS = {
+    "ana": dict(_RIGHT),
+    "bob": dict(_RIGHT, ans_chain_rule="d_chain = 3*(x**2 + 1)**2",          # a named mistake: 0 of 2
+                ans_sum_value="total = summ(range(1, 11))",                    # raises NameError: 0 of 1
+                ans_closed_form="while True:\n    pass\nclosed = m*(m + 1)/2"),  # an endless loop: 0 of 1
+    "cleo": None,                                                              # hands in a file that is no notebook
+}
+
+
+def test_an_instructors_first_hour_from_a_plain_install(installed, tmp_path):
+    """init -> release -> fetch/submit -> collect -> autograde -> generate_feedback -> export -> report, in an
+    empty folder with the installed package only, each step the command an instructor types."""
+    import csv
+    import json
+    import shutil
+
+    bin_dir, env, _ = installed
+    calcgrade, python = str(bin_dir / "calcgrade"), str(bin_dir / "python")
+
+    def run(args: list[str], cwd: Path, timeout: int = 600, status: int = 0) -> subprocess.CompletedProcess:
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+        assert proc.returncode == status, f"{args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        return proc
+
+    run([calcgrade, "init", "course"], tmp_path)
+    course = tmp_path / "course"
+    released = run([calcgrade, "release", "00_starter"], course)  # with every check on: the starter is no leak
+    assert "✓ 00_starter released: 8 questions, 12 points" in released.stdout
+    assert "published to nbgrader's exchange" in released.stdout
+    for sid, first, last in [("ana", "Ana", "Lima"), ("bob", "Bob", "Okafor"), ("cleo", "Cleo", "Dubois"),
+                             ("dan", "Dan", "Moreau")]:  # dan is enrolled and never submits
+        run([python, "-m", "nbgrader", "db", "student", "add", sid, f"--first-name={first}", f"--last-name={last}",
+             f"--email={sid}@example.edu"], course)
+
+    for student, answers in _STUDENTS.items():
+        home = tmp_path / "home" / student
+        home.mkdir(parents=True)
+        (home / "nbgrader_config.py").write_text(
+            f"c = get_config()\nc.Exchange.root = {str(course / 'exchange')!r}\n"
+            "c.CourseDirectory.course_id = 'calculus-for-ml'\n")
+        run([python, "-m", "nbgrader", "fetch_assignment", "00_starter"], home)
+        path = home / "00_starter" / "starter.ipynb"
+        if answers is None:
+            path.write_text('{"cells": [', encoding="utf-8")
+        else:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            for cell in nb["cells"]:
+                gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+                if gid in answers:
+                    cell["source"] = answers[gid]
+            path.write_text(json.dumps(nb), encoding="utf-8")
+        run([python, "-m", "nbgrader", "submit", "00_starter", f"--student={student}"], home)
+    run([python, "-m", "nbgrader", "collect", "00_starter"], course)
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["ana", "bob", "cleo"]
+
+    graded = run([calcgrade, "autograde", "00_starter"] + ([] if shutil.which("bwrap") else ["--no-sandbox"]),
+                 course, timeout=900, status=1)  # 1: a submission failed
+    rows = {line.split()[0]: line.split()[1] for line in graded.stdout.splitlines()
+            if line.split() and line.split()[0] in ("ana", "bob", "cleo")}
+    assert rows == {"ana": "12/12", "bob": "8/12", "cleo": "failed"}, graded.stdout
+
+    run([python, "-m", "nbgrader", "generate_feedback", "00_starter"], course)
+    page = (course / "feedback" / "bob" / "00_starter" / "starter.html").read_text(encoding="utf-8")
+    assert "a value of type" not in page
+    assert "Not graded: your answer cell raised NameError" in page and "summ(range(1, 11))" in page
+    assert "Not graded: your answer cell was stopped at the time limit" in page and "while True:" in page
+
+    for fmt in ("nbgrader", "canvas", "moodle"):
+        out = run([calcgrade, "export", "--format", fmt, "-o", str(tmp_path / f"{fmt}.csv")], course)
+        assert "cleo: not graded" in out.stdout
+    with open(tmp_path / "nbgrader.csv", newline="") as fh:
+        table = {r["student_id"]: r for r in csv.DictReader(fh)}
+    assert {s: (r["score"], r["max_score"], r["status"]) for s, r in table.items()} == {
+        "ana": ("12", "12", "graded"), "bob": ("8", "12", "graded"), "cleo": ("", "12", "not graded"),
+        "dan": ("", "12", "not submitted")}
+    assert "not valid JSON" in table["cleo"]["reason"]
+
+    # Canvas's gradebook import: the five identity columns, a Points Possible row, then one row per student;
+    # an empty cell leaves the grade as it is (never a 0 for an ungraded submission)
+    with open(tmp_path / "canvas.csv", newline="") as fh:
+        canvas = list(csv.reader(fh))
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "00_starter"]
+    assert canvas[1][0] == "Points Possible" and canvas[1][5] == "12"
+    assert {r[3]: (r[0], r[5]) for r in canvas[2:]} == {
+        "ana": ("Lima, Ana", "12"), "bob": ("Okafor, Bob", "8"), "cleo": ("Dubois, Cleo", ""),
+        "dan": ("Moreau, Dan", "")}
+    # Moodle's CSV grade import: an identifier column to map (username, ID number or email), a grade column
+    # (a plain decimal, or empty for "no grade") and its feedback column
+    with open(tmp_path / "moodle.csv", newline="") as fh:
+        moodle = list(csv.DictReader(fh))
+    assert {"Username", "ID number", "Email address", "00_starter", "00_starter (feedback)"} <= set(moodle[0])
+    by_user = {r["Username"]: r for r in moodle}
+    assert [by_user[s]["00_starter"] for s in ("ana", "bob", "cleo", "dan")] == ["12", "8", "", ""]
+    assert by_user["cleo"]["00_starter (feedback)"].startswith("not graded: starter.ipynb is not a notebook")
+    assert by_user["ana"]["Email address"] == "ana@example.edu"
+
+    report = run([calcgrade, "report", "00_starter"], course)
+    html = (course / "reports" / "00_starter.html").read_text(encoding="utf-8")
+    assert "reports/00_starter.html" in report.stdout
+    assert "forgot_inner_derivative" in html and "not valid JSON" in html
