@@ -44,6 +44,10 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     # the fresh environment first; the project's scripts (alembic, which nbgrader runs) after it
     env["PATH"] = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), env.get("PATH", "")])
+    # the dependencies' data files (nbconvert's page templates) live under the project environment's prefix,
+    # where a real install would have put them into the fresh one
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in [str(Path(sys.prefix) / "share" / "jupyter"),
+                                                      env.get("JUPYTER_PATH", "")] if p)
     return bin_dir, env, wheel
 
 
