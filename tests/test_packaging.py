@@ -84,7 +84,7 @@ def test_version_and_init_from_an_empty_folder(installed, tmp_path):
     assert (tmp_path / "my-course" / "nbgrader_config.py").read_bytes() == (ROOT / "nbgrader_config.py").read_bytes()
 
 
-def test_the_demo_runs_from_an_empty_folder_and_removes_its_folder(installed, tmp_path):
+def test_the_demo_runs_from_an_empty_folder_and_keeps_its_pages_in_a_folder_it_names(installed, tmp_path):
     bin_dir, env, _ = installed
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -97,8 +97,22 @@ def test_the_demo_runs_from_an_empty_folder_and_removes_its_folder(installed, tm
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("perfect ", "blank "))}
     full = rows["perfect"][-1]
     assert full.split("/")[0] == full.split("/")[1] != "0" and rows["blank"][-1].startswith("0/")
-    removed = re.search(r"Removed the demo folder (\S+) \(keep it with --keep DIR\)\.", out)
-    assert removed and not Path(removed.group(1)).exists()
+    assert " students x " not in out and re.search(r"\d+ submissions of 1 assignment by \d+ students", out)
+    kept = re.search(r"The report, the feedback pages and grades.csv are in (\S+) \(the scratch course folder "
+                     r"(\S+) was removed; --keep DIR keeps it all\)\.", out)
+    assert kept and out.rstrip().endswith(kept.group(0))  # named at the very end
+    results, scratch = Path(kept.group(1)), Path(kept.group(2))
+    try:
+        assert not scratch.exists()
+        assert "<h2>Questions</h2>" in (results / "reports" / "00_starter.html").read_text(encoding="utf-8")
+        assert (results / "reports" / "course.html").is_file()
+        assert (results / "feedback" / "perfect" / "00_starter" / "starter.html").is_file()
+        assert "status,reason" in (results / "grades.csv").read_text(encoding="utf-8").splitlines()[0]
+        assert sorted(p.name for p in results.iterdir()) == ["feedback", "grades.csv", "reports"]
+    finally:
+        import shutil
+
+        shutil.rmtree(results, ignore_errors=True)
     assert not list(empty.iterdir())  # nothing was written where the demo was run
 
 
