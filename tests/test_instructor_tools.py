@@ -296,6 +296,37 @@ def test_the_key_is_stale_after_what_changes_grades_not_after_prose(tmp_path):
     assert solutions_digest(root, "fx_basics") != after_declaration
 
 
+def test_student_setup_names_the_exchange_and_hides_the_instructor_parts(tmp_path, capsys):
+    root = _course(tmp_path)
+    config = tmp_path / "student" / ".jupyter"
+    (config / "labconfig").mkdir(parents=True)
+    (config / "labconfig" / "page_config.json").write_text('{"disabledExtensions": {"other:plugin": true}}')
+    assert cli(["student-setup", "--course-root", str(root), "--config-dir", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"✓ Jupyter in {config} is set up for the course fx-course")
+    text = (config / "nbgrader_config.py").read_text()
+    assert f"c.Exchange.root = {str(root / 'exchange')!r}" in text and "c.CourseDirectory.course_id = 'fx-course'" in text
+    import json
+
+    page = json.loads((config / "labconfig" / "page_config.json").read_text())
+    assert page["disabledExtensions"] == {"other:plugin": True, "@jupyter/nbgrader:formgrader": True,
+                                         "@jupyter/nbgrader:create-assignment": True,
+                                         "@jupyter/nbgrader:course-list": True}  # the student's own setting kept
+    assert set(page["lockedExtensions"]) == set(page["disabledExtensions"]) - {"other:plugin"}
+    server = json.loads((config / "jupyter_server_config.json").read_text())
+    assert server == {"ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": False,
+                                                            "nbgrader.server_extensions.course_list": False}}}
+    # run again: the same files; someone else's nbgrader_config.py is never overwritten
+    assert cli(["student-setup", "--exchange", "/srv/ex", "--course-id", "c2", "--config-dir", str(config)]) == 0
+    assert "'/srv/ex'" in (config / "nbgrader_config.py").read_text()
+    (config / "nbgrader_config.py").write_text("c = get_config()\nc.Exchange.root = '/mine'\n")
+    capsys.readouterr()
+    assert cli(["student-setup", "--exchange", "/srv/ex", "--course-id", "c2", "--config-dir", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "nbgrader_config.py exists and was not written by calcgrade" in err and "Traceback" not in err
+    assert "'/mine'" in (config / "nbgrader_config.py").read_text()
+
+
 # --------------------------------------------------------------------------- progress in a log
 
 

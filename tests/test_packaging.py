@@ -164,13 +164,18 @@ def test_an_instructors_first_hour_from_a_plain_install(installed, tmp_path):
         run([python, "-m", "nbgrader", "db", "student", "add", sid, f"--first-name={first}", f"--last-name={last}",
              f"--email={sid}@example.edu"], course)
 
+    setup = re.search(r"students set up their Jupyter once with: (calcgrade student-setup .*)", released.stdout)
+    assert setup, released.stdout
     for student, answers in _STUDENTS.items():
         home = tmp_path / "home" / student
         home.mkdir(parents=True)
-        (home / "nbgrader_config.py").write_text(
-            f"c = get_config()\nc.Exchange.root = {str(course / 'exchange')!r}\n"
-            "c.CourseDirectory.course_id = 'calculus-for-ml'\n")
-        run([python, "-m", "nbgrader", "fetch_assignment", "00_starter"], home)
+        # each student runs the command the release printed, for their own Jupyter configuration folder
+        student_env = dict(env, JUPYTER_CONFIG_DIR=str(home / ".jupyter"))
+        argv = setup.group(1).split()
+        subprocess.run([calcgrade, *argv[1:]], env=student_env, cwd=home, check=True, capture_output=True)
+        proc = subprocess.run([python, "-m", "nbgrader", "fetch_assignment", "00_starter"], env=student_env,
+                              cwd=home, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
         path = home / "00_starter" / "starter.ipynb"
         if answers is None:
             path.write_text('{"cells": [', encoding="utf-8")
@@ -181,7 +186,9 @@ def test_an_instructors_first_hour_from_a_plain_install(installed, tmp_path):
                 if gid in answers:
                     cell["source"] = answers[gid]
             path.write_text(json.dumps(nb), encoding="utf-8")
-        run([python, "-m", "nbgrader", "submit", "00_starter", f"--student={student}"], home)
+        proc = subprocess.run([python, "-m", "nbgrader", "submit", "00_starter", f"--student={student}"],
+                              env=student_env, cwd=home, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
     run([python, "-m", "nbgrader", "collect", "00_starter"], course)
     assert sorted(p.name for p in (course / "submitted").iterdir()) == ["ana", "bob", "cleo"]
 

@@ -277,7 +277,10 @@ def release_main(args: argparse.Namespace) -> int:
         print(f"✓ {assignment} released: {done.questions} questions, {done.points:g} points, "
               f"in {done.exercises} ({done.seconds:.0f} s)")
         if done.published is not None:
+            from grader.course.release.studentsetup import command_for
+
             print(f"  published to nbgrader's exchange: {done.published}")
+            print(f"  students set up their Jupyter once with: {command_for(root)}")
         elif done.publish_problem:
             print(f"  ✗ not published: {done.publish_problem}", file=sys.stderr)
             status = 1
