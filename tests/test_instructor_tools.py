@@ -108,7 +108,7 @@ def test_init_writes_a_fresh_course_that_commands_find(tmp_path, capsys):
     assert source is not None
     names = sorted(d.name for d in (source / "solutions").iterdir() if d.is_dir())
     assert out.startswith(f"✓ a fresh course in {target.resolve()}: nbgrader_config.py and solutions/ "
-                          f"({len(names)} assignments: {', '.join(names)})")
+                          f"({len(names)} assignment{'s' * (len(names) != 1)}: {', '.join(names)})")
     for name in names:
         for nb in (source / "solutions" / name).glob("*.ipynb"):
             assert (target / "solutions" / name / nb.name).read_bytes() == nb.read_bytes()
