@@ -404,15 +404,17 @@ def _answer_cell_text(cells: list, test_index: int, limit: int = 4) -> str:
 
 
 def _not_graded_message(answer: Mapping[str, Any], message: str) -> str:
-    """Why a failed answer cell earned nothing, said for the returned feedback (not "run it again")."""
-    error = str(answer.get("cell_error") or "")
-    if error.startswith("KeyboardInterrupt"):
-        why = "your answer cell was stopped at the time limit before it finished (an endless loop?)"
-    elif error:
-        why = f"your answer cell raised {error}"
-    else:
-        return f"Not graded: {message[:1].lower() + message[1:]}" if message else "Not graded."
-    return f"Not graded: {why}, so it left no answer to grade."
+    """Why a failed answer cell earned nothing, said for the returned feedback: the self-check sentence
+    ("Your answer cell raised NameError: ...; fix it and run it again.") without its advice to re-run."""
+    import re
+
+    why = re.sub(r"[;,.]?\s*fix it and run it again\.?$", "", (message or "").strip()).rstrip(" .;")
+    if not why:
+        return "Not graded: your answer could not be read."
+    why = why[:1].lower() + why[1:]
+    if why.startswith("your answer cell"):
+        return f"Not graded: {why}, so it left no answer to grade."
+    return f"Not graded: {why}."
 
 
 def _display_output(result: QuestionResult, entry: Mapping[str, Any] | None, plots: bool,
