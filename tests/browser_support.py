@@ -212,13 +212,126 @@ def configure_student(home: Path, exchange_root: str, course_id: str) -> None:
     (the course's exchange and id, nbgrader's instructor plugins disabled and locked, its instructor server
     extensions off), run for the server's private config folder.  Call before ``running_jupyterlab(root,
     home)`` with the same ``home``."""
-    import subprocess
-    import sys
-
     proc = subprocess.run([str(Path(sys.executable).parent / "calcgrade"), "student-setup", "--exchange",
                            exchange_root, "--course-id", course_id, "--config-dir", str(home / "config")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _die_with_parent() -> None:
+    """In the server's child process: get SIGTERM if the test process dies.
+
+    Fixtures' ``finally`` covers failures and pytest-timeout; this covers a test process
+    killed outright (SIGKILL, a thread-method timeout), so no JupyterLab is left behind.
+    Kernels follow their server on their own (ipykernel watches its parent).
+    """
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _wait_until_answering(server: JupyterLabServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(
+                f"JupyterLab exited with status {server.proc.returncode} before answering:\n"
+                + server.log_tail()
+            )
+        try:
+            server.api("/api/status")
+            return
+        except (urllib.error.URLError, ConnectionError, OSError) as error:
+            last_error = error
+            time.sleep(0.25)
+    raise TimeoutError(
+        f"JupyterLab did not answer within {timeout:.0f} s ({last_error}):\n" + server.log_tail()
+    )
+
+
+class _PortTaken(RuntimeError):
+    """The free port we picked was taken by someone else before the server bound it."""
+
+
+def _start_jupyterlab(root: Path, env: dict[str, str], token: str, log: Path) -> JupyterLabServer:
+    """Start one server process and wait until it answers; stop it again if it does not."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.terminals_enabled=False",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+    server = JupyterLabServer(f"http://127.0.0.1:{port}", token, root, log, proc)
+    try:
+        _wait_until_answering(server, SERVER_START_TIMEOUT)
+    except BaseException as error:
+        stop_process_tree(proc)
+        if isinstance(error, RuntimeError) and "already in use" in server.log_tail():
+            raise _PortTaken(str(error)) from error
+        raise
+    return server
+
+
+@contextlib.contextmanager
+def running_jupyterlab(root: Path, home: Path) -> Iterator[JupyterLabServer]:
+    """Start JupyterLab on ``root``; always stop it (and its kernels) on exit."""
+    token = secrets.token_hex(16)
+    env = _isolated_env(home)
+    for attempt in range(3):  # another process may grab the port between our probe and the bind
+        try:
+            server = _start_jupyterlab(root, env, token, home / f"jupyterlab-{attempt}.log")
+            break
+        except _PortTaken:
+            if attempt == 2:
+                raise
+    try:
+        yield server
+    finally:
+        stop_process_tree(server.proc)
+
+
+@contextlib.contextmanager
+def chromium_context(profile: Path) -> Iterator[BrowserContext]:
+    """Debian's Chromium, headless, with a fresh profile; always closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            user_data_dir=str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+            timeout=60_000,
+        )
+        try:
+            yield context
+        finally:
+            context.close()
 
 
 # ---------------------------------------------------------------- notebook gestures

@@ -403,7 +403,7 @@ def _answer_cell_text(cells: list, test_index: int, limit: int = 4) -> str:
     return ""
 
 
-def _not_graded_message(answer: Mapping[str, Any], message: str) -> str:
+def _not_graded_message(message: str) -> str:
     """Why a failed answer cell earned nothing, said for the returned feedback: the self-check sentence
     ("Your answer cell raised NameError: ...; fix it and run it again.") without its advice to re-run."""
     import re
@@ -426,7 +426,7 @@ def _display_output(result: QuestionResult, entry: Mapping[str, Any] | None, plo
         shown = _verdict_display(result, entry, plots)
         if _failed_answer(result.answer):  # what the student wrote and why nothing was graded, no stale value
             shown.answer_latex, shown.answer_text, shown.plot_png = "", wrote, None
-            shown.message = _not_graded_message(result.answer, result.message)
+            shown.message = _not_graded_message(result.message)
     else:
         status = "unanswered" if result.status in ("stopped", "missing") else "error"
         shown = CheckResult(result.qid or result.grade_id, status, 0.0, result.max_points, result.message,
