@@ -19,6 +19,9 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("grader.course.release.validation", "validate_main", "check solutions, releases and keys are consistent"),
     "autograde": ("grader.course.grading.autograde", "main", "grade submissions: sandboxed execution, trusted verdicts"),
     "report": ("grader.course.report.pages", "main", "what the class got wrong: an offline HTML page (or --json)"),
+    "export": ("grader.course.report.export", "main", "grades as CSV: nbgrader's columns with a status, or Canvas/Moodle import"),
+    "student-setup": ("grader.course.release.studentsetup", "main",
+                      "set a student's Jupyter up for the course: its exchange, no instructor menus"),
     "init": ("grader.course.release.init", "main", "write a fresh course folder to start from"),
     "demo": ("grader.course.demo.run", "main", "run a whole course cycle on the bundled sample class"),
 }

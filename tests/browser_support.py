@@ -203,35 +203,19 @@ def release_to_student_exchange(home: Path, course_id: str, assignment: Path) ->
     return outbound
 
 
-# nbgrader's instructor parts, hidden from a student's JupyterLab (docs/INSTRUCTOR.md says how, with
-# `jupyter labextension disable` and the server configuration written below).
-INSTRUCTOR_LAB_PLUGINS = (
-    "@jupyter/nbgrader:formgrader",
-    "@jupyter/nbgrader:create-assignment",
-    "@jupyter/nbgrader:course-list",
-)
-INSTRUCTOR_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+# nbgrader's instructor parts, hidden from a student's JupyterLab by `calcgrade student-setup`
+from grader.course.release.studentsetup import INSTRUCTOR_LAB_PLUGINS, INSTRUCTOR_SERVER_EXTENSIONS  # noqa: E402,F401
 
 
-def configure_student(home: Path, nbgrader_config: str) -> None:
-    """A student's Jupyter: the course's exchange and id, nbgrader's instructor parts hidden.
-
-    Writes what ``jupyter labextension disable --level=user <plugin>`` and ``... lock ...`` write
-    (labconfig/page_config.json)
-    and switches the instructor's server extensions off in jupyter_server_config.json, in the server's
-    private config folder.  Call before ``running_jupyterlab(root, home)`` with the same ``home``.
-    """
-    config = home / "config"
-    (config / "labconfig").mkdir(parents=True, exist_ok=True)
-    (config / "nbgrader_config.py").write_text(nbgrader_config)
-    (config / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {name: True for name in INSTRUCTOR_LAB_PLUGINS},
-                    "lockedExtensions": {name: True for name in INSTRUCTOR_LAB_PLUGINS}}, indent=2)
-    )
-    (config / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}}},
-                   indent=2)
-    )
+def configure_student(home: Path, exchange_root: str, course_id: str) -> None:
+    """A student's Jupyter set up the way docs/INSTRUCTOR.md tells students: `calcgrade student-setup`
+    (the course's exchange and id, nbgrader's instructor plugins disabled and locked, its instructor server
+    extensions off), run for the server's private config folder.  Call before ``running_jupyterlab(root,
+    home)`` with the same ``home``."""
+    proc = subprocess.run([str(Path(sys.executable).parent / "calcgrade"), "student-setup", "--exchange",
+                           exchange_root, "--course-id", course_id, "--config-dir", str(home / "config")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def _die_with_parent() -> None:

@@ -245,11 +245,11 @@ def released_course(tmp_path: Path) -> Path:
 @pytest.fixture
 def student_lab(released_course: Path, tmp_path: Path) -> Iterator[lab.JupyterLabServer]:
     """A student's JupyterLab: an empty home folder, the course's exchange, nbgrader's instructor parts hidden."""
-    from grader.course.release.exchange import student_config
+    from grader.course import coursedir
 
     home = tmp_path / "student-jupyter"
     home.mkdir()
-    lab.configure_student(home, student_config(released_course))
+    lab.configure_student(home, str(coursedir.exchange_root(released_course)), coursedir.course_id(released_course))
     root = tmp_path / "student"
     root.mkdir()
     with lab.running_jupyterlab(root, home) as server:

@@ -167,6 +167,10 @@ def test_export_writes_one_csv_row_per_student_and_assignment(cycle):
     assert float(perfect["score"]) == float(perfect["max_score"]) > 0
     blank = next(r for r in rows if r["assignment"] == "02_derivatives" and r["student_id"] == "blank")
     assert float(blank["score"]) == 0
+    # the submission that could not be graded is marked so, with its reason, never scored 0.0
+    broken = next(r for r in rows if r["assignment"] == "02_derivatives" and r["student_id"] == "invalid_json")
+    assert (broken["score"], broken["status"]) == ("", "not graded") and "not valid JSON" in broken["reason"]
+    assert {r["status"] for r in rows if r["student_id"] != "invalid_json"} == {"graded"}
 
 
 def test_gradebook_table_has_no_misgrade_and_marks_the_unreadable_submission(cycle):

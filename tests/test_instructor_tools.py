@@ -108,7 +108,7 @@ def test_init_writes_a_fresh_course_that_commands_find(tmp_path, capsys):
     assert source is not None
     names = sorted(d.name for d in (source / "solutions").iterdir() if d.is_dir())
     assert out.startswith(f"✓ a fresh course in {target.resolve()}: nbgrader_config.py and solutions/ "
-                          f"({len(names)} assignments: {', '.join(names)})")
+                          f"({len(names)} assignment{'s' * (len(names) != 1)}: {', '.join(names)})")
     for name in names:
         for nb in (source / "solutions" / name).glob("*.ipynb"):
             assert (target / "solutions" / name / nb.name).read_bytes() == nb.read_bytes()
@@ -216,6 +216,115 @@ def test_nbgraders_own_refusal_is_read_from_its_log():
         "Markdown grade cell 'intro' is not marked as a solution cell"
     assert releasecheck.summarise_nbgrader_log("[Foo | ERROR] it broke", "fallback") == "it broke"
     assert releasecheck.summarise_nbgrader_log("", "fallback") == "fallback"
+
+
+def _released(tmp: Path, cells: list, metadata: dict | None = None) -> Path:
+    folder = tmp / "exercises" / "a1"
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=metadata or {})
+    nbformat.write(nb, str(folder / "nb.ipynb"))
+    return folder
+
+
+def test_prose_about_solutions_is_not_answer_bearing(tmp_path):
+    """The starter explains `question(...)` and `### BEGIN SOLUTION` in Markdown: that is no leak."""
+    prose = nbformat.v4.new_markdown_cell("Declare with `question(qid, reference)` inside\n`### BEGIN SOLUTION`.")
+    code = nbformat.v4.new_code_cell("from grader import check, question\n# question(...) is in the solutions\n"
+                                     "s = 'question(1)'\nd = ...")
+    _released(tmp_path, [prose, code])
+    (tmp_path / "exercises" / "a1" / "calcgrade_public.json").write_text('{"questions": {"q": {"seed": 1}}}')
+    assert releasecheck.answer_bearing_files(tmp_path) == []
+
+
+def test_real_solution_code_is_named_by_file_and_cell(tmp_path):
+    declared = nbformat.v4.new_code_cell("d = 2*x\nquestion('chain', d)", metadata=make_course._meta(
+        solution=True, grade_id="ans_chain"))
+    region = nbformat.v4.new_code_cell("e = ...\n### BEGIN SOLUTION\ne = 1\n### END SOLUTION")
+    shown = nbformat.v4.new_code_cell("f = ...", outputs=[nbformat.v4.new_output(
+        "execute_result", data={"text/plain": "2*x"}, execution_count=1)])
+    meta = nbformat.v4.new_code_cell("g = ...", metadata={"calcgrade": {"reference": "2*x"}})
+    magic = nbformat.v4.new_code_cell("%time h = 1\ngrader.question('h', 1)")
+    folder = _released(tmp_path, [declared, region, shown, meta, magic])
+    (folder / "calcgrade_public.json").write_text('{"questions": {"q": {"reference": "2*x"}}}')
+    (folder / "copy.json").write_text('{"format": "calcgrade-private-key/1", "questions": {}}')
+    (folder / "data.csv").write_text("1,2\n")
+    found = releasecheck.answer_bearing_files(tmp_path)
+    assert found == [
+        "exercises/a1/calcgrade_public.json: the public key holds a reference answer",
+        "exercises/a1/copy.json: a key file holds a reference answer",
+        "exercises/a1/data.csv: not a notebook or the public key",
+        "exercises/a1/nb.ipynb, cell 1 (ans_chain): line 2 declares a question (`question(...)` holds the reference)",
+        "exercises/a1/nb.ipynb, cell 2: a `### BEGIN SOLUTION` line (the solution region was not removed)",
+        "exercises/a1/nb.ipynb, cell 3: an output kept from running the solutions (a release clears them)",
+        "exercises/a1/nb.ipynb, cell 4: the cell's metadata holds a reference answer",
+        "exercises/a1/nb.ipynb, cell 5: line 2 declares a question (`question(...)` holds the reference)",
+    ]
+
+
+def test_the_key_is_stale_after_what_changes_grades_not_after_prose(tmp_path):
+    from grader.course.release.keybuild import solutions_digest
+
+    root = _course(tmp_path)
+    path = root / "solutions" / "fx_basics" / "basics.ipynb"
+    before = solutions_digest(root, "fx_basics")
+
+    def edit(change) -> str:
+        nb = nbformat.read(str(path), as_version=4)
+        change(nb)
+        nbformat.write(nb, str(path))
+        return solutions_digest(root, "fx_basics")
+
+    def prose(nb):
+        md = [c for c in nb.cells if c.cell_type == "markdown"]
+        md[0].source += " (a typo fixed)"
+        nb.cells.append(nbformat.v4.new_markdown_cell("A new remark."))
+    assert edit(prose) == before  # prose: a release stays valid
+    (root / "solutions" / "fx_basics" / "calcgrade_public.json").write_text("{}")  # the key build's own output
+    assert solutions_digest(root, "fx_basics") == before
+
+    def points(nb):
+        next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")).metadata["nbgrader"]["points"] += 1
+    assert edit(points) != before
+    after_points = solutions_digest(root, "fx_basics")
+
+    def declaration(nb):
+        cell = next(c for c in nb.cells if "question(" in c.source)
+        cell.source = cell.source.replace("question(", "question(  ", 1)
+    assert edit(declaration) != after_points
+    after_declaration = solutions_digest(root, "fx_basics")
+    (root / "solutions" / "fx_basics" / "helpers.py").write_text("SCALE = 2\n")  # a module the solutions import
+    assert solutions_digest(root, "fx_basics") != after_declaration
+
+
+def test_student_setup_names_the_exchange_and_hides_the_instructor_parts(tmp_path, capsys):
+    root = _course(tmp_path)
+    config = tmp_path / "student" / ".jupyter"
+    (config / "labconfig").mkdir(parents=True)
+    (config / "labconfig" / "page_config.json").write_text('{"disabledExtensions": {"other:plugin": true}}')
+    assert cli(["student-setup", "--course-root", str(root), "--config-dir", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"✓ Jupyter in {config} is set up for the course fx-course")
+    text = (config / "nbgrader_config.py").read_text()
+    assert f"c.Exchange.root = {str(root / 'exchange')!r}" in text and "c.CourseDirectory.course_id = 'fx-course'" in text
+    import json
+
+    page = json.loads((config / "labconfig" / "page_config.json").read_text())
+    assert page["disabledExtensions"] == {"other:plugin": True, "@jupyter/nbgrader:formgrader": True,
+                                         "@jupyter/nbgrader:create-assignment": True,
+                                         "@jupyter/nbgrader:course-list": True}  # the student's own setting kept
+    assert set(page["lockedExtensions"]) == set(page["disabledExtensions"]) - {"other:plugin"}
+    server = json.loads((config / "jupyter_server_config.json").read_text())
+    assert server == {"ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": False,
+                                                            "nbgrader.server_extensions.course_list": False}}}
+    # run again: the same files; someone else's nbgrader_config.py is never overwritten
+    assert cli(["student-setup", "--exchange", "/srv/ex", "--course-id", "c2", "--config-dir", str(config)]) == 0
+    assert "'/srv/ex'" in (config / "nbgrader_config.py").read_text()
+    (config / "nbgrader_config.py").write_text("c = get_config()\nc.Exchange.root = '/mine'\n")
+    capsys.readouterr()
+    assert cli(["student-setup", "--exchange", "/srv/ex", "--course-id", "c2", "--config-dir", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "nbgrader_config.py exists and was not written by calcgrade" in err and "Traceback" not in err
+    assert "'/mine'" in (config / "nbgrader_config.py").read_text()
 
 
 # --------------------------------------------------------------------------- progress in a log

@@ -44,6 +44,10 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     # the fresh environment first; the project's scripts (alembic, which nbgrader runs) after it
     env["PATH"] = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), env.get("PATH", "")])
+    # the dependencies' data files (nbconvert's page templates) live under the project environment's prefix,
+    # where a real install would have put them into the fresh one
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in [str(Path(sys.prefix) / "share" / "jupyter"),
+                                                      env.get("JUPYTER_PATH", "")] if p)
     return bin_dir, env, wheel
 
 
@@ -80,7 +84,7 @@ def test_version_and_init_from_an_empty_folder(installed, tmp_path):
     assert (tmp_path / "my-course" / "nbgrader_config.py").read_bytes() == (ROOT / "nbgrader_config.py").read_bytes()
 
 
-def test_the_demo_runs_from_an_empty_folder_and_removes_its_folder(installed, tmp_path):
+def test_the_demo_runs_from_an_empty_folder_and_keeps_its_pages_in_a_folder_it_names(installed, tmp_path):
     bin_dir, env, _ = installed
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -93,6 +97,147 @@ def test_the_demo_runs_from_an_empty_folder_and_removes_its_folder(installed, tm
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("perfect ", "blank "))}
     full = rows["perfect"][-1]
     assert full.split("/")[0] == full.split("/")[1] != "0" and rows["blank"][-1].startswith("0/")
-    removed = re.search(r"Removed the demo folder (\S+) \(keep it with --keep DIR\)\.", out)
-    assert removed and not Path(removed.group(1)).exists()
+    assert " students x " not in out and re.search(r"\d+ submissions of 1 assignment by \d+ students", out)
+    kept = re.search(r"The report, the feedback pages and grades.csv are in (\S+) \(the scratch course folder "
+                     r"(\S+) was removed; --keep DIR keeps it all\)\.", out)
+    assert kept and out.rstrip().endswith(kept.group(0))  # named at the very end
+    results, scratch = Path(kept.group(1)), Path(kept.group(2))
+    try:
+        assert not scratch.exists()
+        assert "<h2>Questions</h2>" in (results / "reports" / "00_starter.html").read_text(encoding="utf-8")
+        assert (results / "reports" / "course.html").is_file()
+        assert (results / "feedback" / "perfect" / "00_starter" / "starter.html").is_file()
+        assert "status,reason" in (results / "grades.csv").read_text(encoding="utf-8").splitlines()[0]
+        assert sorted(p.name for p in results.iterdir()) == ["feedback", "grades.csv", "reports"]
+    finally:
+        import shutil
+
+        shutil.rmtree(results, ignore_errors=True)
     assert not list(empty.iterdir())  # nothing was written where the demo was run
+
+
+# --------------------------------------------------------------------------- an instructor's first hour
+# What each sample student writes in the released starter's answer cells (grade id -> source).
+_RIGHT = {
+    "ans_chain_rule": "d_chain = 6*x*(x**2 + 1)**2",
+    "ans_sum_value": "total = sum(range(1, 11))",
+    "ans_closed_form": "closed = m*(m + 1)/2",
+    "ans_integral_x2": "F = x**3/3",
+    "ans_gradient": "grad_f = sp.Matrix([2*x*y + 3*y**2, x**2 + 6*x*y])",
+    "ans_mse": "def mse(y, yhat):\n    return float(np.mean((np.asarray(y) - np.asarray(yhat))**2))",
+    "ans_train": "def train(lr):\n    w, out = 0.0, []\n    for _ in range(20):\n        out.append((w - 3)**2)\n"
+                 "        w -= lr * 2*(w - 3)\n    return np.array(out)",
+    "ans_central": "def central(f, a):\n    return (f(a + 1e-5) - f(a - 1e-5)) / 2e-5",
+}
+_STUDENTS = {
+    "ana": dict(_RIGHT),
+    "bob": dict(_RIGHT, ans_chain_rule="d_chain = 3*(x**2 + 1)**2",          # a named mistake: 0 of 2
+                ans_sum_value="total = summ(range(1, 11))",                    # raises NameError: 0 of 1
+                ans_closed_form="while True:\n    pass\nclosed = m*(m + 1)/2"),  # an endless loop: 0 of 1
+    "cleo": None,                                                              # hands in a file that is no notebook
+}
+
+
+def test_an_instructors_first_hour_from_a_plain_install(installed, tmp_path):
+    """init -> release -> fetch/submit -> collect -> autograde -> generate_feedback -> export -> report, in an
+    empty folder with the installed package only, each step the command an instructor types."""
+    import csv
+    import json
+    import shutil
+
+    bin_dir, env, _ = installed
+    calcgrade, python = str(bin_dir / "calcgrade"), str(bin_dir / "python")
+
+    def run(args: list[str], cwd: Path, timeout: int = 600, status: int = 0) -> subprocess.CompletedProcess:
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+        assert proc.returncode == status, f"{args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        return proc
+
+    run([calcgrade, "init", "course"], tmp_path)
+    course = tmp_path / "course"
+    released = run([calcgrade, "release", "00_starter"], course)  # with every check on: the starter is no leak
+    assert "✓ 00_starter released: 8 questions, 12 points" in released.stdout
+    assert "published to nbgrader's exchange" in released.stdout
+    for sid, first, last in [("ana", "Ana", "Lima"), ("bob", "Bob", "Okafor"), ("cleo", "Cleo", "Dubois"),
+                             ("dan", "Dan", "Moreau")]:  # dan is enrolled and never submits
+        run([python, "-m", "nbgrader", "db", "student", "add", sid, f"--first-name={first}", f"--last-name={last}",
+             f"--email={sid}@example.edu"], course)
+
+    setup = re.search(r"students set up their Jupyter once with: (calcgrade student-setup .*)", released.stdout)
+    assert setup, released.stdout
+    for student, answers in _STUDENTS.items():
+        home = tmp_path / "home" / student
+        home.mkdir(parents=True)
+        # each student runs the command the release printed, for their own Jupyter configuration folder
+        student_env = dict(env, JUPYTER_CONFIG_DIR=str(home / ".jupyter"))
+        argv = setup.group(1).split()
+        subprocess.run([calcgrade, *argv[1:]], env=student_env, cwd=home, check=True, capture_output=True)
+        proc = subprocess.run([python, "-m", "nbgrader", "fetch_assignment", "00_starter"], env=student_env,
+                              cwd=home, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        path = home / "00_starter" / "starter.ipynb"
+        if answers is None:
+            path.write_text('{"cells": [', encoding="utf-8")
+        else:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            for cell in nb["cells"]:
+                gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+                if gid in answers:
+                    cell["source"] = answers[gid]
+            path.write_text(json.dumps(nb), encoding="utf-8")
+        proc = subprocess.run([python, "-m", "nbgrader", "submit", "00_starter", f"--student={student}"],
+                              env=student_env, cwd=home, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    run([python, "-m", "nbgrader", "collect", "00_starter"], course)
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["ana", "bob", "cleo"]
+
+    graded = run([calcgrade, "autograde", "00_starter"] + ([] if shutil.which("bwrap") else ["--no-sandbox"]),
+                 course, timeout=900, status=1)  # 1: a submission failed
+    rows = {line.split()[0]: line.split()[1] for line in graded.stdout.splitlines()
+            if line.split() and line.split()[0] in ("ana", "bob", "cleo")}
+    assert rows == {"ana": "12/12", "bob": "8/12", "cleo": "failed"}, graded.stdout
+
+    run([python, "-m", "nbgrader", "generate_feedback", "00_starter"], course)
+    import html as html_text
+
+    page = html_text.unescape((course / "feedback" / "bob" / "00_starter" / "starter.html").read_text(encoding="utf-8"))
+    assert "a value of type" not in page
+    assert ("Not graded: your answer cell raised NameError: name 'summ' is not defined, so it left no answer to "
+            "grade.") in page and "summ(range(1, 11))" in page
+    assert "Not graded: your answer cell was stopped before it finished (an endless loop?), so it left no answer" \
+        in page and "while True:" in page and "run it again" not in page
+
+    for fmt in ("nbgrader", "canvas", "moodle"):
+        out = run([calcgrade, "export", "--format", fmt, "-o", str(tmp_path / f"{fmt}.csv")], course)
+        assert "cleo: not graded" in out.stdout
+    with open(tmp_path / "nbgrader.csv", newline="") as fh:
+        table = {r["student_id"]: r for r in csv.DictReader(fh)}
+    assert {s: (r["score"], r["max_score"], r["status"]) for s, r in table.items()} == {
+        "ana": ("12", "12", "graded"), "bob": ("8", "12", "graded"), "cleo": ("", "12", "not graded"),
+        "dan": ("", "12", "not submitted")}
+    assert "not valid JSON" in table["cleo"]["reason"]
+
+    # Canvas's gradebook import: the five identity columns, a Points Possible row, then one row per student;
+    # an empty cell leaves the grade as it is (never a 0 for an ungraded submission)
+    with open(tmp_path / "canvas.csv", newline="") as fh:
+        canvas = list(csv.reader(fh))
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "00_starter"]
+    assert canvas[1][0] == "Points Possible" and canvas[1][5] == "12"
+    assert {r[3]: (r[0], r[5]) for r in canvas[2:]} == {
+        "ana": ("Lima, Ana", "12"), "bob": ("Okafor, Bob", "8"), "cleo": ("Dubois, Cleo", ""),
+        "dan": ("Moreau, Dan", "")}
+    # Moodle's CSV grade import: an identifier column to map (username, ID number or email), a grade column
+    # (a plain decimal, or empty for "no grade") and its feedback column
+    with open(tmp_path / "moodle.csv", newline="") as fh:
+        moodle = list(csv.DictReader(fh))
+    assert {"Username", "ID number", "Email address", "00_starter", "00_starter (feedback)"} <= set(moodle[0])
+    by_user = {r["Username"]: r for r in moodle}
+    assert [by_user[s]["00_starter"] for s in ("ana", "bob", "cleo", "dan")] == ["12", "8", "", ""]
+    assert by_user["cleo"]["00_starter (feedback)"].startswith("not graded: starter.ipynb is not a notebook")
+    assert by_user["ana"]["Email address"] == "ana@example.edu"
+
+    report = run([calcgrade, "report", "00_starter"], course)
+    html = (course / "reports" / "00_starter.html").read_text(encoding="utf-8")
+    assert "reports/00_starter.html" in report.stdout
+    assert "forgot_inner_derivative" in html and "not valid JSON" in html

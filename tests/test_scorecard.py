@@ -26,8 +26,19 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           env={**__import__("os").environ, "PYTHONIOENCODING": "utf-8"})
 
 
-def test_scorecard_of_a_folder_prints_marks_points_messages_total_and_progress(student_nb):
+def test_a_folder_is_one_line_per_notebook_by_default(student_nb):
     proc = _run("check", str(student_nb.parent.parent))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    (row,) = [ln for ln in lines if ln.strip().startswith(str(student_nb))]
+    assert row.split()[1:] == ["2/8", "2/12", "in", "progress"]
+    assert "Not answered yet" not in proc.stdout and "Total:" not in proc.stdout  # the detail is -v's
+    overview = [ln for ln in lines if ln.strip().startswith("fx_basics")]
+    assert overview and "2/8" in overview[0] and "2/12" in overview[0] and "in progress" in overview[0]
+
+
+def test_scorecard_of_a_folder_with_v_prints_marks_points_messages_total_and_progress(student_nb):
+    proc = _run("check", "-v", str(student_nb.parent.parent))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     row = {line.split()[1]: line for line in lines if line.startswith("  ") and len(line.split()) > 2
@@ -68,3 +79,25 @@ def test_missing_path_and_invalid_notebook_fail_clearly(tmp_path, capsys):
     assert main(["check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "broken.ipynb: not a readable notebook" in err and "Traceback" not in err
+
+
+def test_a_message_never_breaks_the_table(capsys):
+    """A NumPy array printed in a message has line breaks; a qid or message may hold tabs or control
+    characters: each question stays one line with its columns in place."""
+    import numpy as np
+
+    from grader.course import scorecard
+
+    message = f"Your answer is\n{np.arange(12.0).reshape(3, 4)}\tbut\x1b[31m the shape is (4, 3)." + " more" * 40
+    card = scorecard.NotebookScore("a/nb.ipynb", "a", [
+        scorecard.QuestionScore("grad\nient", "wrong", 0.0, 2.0, message),
+        scorecard.QuestionScore("ok", "correct", 1.0, 1.0, "Correct."),
+    ])
+    scorecard._print_notebook(card)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[-1].strip().startswith("Total: 1 / 3 points")
+    wrong, right = lines[1], lines[2]
+    assert wrong.split()[1:3] == ["grad", "ient"] or wrong.split()[1] == "grad ient"
+    assert "[[ 0. 1. 2. 3.] [ 4. 5. 6. 7.] [ 8. 9. 10. 11.]] but" in wrong and "\x1b" not in wrong
+    assert len(wrong) < 160 and wrong.endswith("...")
+    assert right.index("1/1") == wrong.index("0/2")  # the points column is where it was

@@ -1,8 +1,10 @@
 """``calcgrade check PATH``: run notebooks in a fresh kernel and print a scorecard.
 
 For one notebook: a line per question (mark, points, message) and the total.  For a folder (e.g.
-``exercises/``): every notebook under it, then an overview per assignment (complete, in progress,
-not started; points).  ``--json`` prints the same as one JSON document.  The verdicts are read from
+``exercises/``) or several notebooks: one line per notebook (questions right, points, status), then an
+overview per assignment (complete, in progress, not started; points); ``-v`` adds every question's line.
+A message is one table cell: line breaks (a NumPy array printed in it), tabs and control characters are
+flattened and a long one is shortened, so no message breaks the table.  ``--json`` prints the same as one JSON document.  The verdicts are read from
 the ``application/vnd.calcgrade.verdict+json`` outputs that ``check()`` emits, so the numbers are the
 ones the student saw in the notebook.  Exit status: 0 when every notebook ran, whatever the score;
 2 when a path is missing or a notebook cannot be read or run (with a one-line reason, no traceback).
@@ -21,7 +23,7 @@ from typing import Any, Callable
 from grader.notebook.display import VERDICT_MIME
 from grader.course.kernelrun import CHECK_CALL, NotebookRunError, read_notebook, run_notebook, test_cells
 
-__all__ = ["QuestionScore", "NotebookScore", "score_notebook", "main", "add_arguments"]
+__all__ = ["QuestionScore", "NotebookScore", "score_notebook", "one_line", "main", "add_arguments"]
 
 MARKS = {"correct": "✔", "wrong": "✘", "unanswered": "○", "error": "!", "missing": "!"}
 ASCII_MARKS = {"correct": "+", "wrong": "x", "unanswered": "o", "error": "!", "missing": "!"}
@@ -130,19 +132,46 @@ def _marks() -> dict[str, str]:
     return MARKS if "utf" in enc else ASCII_MARKS
 
 
+def one_line(text: Any, limit: int = 100) -> str:
+    """``text`` as one table cell: whitespace runs (line breaks of a printed array, tabs) become one space,
+    other control characters go, and a text longer than ``limit`` ends with "..."."""
+    flat = " ".join("".join(ch if ch.isprintable() or ch.isspace() else " " for ch in str(text)).split())
+    return flat if len(flat) <= limit else flat[:limit - 3].rstrip() + "..."
+
+
+def _status(questions: list[QuestionScore], started: bool, run_error: bool) -> str:
+    if run_error and not questions:
+        return "could not run"
+    if questions and all(q.status == "correct" for q in questions):
+        return "complete"
+    return "in progress" if started else "not started"
+
+
 def _print_notebook(score: NotebookScore) -> None:
     marks = _marks()
     print(f"{score.path}")
     if score.run_error:
-        print(f"  (the run stopped early: {score.run_error})")
-    width = max([len(q.qid) for q in score.questions] + [8])
+        print(f"  (the run stopped early: {one_line(score.run_error, 160)})")
+    width = max([len(one_line(q.qid, 40)) for q in score.questions] + [8])
     for q in score.questions:
         pts = f"{q.points:g}/{q.max_points:g}"
-        msg = q.message if len(q.message) <= 100 else q.message[:97] + "..."
-        print(f"  {marks.get(q.status, '?')} {q.qid:<{width}}  {pts:>7}  {msg}")
+        print(f"  {marks.get(q.status, '?')} {one_line(q.qid, 40):<{width}}  {pts:>7}  {one_line(q.message)}")
     n_ok = sum(q.status == "correct" for q in score.questions)
     print(f"  Total: {score.earned:g} / {score.max_points:g} points "
           f"({n_ok} of {len(score.questions)} questions correct)")
+
+
+def _print_notebook_lines(scores: list[NotebookScore]) -> None:
+    """One line per notebook: questions right, points, status (and why a run stopped)."""
+    width = max([len(s.path) for s in scores] + [8])
+    print(f"  {'notebook':<{width}}  {'correct':>9}  {'points':>11}  status")
+    for s in scores:
+        n_ok = sum(q.status == "correct" for q in s.questions)
+        status = _status(s.questions, s.started, bool(s.run_error))
+        if s.run_error:
+            status += f" (the run stopped early: {one_line(s.run_error, 80)})"
+        print(f"  {s.path:<{width}}  {f'{n_ok}/{len(s.questions)}':>9}  {f'{s.earned:g}/{s.max_points:g}':>11}  "
+              f"{status}")
 
 
 def _print_overview(scores: list[NotebookScore]) -> None:
@@ -161,14 +190,7 @@ def _print_overview(scores: list[NotebookScore]) -> None:
         maxp = sum(s.max_points for s in group)
         total_e += earned
         total_m += maxp
-        if any(s.run_error for s in group) and not qs:
-            status = "could not run"
-        elif qs and all(q.status == "correct" for q in qs):
-            status = "complete"
-        elif any(s.started for s in group):
-            status = "in progress"
-        else:
-            status = "not started"
+        status = _status(qs, any(s.started for s in group), any(s.run_error for s in group))
         n_ok = sum(q.status == "correct" for q in qs)
         print(f"  {name:<{width}}  {f'{n_ok}/{len(qs)}':>9}  {f'{earned:g}/{maxp:g}':>11}  {status}")
     print(f"  {'total':<{width}}  {'':>9}  {f'{total_e:g}/{total_m:g}':>11}")
@@ -181,6 +203,8 @@ def _find_notebooks(path: Path) -> list[Path]:
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a notebook, or a folder of notebooks (e.g. exercises/)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the scorecard")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="for a folder or several notebooks: every question's line too, not only one per notebook")
     parser.add_argument("--timeout", type=int, default=60, metavar="S", help="seconds allowed per cell (default 60)")
 
 
@@ -210,9 +234,13 @@ def main(args: argparse.Namespace) -> int:
                "max_points": round(sum(s.max_points for s in scores), 6)}
         print(json.dumps(doc, indent=1))
     else:
-        for s in scores:
-            _print_notebook(s)
-        if len(scores) > 1 or any(Path(r).is_dir() for r in args.paths):
+        many = len(scores) > 1 or any(Path(r).is_dir() for r in args.paths)
+        if not many or getattr(args, "verbose", False):
+            for s in scores:
+                _print_notebook(s)
+        if many:
+            if not getattr(args, "verbose", False):
+                _print_notebook_lines(scores)
             _print_overview(scores)
     for f in failures:
         print(f"calcgrade check: {f}", file=sys.stderr)

@@ -5,6 +5,10 @@ every assignment, places the sample class, autogrades it with a progress bar,
 generates the feedback, exports the grades, and prints a gradebook table, where
 the files are, and how long each step took.  It exercises exactly the code an
 instructor runs, so it doubles as an end-to-end check of an installation.
+
+What it made to look at (the class report, the feedback pages, grades.csv) is kept in a folder it names
+at the end (``--output DIR``; by default a new folder under the system's temporary folder); only its
+scratch course folder is removed, unless ``--keep DIR`` runs the whole course there and keeps it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", "--dir", dest="keep", type=Path, default=None, metavar="DIR",
                         help="run in DIR (new or empty) and keep it: gradebook, grades, feedback "
                              "(default: a temporary folder, removed at the end)")
+    parser.add_argument("--output", type=Path, default=None, metavar="DIR",
+                        help="where the report pages, feedback pages and grades.csv are kept (new or empty; "
+                             "default: a new folder under the system's temporary folder)")
     parser.add_argument("--course-root", type=Path, default=None,
                         help="the course to demonstrate (default: the course here, else the one calcgrade carries)")
     parser.add_argument("--assignments", nargs="*", default=None,
@@ -107,7 +114,7 @@ def run_cycle(
         subs = [s for s in sampleclass.sample_class(course_root) if s.assignment in assignments]
         sampleclass.place(subs, course_root, DEMO_TIMESTAMP)
         students = sorted({s.student for s in subs})
-        print(f"    {len(students)} students x {len(assignments)} assignments = {len(subs)} submissions")
+        print(f"    {submission_count(subs, assignments)}")
     jobs = sorted({(s.assignment, s.student) for s in subs})
     results: list[autograde.StudentResult] = []
     runs: list[autograde.AutogradeRun] = []
@@ -134,9 +141,23 @@ def run_cycle(
         for assignment in assignments:
             course.generate_feedback(course_root, assignment)
     with timer.step("export grades (CSV)"):
-        csv_path = course.export_grades(course_root)
+        from grader.course.report.export import export_grades
+
+        csv_path, _ = export_grades(course_root)
     return {"submissions": subs, "results": results, "csv": csv_path, "students": students, "runs": runs,
             "sandboxed": all(r.sandboxed for r in runs)}
+
+
+def submission_count(subs: list[sampleclass.Submission], assignments: list[str]) -> str:
+    """"90 submissions of 7 assignments by 14 students (12 to 14 per assignment)": not every sample student
+    hands in every assignment, so the count is never students times assignments."""
+    per = {a: len({s.student for s in subs if s.assignment == a}) for a in assignments}
+    pairs = len({(s.assignment, s.student) for s in subs})
+    students = len({s.student for s in subs})
+    low, high = min(per.values(), default=0), max(per.values(), default=0)
+    spread = f"{low} per assignment" if low == high else f"{low} to {high} per assignment"
+    return (f"{pairs} submission{'s' * (pairs != 1)} of {len(assignments)} assignment{'s' * (len(assignments) != 1)} "
+            f"by {students} student{'s' * (students != 1)} ({spread})")
 
 
 def gradebook_rows(course_root: Path, subs: list[sampleclass.Submission],
@@ -197,20 +218,43 @@ def main(args: argparse.Namespace) -> int:
               f"choose from {', '.join(all_assignments)}", file=sys.stderr)
         return 2
     keep = args.keep is not None
-    if keep and args.keep.exists() and (not args.keep.is_dir() or any(args.keep.iterdir())):
-        print(f"calcgrade demo: {args.keep} is not empty; give an empty or new folder", file=sys.stderr)
-        return 2
-    target = args.keep.resolve() if keep else Path(tempfile.mkdtemp(prefix="calcgrade-demo-"))
+    output = getattr(args, "output", None)
+    for folder in [f for f in (args.keep, output) if f is not None]:
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            print(f"calcgrade demo: {folder} is not empty; give an empty or new folder", file=sys.stderr)
+            return 2
+    target = args.keep.resolve() if keep else Path(tempfile.mkdtemp(prefix="calcgrade-demo-scratch-"))
+    if keep:
+        results = target
+    elif output is not None:
+        results = output.resolve()
+    else:
+        results = Path(tempfile.mkdtemp(prefix="calcgrade-demo-"))
+    status = 2
     try:
-        return _run(args, source_root, origin, target, assignments, keep)
+        status = _run(args, source_root, origin, target, assignments, keep, results)
+        return status
     finally:
         if not keep:
             shutil.rmtree(target, ignore_errors=True)
-            print(f"\nRemoved the demo folder {target} (keep it with --keep DIR).")
+            if status != 0 and output is None:
+                shutil.rmtree(results, ignore_errors=True)
+        if status == 0:
+            print(f"\nThe report, the feedback pages and grades.csv are in {results}"
+                  + ("" if keep else f" (the scratch course folder {target} was removed; --keep DIR keeps it all)."))
+
+
+def _keep_results(target: Path, results: Path, csv_path: Path) -> Path:
+    """Copy what the demo made to look at (feedback pages, grades.csv) out of the scratch course."""
+    results.mkdir(parents=True, exist_ok=True)
+    if (target / "feedback").is_dir():
+        shutil.copytree(target / "feedback", results / "feedback", dirs_exist_ok=True)
+    shutil.copy2(csv_path, results / csv_path.name)
+    return results / csv_path.name
 
 
 def _run(args: argparse.Namespace, source_root: Path, origin: str, target: Path, assignments: list[str],
-         keep: bool) -> int:
+         keep: bool, results: Path) -> int:
     timer = StepTimer()
     started = datetime.now(timezone.utc)
     print(f"calcgrade demo: a whole course cycle of {origin} ({source_root}) in {target}")
@@ -243,16 +287,16 @@ def _run(args: argparse.Namespace, source_root: Path, origin: str, target: Path,
         print("!" * 78)
         print("!! NOT SANDBOXED (--no-sandbox): the students' code ran with your rights.")
         print("!" * 78)
+    csv_path = summary["csv"] if keep else _keep_results(target, results, summary["csv"])
+    print()
     if keep:
-        print()
         print(f"Gradebook (SQLite): {target / 'gradebook.db'}")
-        print(f"Grades (CSV):       {summary['csv']}")
-        print(f"Feedback (HTML):    {target / 'feedback'}/<student>/<assignment>/<notebook>.html")
-    # what the class got wrong: a page per assignment and the overview; kept even when the demo folder is
-    # removed (then in a folder of its own under the system's temporary folder)
+    print(f"Grades (CSV):       {csv_path}")
+    print(f"Feedback (HTML):    {results / 'feedback'}/<student>/<assignment>/<notebook>.html")
+    # what the class got wrong: a page per assignment and the overview, in the results folder
     from grader.course.report.pages import write_course_report
 
-    reports = target / "reports" if keep else Path(tempfile.mkdtemp(prefix="calcgrade-demo-report-"))
+    reports = results / "reports"
     with timer.step("class report (HTML)"):
         pages = [write_course_report(target, name, reports / f"{name or 'course'}.html")
                  for name in [*assignments, None]]

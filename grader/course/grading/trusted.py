@@ -227,7 +227,8 @@ def grade_execution(execution: Any, private_key: Mapping[str, Any], *, notebook_
         result = _grade_cell(tc, emitted, questions, stopped=stopped, stopped_at=stopped_at,
                              timed_out=tc.index in timed_out, cell=notebook["cells"][tc.index])
         graded.questions.append(result)
-        notebook["cells"][tc.index]["outputs"] = [_display_output(result, questions.get(tc.qid or ""), plots)]
+        wrote = _answer_cell_text(notebook["cells"], tc.index) if _failed_answer(result.answer) else ""
+        notebook["cells"][tc.index]["outputs"] = [_display_output(result, questions.get(tc.qid or ""), plots, wrote)]
     _drop_forged_displays(notebook, test_indexes)
     notebook.setdefault("metadata", {})["calcgrade"] = {
         "graded": "trusted", "notebook": notebook_name, "sandboxed": graded.sandboxed,
@@ -384,12 +385,48 @@ def _drop_forged_displays(notebook: dict[str, Any], test_indexes: set[int]) -> N
 
 
 # --- the trusted display ----------------------------------------------------------------------------
-def _display_output(result: QuestionResult, entry: Mapping[str, Any] | None, plots: bool) -> dict[str, Any]:
+def _failed_answer(answer: Any) -> bool:
+    """Whether the handed-over answer says its answer cell failed (raised, was stopped) or could not be read."""
+    return isinstance(answer, Mapping) and answer.get("$") == "error" and not answer.get("unanswered")
+
+
+def _answer_cell_text(cells: list, test_index: int, limit: int = 4) -> str:
+    """What the student wrote in the answer cell above a test cell (the nearest solution cell), its first
+    ``limit`` lines of code joined by " ⏎ ", for a verdict that cannot show an answer."""
+    for cell in reversed(cells[:test_index]):
+        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        if cell.get("cell_type") == "code" and meta.get("solution"):
+            lines = [line.rstrip() for line in _source(cell).split("\n")
+                     if line.strip() and not line.strip().startswith("#")]
+            text = " ⏎ ".join(lines[:limit]) + (" ⏎ …" if len(lines) > limit else "")
+            return text[:300] + ("…" if len(text) > 300 else "")
+    return ""
+
+
+def _not_graded_message(message: str) -> str:
+    """Why a failed answer cell earned nothing, said for the returned feedback: the self-check sentence
+    ("Your answer cell raised NameError: ...; fix it and run it again.") without its advice to re-run."""
+    import re
+
+    why = re.sub(r"[;,.]?\s*fix it and run it again\.?$", "", (message or "").strip()).rstrip(" .;")
+    if not why:
+        return "Not graded: your answer could not be read."
+    why = why[:1].lower() + why[1:]
+    if why.startswith("your answer cell"):
+        return f"Not graded: {why}, so it left no answer to grade."
+    return f"Not graded: {why}."
+
+
+def _display_output(result: QuestionResult, entry: Mapping[str, Any] | None, plots: bool,
+                    wrote: str = "") -> dict[str, Any]:
     from grader.notebook.display import CheckResult
 
     shown: Any
     if result.verdict is not None and entry is not None:
         shown = _verdict_display(result, entry, plots)
+        if _failed_answer(result.answer):  # what the student wrote and why nothing was graded, no stale value
+            shown.answer_latex, shown.answer_text, shown.plot_png = "", wrote, None
+            shown.message = _not_graded_message(result.message)
     else:
         status = "unanswered" if result.status in ("stopped", "missing") else "error"
         shown = CheckResult(result.qid or result.grade_id, status, 0.0, result.max_points, result.message,

@@ -105,8 +105,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"calcgrade init: cannot write {args.dir}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     names = sorted(d.name for d in (target / "solutions").iterdir() if d.is_dir())
-    print(f"✓ a fresh course in {target}: {CONFIG_NAME} and solutions/ ({len(names)} assignments: "
-          f"{', '.join(names)})")
+    print(f"✓ a fresh course in {target}: {CONFIG_NAME} and solutions/ ({len(names)} "
+          f"assignment{'s' * (len(names) != 1)}: {', '.join(names)})")
     print("  Next: edit the notebooks in solutions/, then release each assignment, e.g.")
     print(f"    cd {target} && calcgrade release {names[0] if names else '<assignment>'}")
     return 0

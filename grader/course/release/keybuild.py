@@ -66,13 +66,34 @@ def _notebooks(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
 
 
+def _grades_by(cell: Any) -> bool:
+    """Whether a cell can change a grade: code (answers, question declarations, test cells, the setup
+    they run in) and graded or solution Markdown.  Prose (any other Markdown or raw cell) cannot."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" or bool(meta.get("solution") or meta.get("grade") or meta.get("task"))
+
+
+def _support_files(folder: Path) -> list[Path]:
+    """The assignment's other files the solutions may read (data, helper modules); not the public key the
+    build itself writes, nor caches and checkpoints."""
+    from grader.key.files import PUBLIC_KEY_NAME
+
+    skip = {".ipynb_checkpoints", "__pycache__"}
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".ipynb"
+                  and p.name != PUBLIC_KEY_NAME and not p.name.startswith(".")
+                  and not skip.intersection(p.relative_to(folder).parts))
+
+
 def solutions_digest(course_root: Path, assignment: str) -> str:
-    """A digest of what the key is built from: every solution notebook's cells (type, source, nbgrader
-    metadata), not their outputs, so re-running or re-saving a notebook does not make its key stale."""
+    """A digest of what can change a grade: each solution notebook's code cells and graded cells (source
+    and nbgrader metadata: points, grade ids; so answer and test cells, question declarations with their
+    options), and the assignment's other files.  Not prose, not outputs: a typo fixed in a Markdown cell,
+    or a notebook re-run or re-saved, leaves a released key valid in the middle of a course."""
     import nbformat
 
-    h = hashlib.sha256(b"calcgrade-solutions/1")
-    for path in _notebooks(Path(course_root) / "solutions" / assignment):
+    folder = Path(course_root) / "solutions" / assignment
+    h = hashlib.sha256(b"calcgrade-solutions/2")
+    for path in _notebooks(folder):
         h.update(b"\0" + path.name.encode())
         try:
             nb = nbformat.read(str(path), as_version=4)
@@ -80,9 +101,13 @@ def solutions_digest(course_root: Path, assignment: str) -> str:
             h.update(path.read_bytes())
             continue
         for cell in nb.cells:
+            if not _grades_by(cell):
+                continue
             meta = dict(cell.get("metadata", {}).get("nbgrader", {}))
             meta.pop("checksum", None)
             h.update(json.dumps([cell.cell_type, cell.source, meta], sort_keys=True).encode())
+    for path in _support_files(folder):
+        h.update(b"\1" + path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 

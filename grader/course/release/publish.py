@@ -226,24 +226,8 @@ def released_scores_zero(course_root: Path, assignment: str) -> list[str]:
 
 
 def answer_bearing_files(course_root: Path) -> list[str]:
-    """Files in released folders that must not be there."""
-    found = []
-    release_dir = Path(course_root) / "exercises"
-    if not release_dir.exists():
-        return found
-    for path in sorted(release_dir.rglob("*")):
-        if path.is_dir() or ".ipynb_checkpoints" in path.parts:
-            continue
-        rel = path.relative_to(course_root)
-        if path.suffix == ".ipynb":
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if "BEGIN SOLUTION" in text or "question(" in text:
-                found.append(f"{rel}: contains solution code")
-        elif path.name != PUBLIC_KEY_NAME:
-            found.append(f"{rel}: not a notebook or the public key")
-        elif '"reference"' in path.read_text(encoding="utf-8", errors="replace"):
-            found.append(f"{rel}: the public key holds a reference answer")
-    return found
+    """Files in released folders that must not be there (``releasecheck.answer_bearing_files``)."""
+    return releasecheck.answer_bearing_files(course_root)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -293,7 +277,10 @@ def release_main(args: argparse.Namespace) -> int:
         print(f"✓ {assignment} released: {done.questions} questions, {done.points:g} points, "
               f"in {done.exercises} ({done.seconds:.0f} s)")
         if done.published is not None:
+            from grader.course.release.studentsetup import command_for
+
             print(f"  published to nbgrader's exchange: {done.published}")
+            print(f"  students set up their Jupyter once with: {command_for(root)}")
         elif done.publish_problem:
             print(f"  ✗ not published: {done.publish_problem}", file=sys.stderr)
             status = 1

@@ -21,7 +21,7 @@ from grader.course.report.stats import (
 )
 
 __all__ = ["gradebook_url", "gradebook_scores", "question_layout", "assignment_report", "course_overview",
-           "course_assignments"]
+           "course_assignments", "failure_reason"]
 
 
 def gradebook_url(course_root: Path) -> str:
@@ -112,7 +112,8 @@ def question_layout(course_root: Path, assignment: str) -> tuple[list[tuple[str,
     return order, points, messages
 
 
-def _failure_reason(course_root: Path, student: str, assignment: str, in_gradebook: bool = False) -> str:
+def failure_reason(course_root: Path, student: str, assignment: str, in_gradebook: bool = False) -> str:
+    """Why a submission has no score, in a few words (the report's and the grade export's reading)."""
     from grader.course.kernelrun import NotebookRunError, read_notebook
 
     folder = Path(course_root) / "submitted" / student / assignment
@@ -164,7 +165,7 @@ def assignment_report(course_root: Path, assignment: str, *, threshold: float = 
             all_records.append(AnswerRecord(assignment, student, notebook, qid, pts, max_score,
                                             max_score > 0 and pts >= max_score - 1e-9, None, "nbgrader", "", ""))
     graded = in_log | set(from_book)
-    failed = [Failure(s, _failure_reason(root, s, assignment, s in book))
+    failed = [Failure(s, failure_reason(root, s, assignment, s in book))
               for s in sorted(set(_submitted(root, assignment)) | set(book)) if s not in graded]
     report = build_assignment_report(assignment, all_records, failed=failed, order=order, max_points=points,
                                      threshold=threshold, sources=sources, mistake_messages=messages)
