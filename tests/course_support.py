@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader.course.grading import autograde
+from grader.course import coursedir
 from grader.course.demo import run as demo
 from grader.course.release import publish as course
 
@@ -47,8 +47,8 @@ def released_course(target: Path, assignment: str, *, db_url: str | None = None)
     template = _template(assignment)
     shutil.copytree(template, target, ignore=shutil.ignore_patterns("gradebook.db", "gradebook.db-*"))
     set_db_url(target, db_url)
-    api = autograde.load_api(target)
-    with autograde.course_path():
+    api = coursedir.nbgrader_api(target)
+    with coursedir.scripts_on_path():
         result = api.generate_assignment(assignment, force=True, create=True)
     if not result.get("success"):
         raise RuntimeError(f"nbgrader generate_assignment failed in {target}:\n{result.get('log', '')}")

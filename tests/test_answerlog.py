@@ -164,10 +164,10 @@ def _roundtrip(db_url: str) -> None:
 def test_records_roundtrip_in_sqlite_next_to_the_gradebook(tmp_path: Path) -> None:
     from nbgrader.api import Gradebook
 
-    from grader.course.grading.autograde import course_path
+    from grader.course.coursedir import scripts_on_path
 
     db_url = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    with course_path(), Gradebook(db_url) as gb:  # nbgrader's gradebook; our table lives beside its tables
+    with scripts_on_path(), Gradebook(db_url) as gb:  # nbgrader's gradebook; our table lives beside its tables
         gb.add_student("alice")
     _roundtrip(db_url)
     with Gradebook(db_url) as gb:

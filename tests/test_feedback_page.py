@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import make_course  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grader.course.grading.autograde import course_path, load_api  # noqa: E402
+from grader.course.coursedir import nbgrader_api, scripts_on_path  # noqa: E402
 from grader.course.grading.feedbackhtml import latex_to_mathml, render_html_math, render_markdown_math  # noqa: E402
 from grader.course.release.keybuild import build_keys  # noqa: E402
 
@@ -60,14 +60,14 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(make_course.COURSE / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT,
                     ignore=shutil.ignore_patterns("calcgrade_public.json"))
     build_keys(root, ASSIGNMENT)
-    api = load_api(root)
-    with course_path():
+    api = nbgrader_api(root)
+    with scripts_on_path():
         assert api.generate_assignment(ASSIGNMENT, force=True, create=True)["success"]
     released = root / "exercises" / ASSIGNMENT / "basics.ipynb"
     submitted = root / "submitted" / STUDENT / ASSIGNMENT
     submitted.mkdir(parents=True)
     nbformat.write(_student_notebook(released), str(submitted / "basics.ipynb"))
-    with course_path():
+    with scripts_on_path():
         graded = api.autograde(ASSIGNMENT, STUDENT, force=True, create=True)
         assert graded["success"], graded.get("log", "")[-2000:]
         made = api.generate_feedback(ASSIGNMENT, STUDENT, force=True)

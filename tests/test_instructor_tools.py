@@ -78,9 +78,7 @@ def test_commands_work_on_the_course_of_the_current_folder_not_the_checkout(tmp_
     root = _course(tmp_path)
     checkout_keys = sorted((ROOT / ".calcgrade" / "keys").glob("*")) if (ROOT / ".calcgrade").exists() else []
     monkeypatch.chdir(root / "solutions")
-    from grader.course.release import publish as release
-
-    assert release.project_root() == root.resolve()  # the compatibility name
+    assert coursedir.find_course_root() == root.resolve()
     assert cli(["key", "--check"]) == 1  # fx_basics has no public key yet: found in *this* course
     err = capsys.readouterr().err
     assert "fx_basics: the public key" in err and str(root / "solutions" / "fx_basics") in err

@@ -32,6 +32,8 @@ except ImportError:  # pragma: no cover - run from the repository root as a pack
 
 from grader import cli
 from grader.course.grading import answerlog
+from grader.course import coursedir
+from grader.course import gradebook
 from grader.course.grading import autograde
 from grader.course.demo import run as demo
 from grader.course.demo import sampleclass
@@ -72,7 +74,7 @@ def courses(pg_server, tmp_path_factory):
     for root in (sqlite_root, pg_root):
         sampleclass.place(subs, root, demo.DEMO_TIMESTAMP)
         procs.append(subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
-                                      cwd=str(root), env=autograde.course_environment(),
+                                      cwd=str(root), env=coursedir.script_environment(),
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     try:
         logs = [p.communicate(timeout=600)[0] for p in procs]
@@ -82,13 +84,13 @@ def courses(pg_server, tmp_path_factory):
                 p.kill()
                 p.wait()
     assert [p.returncode for p in procs] == [0, 0], "\n".join(log[-3000:] for log in logs)
-    stock = {root: autograde.all_scores(root) for root in (sqlite_root, pg_root)}
+    stock = {root: gradebook.all_scores(root) for root in (sqlite_root, pg_root)}
     # calcgrade autograde, one warm pool for both courses; it grades the same submissions again
     runs = {}
     with ExecutorPool(workers=1) as pool:
         for root in (sqlite_root, pg_root):
             runs[root] = autograde.autograde_assignment(root, ASSIGNMENT, pool=pool)
-    ours = {root: autograde.all_scores(root) for root in (sqlite_root, pg_root)}
+    ours = {root: gradebook.all_scores(root) for root in (sqlite_root, pg_root)}
     for root in (sqlite_root, pg_root):
         assert course.generate_feedback(root, ASSIGNMENT)
         course.export_grades(root)
@@ -115,7 +117,7 @@ def test_the_postgresql_course_keeps_its_gradebook_in_postgresql_only(courses, p
     c = courses
     assert (c.sqlite_root / "gradebook.db").is_file()
     assert not list(c.pg_root.rglob("*.db")), "the PostgreSQL course wrote a SQLite gradebook"
-    assert autograde.load_api(c.pg_root).coursedir.db_url.startswith("postgresql")
+    assert coursedir.nbgrader_api(c.pg_root).coursedir.db_url.startswith("postgresql")
     # release wrote the assignment and its graded cells, autograde the students' grades
     assert pg_server.query(c.database, "select name from assignment") == [(ASSIGNMENT,)]
     graded_cells = pg_server.query(c.database, "select count(*) from grade_cells")[0][0]
@@ -145,7 +147,7 @@ def test_calcgrade_autograde_gives_the_same_scores_and_answer_log_on_postgresql(
     for root in (c.sqlite_root, c.pg_root):
         assert all(r.success for r in c.runs[root].results), c.runs[root].results
     on_pg = answerlog.read_records(c.url, ASSIGNMENT)
-    on_sqlite = answerlog.read_records(autograde.load_api(c.sqlite_root).coursedir.db_url, ASSIGNMENT)
+    on_sqlite = answerlog.read_records(coursedir.nbgrader_api(c.sqlite_root).coursedir.db_url, ASSIGNMENT)
     assert len(on_pg) == len(c.subs) * len(c.subs[0].points)
     assert sorted(on_pg, key=repr) == sorted(on_sqlite, key=repr)
     assert {r.student for r in on_pg if r.misconception} >= {"mistakes_a"}

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from grader import cli
+from grader.course import coursedir
 from grader.course.grading import autograde
 from grader.course.release import publish as release
 from grader.course.demo import sampleclass
@@ -67,7 +68,7 @@ def _nbgrader_scores(db_url: str, outcomes: dict[str, bool]) -> None:
 
     from nbgrader.api import Gradebook
 
-    with warnings.catch_warnings(), autograde.course_path(), Gradebook(db_url) as gb:
+    with warnings.catch_warnings(), coursedir.scripts_on_path(), Gradebook(db_url) as gb:
         warnings.simplefilter("ignore")  # nbgrader's add_submission trips SQLAlchemy 2's autoflush notices
         for student, success in outcomes.items():
             gb.update_or_create_student(student)

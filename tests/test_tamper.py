@@ -33,7 +33,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.course.grading import autograde
+from grader.course import coursedir
+from grader.course import gradebook
 from grader.course.demo import run as demo
 from grader.course.demo import sampleclass
 from grader.course.release import publish as course
@@ -426,7 +427,7 @@ def _make_class(released: Path, target: Path, port: int, victim: str) -> dict[st
 
 def _check_class(root: Path, expected: dict[str, float], before: dict[str, str], listener: _Listener) -> None:
     time.sleep(1)  # a detached process would have struck by now (it waits 4 s; later students took longer)
-    scores = autograde.all_scores(root)
+    scores = gradebook.all_scores(root)
     got = {student: sum(scores.get((ASSIGNMENT, student, "derivatives"), {}).values()) for student in expected}
     wrong = {s: (got[s], expected[s]) for s in expected if abs(got[s] - expected[s]) > 1e-9}
     assert not wrong, f"student: (graded, deserved) {wrong}"
@@ -454,7 +455,7 @@ def graded(released, tmp_path_factory, listener, victim):
         root = tmp_path_factory.mktemp(way) / "course"
         expected = _make_class(released, root, listener.port, victim.connection_file)
         runs[way] = {"root": root, "expected": expected, "before": _tree(root),
-                     "proc": subprocess.Popen(cmd, cwd=str(root), env=autograde.course_environment(),
+                     "proc": subprocess.Popen(cmd, cwd=str(root), env=coursedir.script_environment(),
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)}
     try:
         for run in runs.values():

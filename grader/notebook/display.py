@@ -21,9 +21,9 @@ import html
 import re
 from typing import Any, Mapping
 
-__all__ = ["CheckResult", "VERDICT_MIME", "message_html", "counterexample_sentence"]
+from grader.key.mediatypes import VERDICT_MIME
 
-VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
+__all__ = ["CheckResult", "VERDICT_MIME", "message_html", "counterexample_sentence"]
 
 _STYLE = (
     "border-left:4px solid {color};padding:6px 10px;margin:4px 0;background:{bg};"

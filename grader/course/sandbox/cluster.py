@@ -328,9 +328,6 @@ class BatchStats:
     def wall_seconds(self) -> float:
         return (self.finished or time.perf_counter()) - self.started
 
-    def notebooks_per_hour(self) -> float:
-        return 3600.0 * self.count / self.wall_seconds if self.wall_seconds > 0 else 0.0
-
     def lines(self) -> list[str]:
         """The summary: one line per worker, then the throughput."""
         out = summary_lines(self.per_worker, self.wall_seconds, busy=self.seconds_per_worker)
