@@ -121,6 +121,10 @@ def nbgrader_config(course_root: Path, *, db_url: str | None = None) -> Any:
     config.CourseDirectory.root = str(root)
     if db_url is not None:
         config.CourseDirectory.db_url = db_url
+    if str(config.CourseDirectory.get("db_url", "")).startswith("postgres"):
+        from grader.core.extras import require
+
+        require("postgres", f"the PostgreSQL gradebook of {CONFIG_NAME}")
     return config
 
 

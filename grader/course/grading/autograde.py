@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from grader.core.extras import MissingExtra
 from grader.course import coursedir
 from grader.course.coursedir import nbgrader_api, scripts_on_path
 from grader.course.grading.trusted import GradingRefused
@@ -469,7 +470,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         run = autograde_assignment(root, args.assignment, students=students, workers=args.workers,
                                    scheduler=args.scheduler, sandbox=not args.no_sandbox, on_result=progress)
-    except GradingRefused as exc:
+    except (GradingRefused, MissingExtra) as exc:
         print(f"calcgrade autograde: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # never a traceback from a command

@@ -114,6 +114,8 @@ def _course_root(args: argparse.Namespace) -> Path:
 
 
 def main(args: argparse.Namespace) -> int:
+    from grader.core.extras import MissingExtra
+
     verbose = bool(getattr(args, "verbose", False))
     try:
         threshold = float(getattr(args, "threshold", DEFAULT_THRESHOLD))
@@ -131,7 +133,7 @@ def main(args: argparse.Namespace) -> int:
         _write(target, report_html(report, beside=target.parent))
         print(f"Report written: {target}")
         return 0
-    except ReportError as exc:
+    except (ReportError, MissingExtra) as exc:
         print(f"calcgrade report: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # the gradebook or the log could not be read: say what, not a traceback
