@@ -21,7 +21,6 @@ from grader.course import gradebook
 from grader.course.demo import run as demo
 from grader.course.release import keybuild
 from grader.course.demo import sampleclass
-from grader.course.release import publish as course
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "02_derivatives"
@@ -34,10 +33,8 @@ def _cell_with(nb, grade_id):
 
 
 @pytest.fixture(scope="module")
-def course_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("autograde") / "course"
-    demo.prepare_course(ROOT, root, [ASSIGNMENT])
-    course.release(root, ASSIGNMENT, validate=False)
+def course_root(tmp_path_factory, make_released_course):
+    root = make_released_course(tmp_path_factory.mktemp("autograde") / "course", ASSIGNMENT)
     subs = {s.student: s for s in sampleclass.sample_class(root) if s.assignment == ASSIGNMENT}
     chosen = [subs[name] for name in ("perfect", "partial", "blank", "invalid_json")]
     sampleclass.place(chosen, root, demo.DEMO_TIMESTAMP)

@@ -18,11 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-try:
-    import course_support
-    import dask_support
-except ImportError:  # pragma: no cover - run from the repository root as a package
-    from tests import course_support, dask_support
+import dask_support
 
 from grader.course.grading import answerlog
 from grader.course import coursedir
@@ -143,9 +139,10 @@ def test_each_worker_keeps_one_warm_executor(dask_cluster, jobs):
         client.close()
 
 
-def test_calcgrade_autograde_on_the_cluster_writes_what_the_local_path_writes(dask_cluster, pool, tmp_path):
+def test_calcgrade_autograde_on_the_cluster_writes_what_the_local_path_writes(dask_cluster, pool, tmp_path,
+                                                                              make_released_course):
     """The whole trusted path: the parent prepares, the cluster executes, the parent grades and writes."""
-    roots = {where: course_support.released_course(tmp_path / where / "course", ASSIGNMENT)
+    roots = {where: make_released_course(tmp_path / where / "course", ASSIGNMENT)
              for where in ("local", "cluster")}
     subs = [s for s in sampleclass.sample_class(roots["local"]) if s.assignment == ASSIGNMENT and s.student in STUDENTS]
     for root in roots.values():

@@ -12,20 +12,17 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import make_course  # noqa: E402
+from fixtures import make_course
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grader.course.coursedir import nbgrader_api, scripts_on_path  # noqa: E402
-from grader.course.grading.feedbackhtml import latex_to_mathml, render_html_math, render_markdown_math  # noqa: E402
-from grader.course.release.keybuild import build_keys  # noqa: E402
+from grader.course.coursedir import nbgrader_api, scripts_on_path
+from grader.course.grading.feedbackhtml import latex_to_mathml, render_html_math, render_markdown_math
+from grader.course.release.keybuild import build_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = make_course.ASSIGNMENT

@@ -15,15 +15,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import make_course  # noqa: E402
+from fixtures import make_course
 
-from grader.cli import main as cli  # noqa: E402
-from grader.course import coursedir  # noqa: E402
+from grader.cli import main as cli
+from grader.course import coursedir
 from grader.course.release import exchange
 from grader.course.release import releasecheck
-from grader.course.release import init as course_init  # noqa: E402
-from grader.course.progress import Progress  # noqa: E402
+from grader.course.release import init as course_init
+from grader.course.progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,7 +3,7 @@
 Two copies of one small course (three students of the sample class, one assignment): one keeps
 nbgrader's default SQLite gradebook, the other names a PostgreSQL database in its nbgrader_config.py
 (``c.CourseDirectory.db_url``), which every step reads: release (its gradebook step, nbgrader's
-generate_assignment; the keys are built once per session by ``course_support``), stock ``nbgrader autograde``,
+generate_assignment; the keys are built once per test run by conftest's ``make_released_course``), stock ``nbgrader autograde``,
 ``calcgrade autograde`` (gradebook and answer log), feedback, export, ``calcgrade report``.  Scores, answer
 logs, feedback pages, the exported CSV and the report's numbers must be the same, and the PostgreSQL course
 must have written nothing to a SQLite file.  The server is started by ``pg_support`` (initdb in a temporary
@@ -24,11 +24,6 @@ from pathlib import Path
 
 import pytest
 
-try:
-    import course_support
-    import pg_support
-except ImportError:  # pragma: no cover - run from the repository root as a package
-    from tests import course_support, pg_support
 
 from grader import cli
 from grader.course.grading import answerlog
@@ -47,16 +42,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def pg_server():
-    problem = pg_support.binaries_problem()
-    if problem:
-        pytest.skip(problem)
-    with pg_support.PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def courses(pg_server, tmp_path_factory):
+def courses(pg_server, make_released_course, tmp_path_factory):
     """Two released copies of one course, SQLite and PostgreSQL, each graded by stock ``nbgrader autograde``
     and then by ``calcgrade autograde``, with feedback and export (a Cycle)."""
     base = tmp_path_factory.mktemp("pgcycle")
@@ -64,9 +50,9 @@ def courses(pg_server, tmp_path_factory):
     database = "gradebook_cycle"
     url = pg_server.create_database(database)
     # a release's gradebook step (nbgrader generate_assignment) into each course's own gradebook; the keys
-    # are built once per test session (course_support)
-    course_support.released_course(pg_root, ASSIGNMENT, db_url=url)
-    course_support.released_course(sqlite_root, ASSIGNMENT)
+    # are built once per test run (conftest.make_released_course)
+    make_released_course(pg_root, ASSIGNMENT, db_url=url)
+    make_released_course(sqlite_root, ASSIGNMENT)
     subs = [s for s in sampleclass.sample_class(pg_root) if s.assignment == ASSIGNMENT and s.student in STUDENTS]
     assert {s.student for s in subs} == set(STUDENTS)
     # stock nbgrader autograde, both courses at once (two cores)

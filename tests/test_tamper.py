@@ -37,7 +37,6 @@ from grader.course import coursedir
 from grader.course import gradebook
 from grader.course.demo import run as demo
 from grader.course.demo import sampleclass
-from grader.course.release import publish as course
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "02_derivatives"
@@ -382,12 +381,10 @@ def victim(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    base = tmp_path_factory.mktemp("tamper") / "base"
-    demo.prepare_course(ROOT, base, [ASSIGNMENT])
+def released(tmp_path_factory, make_released_course):
+    base = make_released_course(tmp_path_factory.mktemp("tamper") / "base", ASSIGNMENT)
     with open(base / "nbgrader_config.py", "a", encoding="utf-8") as fh:
         fh.write(TAMPER_CONFIG)
-    course.release(base, ASSIGNMENT, validate=False)
     return base
 
 
