@@ -188,3 +188,14 @@ def test_the_cluster_and_postgres_parts_name_their_extras(tmp_path):
                                 f"{str(tmp_path)!r}]))")
     assert "Traceback" not in proc.stderr and proc.returncode != 0
     assert proc.stderr.strip().endswith("(psycopg2 is not installed): pip install 'calcgrade[postgres]'"), proc.stderr
+
+
+def test_the_readme_installs_what_each_journey_needs():
+    """The demo installs the instructor's extra, the tests every extra; CI runs the README's test command."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    demo = next(line for line in readme.splitlines() if line.endswith("calcgrade demo") and "pip install" in line)
+    tests = next(line for line in readme.splitlines() if "pip install" in line and line.endswith("-m pytest"))
+    assert "pip install -q -e '.[course]'" in demo
+    assert "pip install -q -e '.[test]'" in tests
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert ci[-1] == tests

@@ -3,8 +3,8 @@
 With ASSIGNMENT: one self-contained HTML page (the class, a row per question with its mistakes and
 most frequent wrong answers, the students below a threshold, plots), or with ``--json`` the same
 numbers on stdout.  Without: the course overview (assignments x students).  The numbers come from
-the answer log that trusted grading writes and from nbgrader's gradebook (``reportdata``); they are
-computed in ``reportstats`` and drawn by ``reporthtml`` / ``reportplots``.
+the answer log that trusted grading writes and from nbgrader's gradebook (``report.data``); they are
+computed in ``report.stats`` and drawn by ``report.render`` / ``report.plots``.
 """
 
 from __future__ import annotations
