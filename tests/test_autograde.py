@@ -137,7 +137,8 @@ def test_an_unknown_assignment_is_a_clear_message(course_root, capsys):
     root, _, _ = course_root
     status = main(["autograde", "99_nothing", "--course-root", str(root)])
     err = capsys.readouterr().err
-    assert status == 2 and "calcgrade release 99_nothing" in err and "Traceback" not in err
+    assert status == 2 and err == (f"calcgrade autograde: no assignment '99_nothing' in the course at {root} "
+                                   f"(assignments: {ASSIGNMENT})\n")
 
 
 def test_without_a_sandbox_grading_refuses_unless_told_and_then_says_so_loudly(course_root):

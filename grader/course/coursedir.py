@@ -83,9 +83,9 @@ def require_assignment(course_root: Path, assignment: str, *, known: list[str] |
         return
     listed = ", ".join(names) if names else "none yet"
     close = difflib.get_close_matches(assignment, names, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]}? " if close else ""
-    raise UnknownAssignment(f"no assignment {assignment!r} in the course at {Path(course_root)}: "
-                            f"{hint}(assignments: {listed})")
+    hint = f": did you mean {close[0]}?" if close else ""
+    raise UnknownAssignment(f"no assignment {assignment!r} in the course at {Path(course_root)}{hint} "
+                            f"(assignments: {listed})")
 
 
 def script_environment(extra_path: str | None = None) -> dict[str, str]:
