@@ -19,11 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from grader.key import files
+from grader.key.files import CONFIG_NAME
+
 __all__ = ["CONFIG_NAME", "CourseNotFound", "UnknownAssignment", "find_course_root", "assignments_of",
            "require_assignment", "scripts_on_path", "script_environment", "nbgrader_config", "nbgrader_api",
            "exchange_root", "course_id"]
 
-CONFIG_NAME = "nbgrader_config.py"
 
 
 class CourseNotFound(FileNotFoundError):
@@ -57,9 +59,9 @@ def find_course_root(explicit: Path | str | None = None, *, start: Path | None =
                                  f"(`calcgrade init {root}` writes a fresh course there)")
         return root
     here = Path(start if start is not None else Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / CONFIG_NAME).is_file():
-            return folder
+    found = files.find_course_root(here)
+    if found is not None:
+        return found
     raise CourseNotFound(
         f"no course found: neither {here} nor a folder above it holds {CONFIG_NAME}; run calcgrade in a "
         "course folder, give --course-root DIR, or start one with `calcgrade init DIR`"
