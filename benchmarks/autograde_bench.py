@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.course.grading import autograde
+from grader.course import coursedir
+from grader.course import gradebook
 from grader.course.demo import run as demo
 from grader.course.demo import sampleclass
 from grader.course.release import publish as course
@@ -48,7 +49,7 @@ c.Autograde.autograde_preprocessors = [
 
 def make_class(base: Path, students: int) -> list[str]:
     """Release the assignment in ``base`` and place ``students`` honest students (profiles cycled)."""
-    demo.prepare_course(course.project_root(), base, [ASSIGNMENT])
+    demo.prepare_course(coursedir.find_course_root(), base, [ASSIGNMENT])
     course.release(base, ASSIGNMENT, validate=False)
     subs = {s.student: s for s in sampleclass.sample_class(base) if s.assignment == ASSIGNMENT}
     profiles = [p for p in HONEST if p in subs]
@@ -68,7 +69,7 @@ def timed(cmd: list[str], cwd: Path, marker: str) -> tuple[float, list[float]]:
     """Wall seconds of ``cmd`` and the moments (seconds from its start) its output lines holding ``marker``
     arrived: one per graded notebook, for the steady-state rate."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=str(cwd), env=autograde.course_environment(), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=str(cwd), env=coursedir.script_environment(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     moments, tail = [], []
     assert proc.stdout is not None
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers:
             cmd += ["--workers", str(args.workers)]
         t_fast, m_fast = timed(cmd, fast, "] s")  # "[3] s02_mistakes_b: 5/23", one per notebook
-        a, b = autograde.all_scores(stock), autograde.all_scores(fast)
+        a, b = gradebook.all_scores(stock), gradebook.all_scores(fast)
         differ = [n for n in names if a.get((ASSIGNMENT, n, "derivatives")) != b.get((ASSIGNMENT, n, "derivatives"))]
         n = len(names)
         s_stock, s_fast = steady(m_stock), steady(m_fast)

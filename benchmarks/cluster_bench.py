@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from grader.course import coursedir
+from grader.course import gradebook
 from grader.course.grading import autograde
 from grader.course.sandbox import cluster
 from grader.course.sandbox.executor import ExecutorPool, Job
@@ -112,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             if name.endswith("pg") and pg is not None:
                 with open(root / "nbgrader_config.py", "a") as config:
                     config.write(f"\nc.CourseDirectory.db_url = {pg.create_database('bench')!r}\n")
-            api = autograde.load_api(root)
-            with autograde.course_path():
+            api = coursedir.nbgrader_api(root)
+            with coursedir.scripts_on_path():
                 api.generate_assignment(ASSIGNMENT, force=True, create=True)
         jobs = class_jobs(roots["local1"], students)
         n = len(jobs)
@@ -159,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                       lambda: graded(roots["dask2pg"], scheduler=dc.address), args.students, end_to_end)
             else:
                 print(f"  (no PostgreSQL run: {pg_problem})")
-        reference = autograde.all_scores(roots["local1"])
-        same = all(autograde.all_scores(roots[name]) == reference for name in names if name != "warmup")
+        reference = gradebook.all_scores(roots["local1"])
+        same = all(gradebook.all_scores(roots[name]) == reference for name in names if name != "warmup")
         print(f"\nthe same gradebook everywhere: {same}")
         table("execution only", execution)
         table("end to end", end_to_end)

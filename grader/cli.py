@@ -62,18 +62,31 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from grader.core.extras import missing_extra, require
+
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in argv if not a.startswith("-")), None)
     if selected not in _COMMANDS:
         selected = None
-    parser = build_parser(selected)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
+    try:
+        if selected is not None:  # every command is the instructor's (a student needs only check() in a kernel)
+            require("course", "this command")
+        parser = build_parser(selected)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if getattr(args, "scheduler", None):
+            require("cluster", "grading on a Dask cluster (--scheduler)")
+        module_name, func_name, _ = _COMMANDS[args.command]
+        func = getattr(importlib.import_module(module_name), func_name)
+        return int(func(args) or 0)
+    except ImportError as exc:
+        missing = missing_extra(exc, "this command")
+        if missing is None:
+            raise
+        print(f"calcgrade{' ' + selected if selected else ''}: {missing.message}", file=sys.stderr)
         return 2
-    module_name, func_name, _ = _COMMANDS[args.command]
-    func = getattr(importlib.import_module(module_name), func_name)
-    return int(func(args) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,7 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-PG_BIN_CANDIDATES = [Path("/usr/lib/postgresql/15/bin"), *sorted(Path("/usr/lib/postgresql").glob("*/bin"))]
+def _version(folder: Path) -> tuple[int, ...]:
+    """(15,) for /usr/lib/postgresql/15/bin: the newest installed version is tried first."""
+    return tuple(int(p) for p in folder.parent.name.split(".") if p.isdigit())
+
+
+PG_BIN_CANDIDATES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version, reverse=True)
 UNPRIVILEGED_UID = 65534  # nobody / nogroup on Debian
 START_TIMEOUT = 60.0  # seconds; the machine is small and busy
 ROLE = "calcgrade"

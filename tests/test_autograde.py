@@ -16,11 +16,11 @@ import nbformat
 import pytest
 
 from grader.cli import main
-from grader.course.grading import autograde
+from grader.course import coursedir
+from grader.course import gradebook
 from grader.course.demo import run as demo
 from grader.course.release import keybuild
 from grader.course.demo import sampleclass
-from grader.course.release import publish as course
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "02_derivatives"
@@ -33,10 +33,8 @@ def _cell_with(nb, grade_id):
 
 
 @pytest.fixture(scope="module")
-def course_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("autograde") / "course"
-    demo.prepare_course(ROOT, root, [ASSIGNMENT])
-    course.release(root, ASSIGNMENT, validate=False)
+def course_root(tmp_path_factory, make_released_course):
+    root = make_released_course(tmp_path_factory.mktemp("autograde") / "course", ASSIGNMENT)
     subs = {s.student: s for s in sampleclass.sample_class(root) if s.assignment == ASSIGNMENT}
     chosen = [subs[name] for name in ("perfect", "partial", "blank", "invalid_json")]
     sampleclass.place(chosen, root, demo.DEMO_TIMESTAMP)
@@ -83,7 +81,7 @@ def test_the_class_is_graded_and_broken_submissions_fail_alone_with_their_reason
     assert f"{gid!r} appears 2 times" in by["duplicated"]["error"]
     assert "'test_made_up' is not part of" in by["unknown_id"]["error"]
     assert f"{gid!r} was deleted" in by["deleted_cell"]["error"]
-    scores = autograde.all_scores(root)
+    scores = gradebook.all_scores(root)
     assert sum(scores[(ASSIGNMENT, "perfect", "derivatives")].values()) == by["perfect"]["max_score"]
     graded = root / "autograded" / "perfect" / ASSIGNMENT / "derivatives.ipynb"
     nb = nbformat.read(str(graded), as_version=4)
@@ -120,7 +118,7 @@ def test_grading_refuses_a_missing_or_stale_private_key(course_root, capsys, tmp
     md = next(c for c in nb.cells if c.cell_type == "code" and "question(" in c.source)
     md.source = md.source.replace("question(", "question(  ", 1)
     nbformat.write(nb, str(solution))
-    before = autograde.all_scores(copy_root)
+    before = gradebook.all_scores(copy_root)
     status, out, err = _run(["--course-root", str(copy_root)], capsys)
     assert status == 2
     assert "was built from older solutions" in err and "run `calcgrade release 02_derivatives`" in err
@@ -128,7 +126,7 @@ def test_grading_refuses_a_missing_or_stale_private_key(course_root, capsys, tmp
     key.unlink()
     status, out, err = _run(["--course-root", str(copy_root)], capsys)
     assert status == 2 and "has no private key" in err and "calcgrade release 02_derivatives" in err
-    assert autograde.all_scores(copy_root) == before  # nothing was graded
+    assert gradebook.all_scores(copy_root) == before  # nothing was graded
     text = json.loads((root / ".calcgrade" / "keys" / f"{ASSIGNMENT}.json").read_text())
     text.pop("solutions_digest")
     key.write_text(json.dumps(text))
@@ -139,7 +137,8 @@ def test_an_unknown_assignment_is_a_clear_message(course_root, capsys):
     root, _, _ = course_root
     status = main(["autograde", "99_nothing", "--course-root", str(root)])
     err = capsys.readouterr().err
-    assert status == 2 and "calcgrade release 99_nothing" in err and "Traceback" not in err
+    assert status == 2 and err == (f"calcgrade autograde: no assignment '99_nothing' in the course at {root} "
+                                   f"(assignments: {ASSIGNMENT})\n")
 
 
 def test_without_a_sandbox_grading_refuses_unless_told_and_then_says_so_loudly(course_root):
@@ -148,13 +147,13 @@ def test_without_a_sandbox_grading_refuses_unless_told_and_then_says_so_loudly(c
 
     root, subs, _ = course_root
     bin_dir = Path(sys.executable).parent
-    env = dict(autograde.course_environment(), PATH=str(bin_dir))
+    env = dict(coursedir.script_environment(), PATH=str(bin_dir))
     cmd = [str(bin_dir / "calcgrade"), "autograde", ASSIGNMENT, "--course-root", str(root), "--students", "perfect"]
-    before = autograde.all_scores(root)
+    before = gradebook.all_scores(root)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "no sandbox is available" in proc.stderr and "--no-sandbox" in proc.stderr
-    assert "Traceback" not in proc.stderr and autograde.all_scores(root) == before
+    assert "Traceback" not in proc.stderr and gradebook.all_scores(root) == before
     proc = subprocess.run(cmd + ["--no-sandbox"], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     full = sum(subs["perfect"].points.values())

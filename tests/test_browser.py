@@ -27,10 +27,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-try:  # tests/ is a plain folder on sys.path (no __init__.py) ...
-    import browser_support as lab
-except ImportError:  # pragma: no cover  (... or a package, if someone adds one)
-    from tests import browser_support as lab
+import browser_support as lab
 
 from playwright.sync_api import expect
 

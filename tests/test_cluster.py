@@ -18,13 +18,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-try:
-    import course_support
-    import dask_support
-except ImportError:  # pragma: no cover - run from the repository root as a package
-    from tests import course_support, dask_support
+import dask_support
 
 from grader.course.grading import answerlog
+from grader.course import coursedir
+from grader.course import gradebook
 from grader.course.grading import autograde
 from grader.course.sandbox import cluster
 from grader.course.demo import run as demo
@@ -141,9 +139,10 @@ def test_each_worker_keeps_one_warm_executor(dask_cluster, jobs):
         client.close()
 
 
-def test_calcgrade_autograde_on_the_cluster_writes_what_the_local_path_writes(dask_cluster, pool, tmp_path):
+def test_calcgrade_autograde_on_the_cluster_writes_what_the_local_path_writes(dask_cluster, pool, tmp_path,
+                                                                              make_released_course):
     """The whole trusted path: the parent prepares, the cluster executes, the parent grades and writes."""
-    roots = {where: course_support.released_course(tmp_path / where / "course", ASSIGNMENT)
+    roots = {where: make_released_course(tmp_path / where / "course", ASSIGNMENT)
              for where in ("local", "cluster")}
     subs = [s for s in sampleclass.sample_class(roots["local"]) if s.assignment == ASSIGNMENT and s.student in STUDENTS]
     for root in roots.values():
@@ -152,20 +151,20 @@ def test_calcgrade_autograde_on_the_cluster_writes_what_the_local_path_writes(da
     # the command an instructor types, from a folder outside the course
     out = subprocess.run([sys.executable, "-m", "grader.cli", "autograde", ASSIGNMENT, "--scheduler",
                           dask_cluster.address, "--course-root", str(roots["cluster"]), "--json"],
-                         cwd=str(tmp_path), env=autograde.course_environment(), capture_output=True, text=True,
+                         cwd=str(tmp_path), env=coursedir.script_environment(), capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     remote_run = json.loads(out.stdout)
     assert remote_run["executed_on"] == dask_cluster.address
     assert set(remote_run["per_worker"]) <= {"w1", "w2"} and sum(remote_run["per_worker"].values()) == len(subs)
     # the same gradebook, and it is the fair one
-    on_cluster = autograde.all_scores(roots["cluster"])
-    assert on_cluster == autograde.all_scores(roots["local"])
+    on_cluster = gradebook.all_scores(roots["cluster"])
+    assert on_cluster == gradebook.all_scores(roots["local"])
     assert on_cluster == {(ASSIGNMENT, s.student, Path(s.notebook).stem): s.expected for s in subs}
     assert {r["student"]: (r["success"], r["score"], r["questions"]) for r in remote_run["students"]} == \
         {r.student: (r.success, r.score, r.questions) for r in local_run.results}
     # the same answer log and the same trusted verdicts in the autograded notebooks
-    logs = [sorted(answerlog.read_records(autograde.load_api(r).coursedir.db_url, ASSIGNMENT), key=repr)
+    logs = [sorted(answerlog.read_records(coursedir.nbgrader_api(r).coursedir.db_url, ASSIGNMENT), key=repr)
             for r in roots.values()]
     assert logs[0] == logs[1] and logs[0]
     for sub in subs:

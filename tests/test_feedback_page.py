@@ -12,20 +12,17 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import make_course  # noqa: E402
+from fixtures import make_course
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grader.course.grading.autograde import course_path, load_api  # noqa: E402
-from grader.course.grading.feedbackhtml import latex_to_mathml, render_html_math, render_markdown_math  # noqa: E402
-from grader.course.release.keybuild import build_keys  # noqa: E402
+from grader.course.coursedir import nbgrader_api, scripts_on_path
+from grader.course.grading.feedbackhtml import latex_to_mathml, render_html_math, render_markdown_math
+from grader.course.release.keybuild import build_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = make_course.ASSIGNMENT
@@ -60,14 +57,14 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(make_course.COURSE / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT,
                     ignore=shutil.ignore_patterns("calcgrade_public.json"))
     build_keys(root, ASSIGNMENT)
-    api = load_api(root)
-    with course_path():
+    api = nbgrader_api(root)
+    with scripts_on_path():
         assert api.generate_assignment(ASSIGNMENT, force=True, create=True)["success"]
     released = root / "exercises" / ASSIGNMENT / "basics.ipynb"
     submitted = root / "submitted" / STUDENT / ASSIGNMENT
     submitted.mkdir(parents=True)
     nbformat.write(_student_notebook(released), str(submitted / "basics.ipynb"))
-    with course_path():
+    with scripts_on_path():
         graded = api.autograde(ASSIGNMENT, STUDENT, force=True, create=True)
         assert graded["success"], graded.get("log", "")[-2000:]
         made = api.generate_feedback(ASSIGNMENT, STUDENT, force=True)

@@ -15,15 +15,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import make_course  # noqa: E402
+from fixtures import make_course
 
-from grader.cli import main as cli  # noqa: E402
-from grader.course import coursedir  # noqa: E402
+from grader.cli import main as cli
+from grader.course import coursedir
 from grader.course.release import exchange
 from grader.course.release import releasecheck
-from grader.course.release import init as course_init  # noqa: E402
-from grader.course.progress import Progress  # noqa: E402
+from grader.course.release import init as course_init
+from grader.course.progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,14 +72,56 @@ def test_commands_outside_a_course_say_so_in_one_sentence(tmp_path, monkeypatch,
     assert not list(tmp_path.iterdir())  # nothing was written
 
 
+@pytest.mark.parametrize("command", [["autograde", "fx_basicz"], ["release", "fx_basicz"], ["key", "fx_basicz"],
+                                     ["validate", "fx_basicz"], ["report", "fx_basicz"],
+                                     ["demo", "--assignments", "fx_basicz", "--course-root", "."]])
+def test_a_misspelt_assignment_names_the_ones_that_exist_in_one_sentence(tmp_path, monkeypatch, capsys, command):
+    root = _course(tmp_path)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    monkeypatch.chdir(root / "solutions")
+    if command[0] == "demo":
+        command = command[:-1] + [str(root)]
+    assert cli(command) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"calcgrade {command[0]}: no assignment 'fx_basicz' in the course at {root.resolve()}: "
+                           "did you mean fx_basics? (assignments: fx_basics)")
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # nothing was written
+
+
+def test_a_missing_path_to_check_names_what_is_there(tmp_path, capsys):
+    root = _course(tmp_path)
+    assert cli(["check", str(root / "solutions" / "fx_basicz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"calcgrade check: {root / 'solutions' / 'fx_basicz'}: no such file or folder: did you mean "
+                   f"{root / 'solutions' / 'fx_basics'}? ({root / 'solutions'} holds fx_basics)")
+
+
+def test_stock_nbgrader_steps_find_the_course_or_say_where_they_looked(tmp_path):
+    """nbgrader_steps.course_root_of: the config's root, else the course above the notebook, else an error
+    naming where it looked, never a guess."""
+    from traitlets.config import Config
+
+    from grader.course.grading.nbgrader_steps import course_root_of
+
+    root = _course(tmp_path)
+    config = Config()
+    config.CourseDirectory.root = str(root)
+    assert course_root_of(config, {"metadata": {"path": str(tmp_path)}}) == root.resolve()
+    graded = root / "autograded" / "ana" / "fx_basics"
+    graded.mkdir(parents=True)
+    assert course_root_of(Config(), {"metadata": {"path": str(graded)}}) == root.resolve()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    with pytest.raises(coursedir.CourseNotFound, match=f"neither {outside.resolve()} nor a folder above it"):
+        course_root_of(Config(), {"metadata": {"path": str(outside)}})
+
+
 @pytest.mark.slow
 def test_commands_work_on_the_course_of_the_current_folder_not_the_checkout(tmp_path, monkeypatch, capsys):
     root = _course(tmp_path)
     checkout_keys = sorted((ROOT / ".calcgrade" / "keys").glob("*")) if (ROOT / ".calcgrade").exists() else []
     monkeypatch.chdir(root / "solutions")
-    from grader.course.release import publish as release
-
-    assert release.project_root() == root.resolve()  # the compatibility name
+    assert coursedir.find_course_root() == root.resolve()
     assert cli(["key", "--check"]) == 1  # fx_basics has no public key yet: found in *this* course
     err = capsys.readouterr().err
     assert "fx_basics: the public key" in err and str(root / "solutions" / "fx_basics") in err

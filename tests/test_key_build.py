@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import make_course  # noqa: E402
+from fixtures import make_course
 
-from grader.cli import main as cli  # noqa: E402
-from grader.course.release.keybuild import KeyBuildError, build_keys  # noqa: E402
+from grader.cli import main as cli
+from grader.course.release.keybuild import KeyBuildError, build_keys
 
 pytestmark = pytest.mark.slow
 

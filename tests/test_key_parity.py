@@ -19,7 +19,8 @@ import pytest
 import sympy as sp
 
 from grader.key import grading
-from grader.course.release.keybuild import KeyBuildError, assignments_of, build_keys
+from grader.course.coursedir import assignments_of
+from grader.course.release.keybuild import KeyBuildError, build_keys
 from grader.key.wire import from_wire, to_wire
 
 ROOT = Path(__file__).resolve().parent.parent

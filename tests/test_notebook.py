@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -11,12 +10,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import make_course  # noqa: E402
+from fixtures import make_course
 
-from grader.notebook.display import VERDICT_MIME  # noqa: E402
-from grader.course.kernelrun import run_notebook  # noqa: E402
-from grader.notebook.check import Deferred, check  # noqa: E402
+from grader.notebook.display import VERDICT_MIME
+from grader.course.kernelrun import run_notebook
+from grader.notebook.check import Deferred, check
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", real=True)

@@ -62,7 +62,7 @@ def test_the_wheel_carries_the_starter_course_and_no_reference_of_the_real_cours
         p.relative_to(ROOT / "starter").as_posix() for p in (ROOT / "starter" / "solutions").rglob("*")
         if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts)
     assert carried == sorted(expected)
-    assert not [n for n in names if ".calcgrade" in n or "gradebook" in n or "/exercises/" in n]
+    assert not [n for n in names if ".calcgrade" in n or "gradebook.db" in n or "/exercises/" in n]
     real = {p.parent.name for p in (ROOT / "solutions").glob("*/*.ipynb")}
     assert real and not [n for n in names if any(f"/{a}/" in n for a in real)]
 
@@ -241,3 +241,104 @@ def test_an_instructors_first_hour_from_a_plain_install(installed, tmp_path):
     html = (course / "reports" / "00_starter.html").read_text(encoding="utf-8")
     assert "reports/00_starter.html" in report.stdout
     assert "forgot_inner_derivative" in html and "not valid JSON" in html
+# --- extras: what a student installs, and what each extra adds ----------------------------------------------------
+def _requires(wheel: Path) -> dict[str, set[str]]:
+    """extra ("" for the base install) -> the distributions the wheel's metadata requires for it."""
+    with zipfile.ZipFile(wheel) as zf:
+        meta = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    out: dict[str, set[str]] = {}
+    for line in meta.splitlines():
+        if not line.startswith("Requires-Dist: "):
+            continue
+        spec, _, marker = line[len("Requires-Dist: "):].partition(";")
+        extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", marker)
+        name = re.split(r"[\s<>=!~\[(]", spec.strip(), maxsplit=1)[0].lower()
+        if "[" in spec:  # a self-reference: calcgrade[cluster,course,postgres], its extras sorted
+            name += "[" + ",".join(sorted(spec.split("[", 1)[1].split("]", 1)[0].split(","))) + "]"
+        out.setdefault(extra.group(1) if extra else "", set()).add(name)
+    return out
+
+
+def test_a_student_install_has_no_instructor_cluster_or_database_parts(installed):
+    requires = _requires(installed[2])
+    assert requires[""] == {"sympy", "mpmath", "numpy", "matplotlib", "ipykernel"}
+    assert {"nbgrader", "jupyterlab", "nbclient", "nbformat", "latex2mathml"} <= requires["course"]
+    assert requires["cluster"] == {"distributed"} and requires["postgres"] == {"psycopg2-binary"}
+    assert "calcgrade[cluster,course,postgres]" in requires["test"] and "hypothesis" in requires["test"]
+
+
+# Run in a fresh interpreter where the modules of the named extras cannot be imported, as on a machine
+# where they were never installed (find_spec says "absent", an import fails like a missing module).
+_WITHOUT = r"""
+import importlib.abc, sys
+from grader.core.extras import EXTRAS
+BLOCKED = {m for extra in sys.argv[1].split(",") for m in EXTRAS[extra]}
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Absent())
+"""
+
+
+def _without(extras: str, code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _WITHOUT + code, extras], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+
+
+def test_check_hints_and_plots_work_with_the_student_install_alone():
+    code = r"""
+import sympy as sp
+import grader
+from grader.notebook import check, hints, plots, display
+x = sp.Symbol("x")
+print(grader.compare(2 * sp.sin(x) * sp.cos(x), sp.sin(2 * x)).correct)
+print(sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED))
+"""
+    proc = _without("course,cluster,postgres", code)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["True", "[]"]
+
+
+@pytest.mark.parametrize("argv, extra, module", [
+    (["autograde", "00_starter"], "course", "nbgrader"),
+    (["key"], "course", "nbgrader"),
+    (["check", "exercises"], "course", "nbgrader"),
+])
+def test_a_command_without_its_extra_says_which_to_install(argv, extra, module):
+    proc = _without(extra, f"from grader.cli import main\nsys.exit(main({argv!r}))")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (f"calcgrade {argv[0]}: this command needs calcgrade's [{extra}] extra "
+                                   f"({module} is not installed): pip install 'calcgrade[{extra}]'")
+
+
+def test_the_cluster_and_postgres_parts_name_their_extras(tmp_path):
+    proc = _without("cluster", "from grader.cli import main\nsys.exit(main(['autograde', 'a', '--scheduler', "
+                               "'tcp://127.0.0.1:1']))")
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "calcgrade autograde: grading on a Dask cluster (--scheduler) needs calcgrade's [cluster] extra "
+        "(distributed is not installed): pip install 'calcgrade[cluster]'")
+    proc = _without("cluster", "import grader.course.sandbox.cluster")
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "grader.core.extras.MissingExtra: grading on a Dask cluster needs calcgrade's [cluster] extra "
+        "(distributed is not installed): pip install 'calcgrade[cluster]'")
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n"
+                                                 "c.CourseDirectory.db_url = 'postgresql://u@127.0.0.1:1/db'\n")
+    (tmp_path / "solutions" / "a1").mkdir(parents=True)
+    (tmp_path / "solutions" / "a1" / "n.ipynb").write_text("{}")
+    proc = _without("postgres", f"from grader.cli import main\nsys.exit(main(['report', '--course-root', "
+                                f"{str(tmp_path)!r}]))")
+    assert "Traceback" not in proc.stderr and proc.returncode != 0
+    assert proc.stderr.strip().endswith("(psycopg2 is not installed): pip install 'calcgrade[postgres]'"), proc.stderr
+
+
+def test_the_readme_installs_what_each_journey_needs():
+    """The demo installs the instructor's extra, the tests every extra; CI runs the README's test command."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    demo = next(line for line in readme.splitlines() if line.endswith("calcgrade demo") and "pip install" in line)
+    tests = next(line for line in readme.splitlines() if "pip install" in line and line.endswith("-m pytest"))
+    assert "pip install -q -e '.[course]'" in demo
+    assert "pip install -q -e '.[test]'" in tests
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert ci[-1] == tests

@@ -3,7 +3,7 @@
 Two copies of one small course (three students of the sample class, one assignment): one keeps
 nbgrader's default SQLite gradebook, the other names a PostgreSQL database in its nbgrader_config.py
 (``c.CourseDirectory.db_url``), which every step reads: release (its gradebook step, nbgrader's
-generate_assignment; the keys are built once per session by ``course_support``), stock ``nbgrader autograde``,
+generate_assignment; the keys are built once per test run by conftest's ``make_released_course``), stock ``nbgrader autograde``,
 ``calcgrade autograde`` (gradebook and answer log), feedback, export, ``calcgrade report``.  Scores, answer
 logs, feedback pages, the exported CSV and the report's numbers must be the same, and the PostgreSQL course
 must have written nothing to a SQLite file.  The server is started by ``pg_support`` (initdb in a temporary
@@ -24,14 +24,11 @@ from pathlib import Path
 
 import pytest
 
-try:
-    import course_support
-    import pg_support
-except ImportError:  # pragma: no cover - run from the repository root as a package
-    from tests import course_support, pg_support
 
 from grader import cli
 from grader.course.grading import answerlog
+from grader.course import coursedir
+from grader.course import gradebook
 from grader.course.grading import autograde
 from grader.course.demo import run as demo
 from grader.course.demo import sampleclass
@@ -45,16 +42,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def pg_server():
-    problem = pg_support.binaries_problem()
-    if problem:
-        pytest.skip(problem)
-    with pg_support.PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def courses(pg_server, tmp_path_factory):
+def courses(pg_server, make_released_course, tmp_path_factory):
     """Two released copies of one course, SQLite and PostgreSQL, each graded by stock ``nbgrader autograde``
     and then by ``calcgrade autograde``, with feedback and export (a Cycle)."""
     base = tmp_path_factory.mktemp("pgcycle")
@@ -62,9 +50,9 @@ def courses(pg_server, tmp_path_factory):
     database = "gradebook_cycle"
     url = pg_server.create_database(database)
     # a release's gradebook step (nbgrader generate_assignment) into each course's own gradebook; the keys
-    # are built once per test session (course_support)
-    course_support.released_course(pg_root, ASSIGNMENT, db_url=url)
-    course_support.released_course(sqlite_root, ASSIGNMENT)
+    # are built once per test run (conftest.make_released_course)
+    make_released_course(pg_root, ASSIGNMENT, db_url=url)
+    make_released_course(sqlite_root, ASSIGNMENT)
     subs = [s for s in sampleclass.sample_class(pg_root) if s.assignment == ASSIGNMENT and s.student in STUDENTS]
     assert {s.student for s in subs} == set(STUDENTS)
     # stock nbgrader autograde, both courses at once (two cores)
@@ -72,7 +60,7 @@ def courses(pg_server, tmp_path_factory):
     for root in (sqlite_root, pg_root):
         sampleclass.place(subs, root, demo.DEMO_TIMESTAMP)
         procs.append(subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
-                                      cwd=str(root), env=autograde.course_environment(),
+                                      cwd=str(root), env=coursedir.script_environment(),
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     try:
         logs = [p.communicate(timeout=600)[0] for p in procs]
@@ -82,13 +70,13 @@ def courses(pg_server, tmp_path_factory):
                 p.kill()
                 p.wait()
     assert [p.returncode for p in procs] == [0, 0], "\n".join(log[-3000:] for log in logs)
-    stock = {root: autograde.all_scores(root) for root in (sqlite_root, pg_root)}
+    stock = {root: gradebook.all_scores(root) for root in (sqlite_root, pg_root)}
     # calcgrade autograde, one warm pool for both courses; it grades the same submissions again
     runs = {}
     with ExecutorPool(workers=1) as pool:
         for root in (sqlite_root, pg_root):
             runs[root] = autograde.autograde_assignment(root, ASSIGNMENT, pool=pool)
-    ours = {root: autograde.all_scores(root) for root in (sqlite_root, pg_root)}
+    ours = {root: gradebook.all_scores(root) for root in (sqlite_root, pg_root)}
     for root in (sqlite_root, pg_root):
         assert course.generate_feedback(root, ASSIGNMENT)
         course.export_grades(root)
@@ -115,7 +103,7 @@ def test_the_postgresql_course_keeps_its_gradebook_in_postgresql_only(courses, p
     c = courses
     assert (c.sqlite_root / "gradebook.db").is_file()
     assert not list(c.pg_root.rglob("*.db")), "the PostgreSQL course wrote a SQLite gradebook"
-    assert autograde.load_api(c.pg_root).coursedir.db_url.startswith("postgresql")
+    assert coursedir.nbgrader_api(c.pg_root).coursedir.db_url.startswith("postgresql")
     # release wrote the assignment and its graded cells, autograde the students' grades
     assert pg_server.query(c.database, "select name from assignment") == [(ASSIGNMENT,)]
     graded_cells = pg_server.query(c.database, "select count(*) from grade_cells")[0][0]
@@ -145,7 +133,7 @@ def test_calcgrade_autograde_gives_the_same_scores_and_answer_log_on_postgresql(
     for root in (c.sqlite_root, c.pg_root):
         assert all(r.success for r in c.runs[root].results), c.runs[root].results
     on_pg = answerlog.read_records(c.url, ASSIGNMENT)
-    on_sqlite = answerlog.read_records(autograde.load_api(c.sqlite_root).coursedir.db_url, ASSIGNMENT)
+    on_sqlite = answerlog.read_records(coursedir.nbgrader_api(c.sqlite_root).coursedir.db_url, ASSIGNMENT)
     assert len(on_pg) == len(c.subs) * len(c.subs[0].points)
     assert sorted(on_pg, key=repr) == sorted(on_sqlite, key=repr)
     assert {r.student for r in on_pg if r.misconception} >= {"mistakes_a"}

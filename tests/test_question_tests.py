@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import make_course  # noqa: E402
+from fixtures import make_course
 
-from grader.course.release.keybuild import KeyBuildError, build_keys, private_key_problem, solutions_digest  # noqa: E402
+from grader.course.release.keybuild import KeyBuildError, build_keys, private_key_problem, solutions_digest
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = make_course.ASSIGNMENT

@@ -12,16 +12,14 @@ import hashlib
 import os
 import shutil
 import stat
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import make_course  # noqa: E402
+from fixtures import make_course
 
-from grader.cli import main as cli  # noqa: E402
+from grader.cli import main as cli
 
 pytestmark = pytest.mark.slow
 

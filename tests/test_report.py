@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import statistics
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from grader import cli
+from grader.course import coursedir
 from grader.course.grading import autograde
-from grader.course.release import publish as release
 from grader.course.demo import sampleclass
 from grader.course.grading.answerlog import answer_fingerprint, read_records
 from grader.course.report.data import gradebook_url
@@ -36,12 +34,8 @@ NBGRADER_CRASH = "zz_nbgrader_crash"  # a copy of "kernel_crash": stock nbgrader
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("report") / "course"
-    root.mkdir()
-    shutil.copy2(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(ROOT / "solutions" / A, root / "solutions" / A)
-    release.release(root, A, validate=False)
+def course(tmp_path_factory: pytest.TempPathFactory, make_released_course) -> dict:
+    root = make_released_course(tmp_path_factory.mktemp("report") / "course", A)
     subs = [s for s in sampleclass.sample_class(root) if s.assignment == A]
     sampleclass.place(subs, root, "2026-11-20 17:00:00.000000 UTC")
     perfect = next(s for s in subs if s.student == "perfect")
@@ -67,7 +61,7 @@ def _nbgrader_scores(db_url: str, outcomes: dict[str, bool]) -> None:
 
     from nbgrader.api import Gradebook
 
-    with warnings.catch_warnings(), autograde.course_path(), Gradebook(db_url) as gb:
+    with warnings.catch_warnings(), coursedir.scripts_on_path(), Gradebook(db_url) as gb:
         warnings.simplefilter("ignore")  # nbgrader's add_submission trips SQLAlchemy 2's autoflush notices
         for student, success in outcomes.items():
             gb.update_or_create_student(student)
@@ -184,7 +178,6 @@ def test_page_overview_and_errors(course: dict, capsys: pytest.CaptureFixture[st
 @pytest.mark.slow
 @pytest.mark.browser
 def test_page_opens_offline_in_chromium(course: dict) -> None:
-    sys.path.insert(0, str(Path(__file__).parent))
     import browser_support as lab
 
     if not lab.CHROMIUM.exists():

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import make_course  # noqa: E402
+from fixtures import make_course
 
 pytestmark = pytest.mark.slow
 CALCGRADE = [sys.executable, "-m", "grader.cli"]

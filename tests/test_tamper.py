@@ -33,10 +33,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.course.grading import autograde
+from grader.course import coursedir
+from grader.course import gradebook
 from grader.course.demo import run as demo
 from grader.course.demo import sampleclass
-from grader.course.release import publish as course
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "02_derivatives"
@@ -381,12 +381,10 @@ def victim(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    base = tmp_path_factory.mktemp("tamper") / "base"
-    demo.prepare_course(ROOT, base, [ASSIGNMENT])
+def released(tmp_path_factory, make_released_course):
+    base = make_released_course(tmp_path_factory.mktemp("tamper") / "base", ASSIGNMENT)
     with open(base / "nbgrader_config.py", "a", encoding="utf-8") as fh:
         fh.write(TAMPER_CONFIG)
-    course.release(base, ASSIGNMENT, validate=False)
     return base
 
 
@@ -426,7 +424,7 @@ def _make_class(released: Path, target: Path, port: int, victim: str) -> dict[st
 
 def _check_class(root: Path, expected: dict[str, float], before: dict[str, str], listener: _Listener) -> None:
     time.sleep(1)  # a detached process would have struck by now (it waits 4 s; later students took longer)
-    scores = autograde.all_scores(root)
+    scores = gradebook.all_scores(root)
     got = {student: sum(scores.get((ASSIGNMENT, student, "derivatives"), {}).values()) for student in expected}
     wrong = {s: (got[s], expected[s]) for s in expected if abs(got[s] - expected[s]) > 1e-9}
     assert not wrong, f"student: (graded, deserved) {wrong}"
@@ -454,7 +452,7 @@ def graded(released, tmp_path_factory, listener, victim):
         root = tmp_path_factory.mktemp(way) / "course"
         expected = _make_class(released, root, listener.port, victim.connection_file)
         runs[way] = {"root": root, "expected": expected, "before": _tree(root),
-                     "proc": subprocess.Popen(cmd, cwd=str(root), env=autograde.course_environment(),
+                     "proc": subprocess.Popen(cmd, cwd=str(root), env=coursedir.script_environment(),
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)}
     try:
         for run in runs.values():

@@ -83,10 +83,6 @@ class Deadline:
     def expired(self) -> bool:
         return self.clock() >= self.end
 
-    def within(self, seconds: float) -> "Deadline":
-        """A deadline on the same clock that is the earlier of this one and ``seconds`` from now."""
-        return Deadline.at(min(self.end, self.clock() + seconds), self.clock)
-
     def check(self) -> None:
         if self.clock() >= self.end:
             raise Timeout
@@ -183,12 +179,6 @@ def _install_quiet_unraisable() -> None:
     global _previous_unraisable
     _previous_unraisable = sys.unraisablehook
     sys.unraisablehook = _quiet_unraisable
-
-
-def guarded(fn: Callable[..., Any], deadline: Deadline | None, *args: Any) -> Any:
-    """Call ``fn(*args)`` under ``enforced(deadline)``."""
-    with enforced(deadline):
-        return fn(*args)
 
 
 class _Outcome:

@@ -47,9 +47,6 @@ def mp_context(dps: int) -> Any:
     return ctx
 
 
-HUGE_BITS = 10**7  # |log2(value)| beyond which arguments of exp/sin/... are refused
-
-
 def _mp_eval(e: sp.Basic, env: Mapping[sp.Symbol, Any], ctx: Any, depth: int = 0) -> Any:
     if depth > 400:
         raise _Unsupported("too deep")

@@ -12,9 +12,6 @@ from typing import Any
 
 __all__ = ["Verdict"]
 
-METHODS = ("symbolic", "numeric", "exact", "invalid", "timeout")
-
-
 @dataclass(frozen=True)
 class Verdict:
     """How an answer compares with the reference.

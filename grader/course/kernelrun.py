@@ -8,17 +8,15 @@ errors in cells do not stop the run, and each cell can report progress.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import nbformat
 
-__all__ = ["NotebookRunError", "read_notebook", "run_notebook", "test_cells", "CHECK_CALL"]
+from grader.key.testcell import checked_question
 
-# a test cell's call check("<qid>", ...)
-CHECK_CALL = re.compile(r"""\bcheck\(\s*(?:qid\s*=\s*)?["']([^"']+)["']""")
+__all__ = ["NotebookRunError", "read_notebook", "run_notebook", "test_cells"]
 
 
 class NotebookRunError(RuntimeError):
@@ -98,14 +96,16 @@ def test_cells(nb: Any) -> tuple[dict[str, float], list[str]]:
         meta = cell.metadata.get("nbgrader", {})
         if not meta.get("grade"):
             continue
-        qids = sorted(set(CHECK_CALL.findall(cell.source)))
+        checked = checked_question(cell.source)
         gid = meta.get("grade_id", f"cell {index}")
-        if not qids:
+        if checked.qid is None:
+            if len(checked.named) > 1:
+                problems.append(f"test cell {gid!r} checks several questions ({', '.join(checked.named)}); "
+                                "use one cell each")
+            elif checked.problem:
+                problems.append(f"test cell {gid!r}: {checked.problem}")
             continue
-        if len(qids) > 1:
-            problems.append(f"test cell {gid!r} checks several questions ({', '.join(qids)}); use one cell each")
-            continue
-        qid = qids[0]
+        qid = checked.qid
         if qid in points:
             problems.append(f"question {qid!r} has more than one graded test cell")
             continue

@@ -45,12 +45,6 @@ class Progress:
         if self._bar is not None:
             self._bar.set_postfix_str(text, refresh=refresh)
 
-    def set_total(self, total: int) -> None:
-        self.total = total
-        if self._bar is not None:
-            self._bar.total = total
-            self._bar.refresh()
-
     def reset(self, total: int | None = None) -> None:
         """Start counting again (the next notebook, say)."""
         self.n = 0

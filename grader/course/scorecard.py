@@ -20,8 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from grader.key.testcell import checked_question
 from grader.notebook.display import VERDICT_MIME
-from grader.course.kernelrun import CHECK_CALL, NotebookRunError, read_notebook, run_notebook, test_cells
+from grader.course.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
 
 __all__ = ["QuestionScore", "NotebookScore", "score_notebook", "one_line", "main", "add_arguments"]
 
@@ -106,7 +107,8 @@ def score_notebook(path: Path, *, on_cell: Callable[[int, int], None] | None = N
     cells_by_qid: dict[str, Any] = {}
     for cell in ran.cells:
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-            for qid in CHECK_CALL.findall(cell.source):
+            qid = checked_question(cell.source).qid
+            if qid is not None:
                 cells_by_qid.setdefault(qid, cell)
     order = list(points) + [q for q in verdicts if q not in points]
     for qid in order:
@@ -200,6 +202,22 @@ def _find_notebooks(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
+def _near_miss(path: Path) -> str:
+    """For a misspelt path: the folders and notebooks that exist beside it, the closest first."""
+    import difflib
+
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        return ""
+    names = sorted(p.name for p in parent.iterdir()
+                   if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".ipynb"))
+    if not names:
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.6)
+    hint = f"did you mean {parent / close[0]}? " if close else ""
+    return f": {hint}({parent} holds {', '.join(names[:12])}{', ...' if len(names) > 12 else ''})"
+
+
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a notebook, or a folder of notebooks (e.g. exercises/)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the scorecard")
@@ -221,7 +239,7 @@ def main(args: argparse.Namespace) -> int:
         elif p.is_file():
             targets.append(p)
         else:
-            failures.append(f"{p}: no such file or folder")
+            failures.append(f"{p}: no such file or folder{_near_miss(p)}")
     scores: list[NotebookScore] = []
     for path in targets:
         try:

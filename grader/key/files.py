@@ -17,9 +17,11 @@ from typing import Any, Mapping
 __all__ = [
     "PUBLIC_KEY_NAME", "PRIVATE_KEY_ENV", "KEY_DIR", "PRIVATE_FORMAT", "PUBLIC_FORMAT", "public_entry", "load_key",
     "dump_key", "private_key_path", "public_key_path", "find_course_root", "find_key_for_check", "is_private",
+    "CONFIG_NAME",
 ]
 
 PUBLIC_KEY_NAME = "calcgrade_public.json"
+CONFIG_NAME = "nbgrader_config.py"     # the file that makes a folder a course
 PRIVATE_KEY_ENV = "CALCGRADE_PRIVATE_KEY"
 KEY_DIR = Path(".calcgrade") / "keys"
 PRIVATE_FORMAT = "calcgrade-private-key/1"
@@ -56,10 +58,11 @@ def public_key_path(course_root: Path, assignment: str) -> Path:
 
 
 def find_course_root(start: Path) -> Path | None:
-    """The nearest folder at or above ``start`` holding nbgrader_config.py."""
+    """The nearest folder at or above ``start`` holding nbgrader_config.py: the one walk-up rule, used by
+    ``check()`` under nbgrader here and by every command (``grader.course.coursedir.find_course_root``)."""
     start = Path(start).resolve()
     for folder in (start, *start.parents):
-        if (folder / "nbgrader_config.py").is_file():
+        if (folder / CONFIG_NAME).is_file():
             return folder
     return None
 

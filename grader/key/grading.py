@@ -14,7 +14,8 @@ import numpy as np
 
 from grader.key.wire import Unsupported, WireError, from_wire
 from grader.key.entries import is_tag
-from grader.key.outputs import describe_args, output_matches, shape_text, short_value
+from grader.key.answertext import answer_text
+from grader.key.outputs import describe_args, output_matches, shape_of, shape_text
 
 __all__ = ["grade"]
 
@@ -174,7 +175,7 @@ class _PrivateFunctionJudge:
         if output_matches(out, ref, self.entry):
             return None
         return (f"On the input {describe_args(self.entry['inputs'][i])} your function returned "
-                f"{short_value(out)}, but the correct result is {short_value(ref)}.")
+                f"{answer_text(out, limit=80)}, but the correct result is {answer_text(ref, limit=80)}.")
 
     def is_mistake(self, mistake: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> bool:
         m = mistake["answer"]

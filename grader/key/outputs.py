@@ -12,7 +12,7 @@ import sympy as sp
 
 from grader.key.wire import WireError, from_wire
 
-__all__ = ["describe_args", "short_value", "numeric_array", "output_matches", "norm_shape", "shape_of", "shape_text"]
+__all__ = ["describe_args", "numeric_array", "output_matches", "norm_shape", "shape_of", "shape_text"]
 
 
 def describe_args(wire_args: Any) -> str:
@@ -32,13 +32,6 @@ def describe_args(wire_args: Any) -> str:
             text = repr(a)
             parts.append(text if len(text) < 60 else text[:57] + "...")
     return "(" + ", ".join(parts) + ")"
-
-
-def short_value(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=6, threshold=8, separator=", ")
-    text = str(value)
-    return text if len(text) < 80 else text[:77] + "..."
 
 
 def numeric_array(v: Any) -> np.ndarray | None:

@@ -552,7 +552,8 @@ class FunctionJudge:
         return None
 
     def problem(self, i: int, out: Any) -> str | None:
-        from grader.key.outputs import describe_args, shape_text, short_value
+        from grader.key.answertext import answer_text
+        from grader.key.outputs import describe_args, shape_text
 
         fp = self.entry["outputs"][i]
         where = describe_args(self.entry["inputs"][i])
@@ -567,7 +568,7 @@ class FunctionJudge:
             shape = tuple(fp["shape"])
             want = "a single number" if shape == () else f"an array of shape {shape}"
             return f"On the input {where} your function returned {shape_text(out)}, but {want} is expected."
-        return f"On the input {where} your function returned {short_value(out)}, which is not right."
+        return f"On the input {where} your function returned {answer_text(out, limit=80)}, which is not right."
 
     def is_mistake(self, mistake: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> bool:
         outs = mistake.get("outputs", [])

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from grader.key.mediatypes import ANSWER_MIME
+
 __all__ = [
     "ANSWER_MIME", "PAYLOAD_VERSION", "configure", "deconfigure", "active", "inputs_for",
     "answer_payload", "emit",
 ]
 
-ANSWER_MIME = "application/vnd.calcgrade.answer+json"
 PAYLOAD_VERSION = 1
 
 # qid -> wire argument tuples of a function question; None while not grading

@@ -37,17 +37,17 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from grader.key.mediatypes import VERDICT_MIME
+
 if TYPE_CHECKING:  # pragma: no cover
     from grader.notebook.display import CheckResult
 
 __all__ = ["check", "question", "Deferred", "VERDICT_MIME", "RECORD_ENV", "answer_cell_error", "assigned_names",
            "cell_error_of", "cell_error_message", "install_hooks", "is_unanswered"]
 
-VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
 RECORD_ENV = "CALCGRADE_RECORD"
 NBGRADER_ENV = "NBGRADER_EXECUTION"
 CALL_TIMEOUT = 2.0      # seconds per call of a student's function
-CHECK_BUDGET = 6.0      # seconds for all calls of one check (nbgrader stops a cell at 10 s)
 
 _RECORDED: dict[str, dict[str, Any]] = {}
 
@@ -359,16 +359,13 @@ def _call_student(fn: Callable[..., Any], args: tuple, timeout: float = CALL_TIM
         hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     )
     if not use_alarm:
-        try:
-            from grader.core.budget import Deadline, call_with_timeout
-        except ImportError:  # pragma: no cover - the core always ships budget.py
-            call_with_timeout = None
-        if call_with_timeout is not None:
-            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                status, out = call_with_timeout(fn, args, Deadline(timeout))
-            if status == "error":
-                return "error", _exc_text(out)
-            return status, out
+        from grader.core.budget import Deadline, call_with_timeout
+
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            status, out = call_with_timeout(fn, args, Deadline(timeout))
+        if status == "error":
+            return "error", _exc_text(out)
+        return status, out
 
     def _alarm(signum: int, frame: Any) -> None:
         raise _CallTimeout

@@ -21,9 +21,10 @@ import html
 import re
 from typing import Any, Mapping
 
-__all__ = ["CheckResult", "VERDICT_MIME", "message_html", "counterexample_sentence"]
+from grader.key.answertext import AnswerText, answer_text
+from grader.key.mediatypes import VERDICT_MIME
 
-VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
+__all__ = ["CheckResult", "VERDICT_MIME", "message_html", "counterexample_sentence"]
 
 _STYLE = (
     "border-left:4px solid {color};padding:6px 10px;margin:4px 0;background:{bg};"
@@ -60,7 +61,8 @@ class CheckResult:
         unanswered = (verdict.details or {}).get("reason") == "unanswered"
         status = "correct" if verdict.correct else ("unanswered" if unanswered else "wrong")
         earned = float(verdict.score) * points if verdict.correct or verdict.score else 0.0
-        latex, text = ("", "") if unanswered else _render_answer(value, entry)
+        shown = AnswerText() if unanswered else answer_text(value, entry=entry, limit=200)
+        latex, text = shown.latex, shown.plain
         counter = counterexample_sentence(verdict.details or {}, verdict.message, entry.get("kind"))
         plot = None
         if status == "wrong" and verdict.method not in ("timeout", "invalid") and not verdict.score:
@@ -223,71 +225,3 @@ def counterexample_sentence(details: Mapping[str, Any], message: str = "", kind:
         return ""
     return f"At {where} {subject} is {shown_a} but {noun} is {shown_e}.".replace("it should be is", "it should be")
 
-
-def _render_answer(value: Any, entry: Mapping[str, Any]) -> tuple[str, str]:
-    """(LaTeX, plain text) of the student's answer, short; ("", "") when it has no useful form."""
-    import numpy as np
-    import sympy as sp
-
-    try:
-        if value is None or value is Ellipsis:
-            return "", ""
-        if callable(value) and not isinstance(value, (sp.Basic, np.ndarray)):
-            name = getattr(value, "__name__", "function")
-            return "", f"the function {name}"
-        if isinstance(value, str):
-            return _string_answer(value, entry), value[:200]
-        if isinstance(value, np.ndarray):
-            text = np.array2string(value, precision=6, threshold=20, separator=", ")
-            if value.ndim <= 2 and value.size <= 36:
-                return sp.latex(sp.Matrix(value.tolist() if value.ndim == 2 else [list(value)]).applyfunc(
-                    lambda v: sp.Float(v, 6) if isinstance(v, float) else v)), text
-            return "", text
-        if isinstance(value, (list, tuple)) and len(value) <= 36:
-            try:
-                return sp.latex(sp.Matrix(value if value and isinstance(value[0], (list, tuple)) else [list(value)])), str(value)
-            except Exception:
-                return "", str(value)[:200]
-        if isinstance(value, (sp.Basic, sp.MatrixBase)):
-            latex = sp.latex(value)
-            text = sp.sstr(value)
-            if len(latex) > 600:
-                latex = ""
-            return latex, text[:200] + ("..." if len(text) > 200 else "")
-        if isinstance(value, (bool, np.bool_)):
-            return "", str(bool(value))
-        if isinstance(value, (int, float, np.number)):
-            plain = value.item() if isinstance(value, np.generic) else value
-            if isinstance(plain, complex):
-                return "", str(plain)
-            return sp.latex(sp.sympify(plain)), repr(plain)
-        return "", f"a value of type {type(value).__name__}"
-    except Exception:
-        return "", ""
-
-
-def _string_answer(text: str, entry: Mapping[str, Any]) -> str:
-    """A typed answer ("2*x*cos(x)") as LaTeX, read with the question's symbols; "" when unreadable."""
-    import sympy as sp
-
-    if entry.get("kind") not in ("expression", "antiderivative", "number") or len(text) > 400:
-        return ""
-    try:
-        from grader.core.parsing import parse_expression
-
-        names = [n for n, _ in entry.get("symbols", [])] if "symbols" in entry else []
-        symbols = {n: sp.Symbol(n, **a) for n, a in entry.get("symbols", [])} if names else {}
-        if not symbols and entry.get("var") is not None:
-            var = entry["var"]
-            name = var if isinstance(var, str) else None
-            if name is None:
-                from grader.key.wire import from_wire
-
-                name = getattr(from_wire(var), "name", None)
-            if name:
-                symbols = {name: sp.Symbol(name, real=True)}
-        expr = parse_expression(text, symbols)
-        latex = sp.latex(expr)
-        return latex if len(latex) <= 600 else ""
-    except Exception:
-        return ""

@@ -18,11 +18,10 @@ import html
 from pathlib import Path
 from typing import Any
 
+from grader.key.mediatypes import HINT_MIME
 from grader.notebook.display import message_html
 
 __all__ = ["hint", "HintResult", "HINT_MIME", "hints_used"]
-
-HINT_MIME = "application/vnd.calcgrade.hint+json"
 
 _SEEN: dict[str, int] = {}   # qid -> tiers shown in this kernel
 

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from grader.course import gradebook
 from grader.course.grading import autograde
 from grader.course.release import publish as course
 from grader.course.demo import sampleclass
@@ -164,7 +165,7 @@ def gradebook_rows(course_root: Path, subs: list[sampleclass.Submission],
                    results: list[autograde.StudentResult]) -> list[dict]:
     """One row per student: points per assignment from the gradebook, plus what a correct grader gives."""
     failed = {(r.assignment, r.student) for r in results if not r.success}
-    graded = autograde.all_scores(course_root)
+    graded = gradebook.all_scores(course_root)
     rows: dict[str, dict] = {}
     for sub in subs:
         row = rows.setdefault(sub.student, {"student": sub.student, "cells": {}})
@@ -203,20 +204,16 @@ def format_table(rows: list[dict], assignments: list[str]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from grader.course.coursedir import CourseNotFound
+    from grader.course.coursedir import CourseNotFound, assignments_of, require_assignment
 
     try:
         source_root, origin = demo_source(getattr(args, "course_root", None))
+        for assignment in args.assignments or []:
+            require_assignment(source_root, assignment)
     except CourseNotFound as exc:
         print(f"calcgrade demo: {exc.message}", file=sys.stderr)
         return 2
-    all_assignments = course.assignments(source_root)
-    assignments = args.assignments or all_assignments
-    unknown = [a for a in assignments if a not in all_assignments]
-    if unknown:
-        print(f"calcgrade demo: unknown assignment(s) {', '.join(unknown)}; "
-              f"choose from {', '.join(all_assignments)}", file=sys.stderr)
-        return 2
+    assignments = args.assignments or assignments_of(source_root)
     keep = args.keep is not None
     output = getattr(args, "output", None)
     for folder in [f for f in (args.keep, output) if f is not None]:

@@ -362,14 +362,6 @@ def place(submissions: Iterable[Submission], course_root: Path, timestamp: str) 
     return written
 
 
-def expected_table(submissions: Iterable[Submission]) -> dict[tuple[str, str], dict[str, float]]:
-    """(assignment, student) -> question id -> expected points (a correct grader)."""
-    table: dict[tuple[str, str], dict[str, float]] = {}
-    for sub in submissions:
-        table.setdefault((sub.assignment, sub.student), {}).update(sub.expected)
-    return table
-
-
 def to_json(submissions: Iterable[Submission]) -> str:
     """A stable summary (without notebook contents), for reports and diffs."""
     return json.dumps(

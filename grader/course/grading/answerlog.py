@@ -16,9 +16,9 @@ Fingerprints and display text: ``grader.course.grading.answerprint`` (re-exporte
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from grader.course.gradebook import sqlite_file_missing
 from grader.course.grading.answerprint import UNANSWERED, UNREADABLE, answer_fingerprint, answer_text
 
 __all__ = [
@@ -125,18 +125,6 @@ def _row(r: AnswerRecord) -> dict[str, Any]:
     row["correct"] = bool(r.correct)
     row["hints_used"] = int(r.hints_used)
     return row
-
-
-def sqlite_file_missing(db_url: str) -> bool:
-    """Whether ``db_url`` names an SQLite file that does not exist (reading must not create it)."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        url = make_url(db_url)
-    except Exception:
-        return False
-    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") and \
-        not Path(url.database).is_file()
 
 
 def read_records(db_url: str, assignment: str | None = None) -> list[AnswerRecord]:

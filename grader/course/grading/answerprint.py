@@ -26,12 +26,13 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
+from grader.key.answertext import MAX_TEXT, wire_answer_text
+
 __all__ = ["answer_fingerprint", "answer_text", "UNANSWERED", "UNREADABLE", "N_POINTS", "MAX_TEXT"]
 
 UNANSWERED = "unanswered"
 UNREADABLE = "unreadable"
 N_POINTS = 8            # sample points per fingerprint (the core uses more to *decide*; 8 tell answers apart)
-MAX_TEXT = 400          # characters of answer_text kept for display
 
 
 # --- fingerprints ----------------------------------------------------------------------------------
@@ -239,78 +240,6 @@ def _value_fingerprint(value: Any, wire_answer: Any, entry: Mapping[str, Any], k
 
 # --- display text --------------------------------------------------------------------------------
 def answer_text(wire_answer: Any) -> str:
-    """The answer for display: LaTeX for SymPy values (``sympy.latex``), short text otherwise.
-
-    "" when unanswered; never raises.
-    """
-    from grader.key.entries import is_tag
-
-    if is_tag(wire_answer, "error"):
-        if wire_answer.get("unanswered"):
-            return ""
-        return _clip("unreadable: " + str(wire_answer.get("message", "")))
-    if is_tag(wire_answer, "calls"):
-        return _clip("\\text{function: }" + _calls_text(wire_answer))
-    try:
-        from grader.key.wire import from_wire
-
-        value = from_wire(wire_answer)
-    except Exception:
-        return "unreadable"
-    if value is None or value is Ellipsis:
-        return ""
-    return _clip(_latex(value))
-
-
-def _latex(value: Any) -> str:
-    import numpy as np
-
-    try:
-        if isinstance(value, sp.MatrixBase):
-            return _rows_latex(value.tolist())
-        if isinstance(value, sp.Basic):
-            return sp.latex(value)
-        if isinstance(value, bool):
-            return f"\\text{{{value}}}"
-        if isinstance(value, (int, np.integer)):
-            return str(int(value))
-        if isinstance(value, (float, np.floating)):
-            return f"{float(value):.6g}" if math.isfinite(float(value)) else f"\\text{{{value}}}"
-        if isinstance(value, str):
-            return "\\text{" + value.replace("\\", "/").replace("{", "(").replace("}", ")")[:120] + "}"
-        if isinstance(value, np.ndarray) and value.ndim in (1, 2) and value.size <= 64:
-            return _rows_latex(value.tolist() if value.ndim == 2 else [[v] for v in value.tolist()])
-        if isinstance(value, (list, tuple)) and len(value) <= 64:
-            inner = ", ".join(_latex(v) for v in value)
-            return f"\\left[{inner}\\right]" if isinstance(value, list) else f"\\left({inner}\\right)"
-    except Exception:
-        pass
-    return "\\text{" + type(value).__name__ + "}"
-
-
-def _rows_latex(rows: list[list[Any]]) -> str:
-    """A matrix as bracketed rows (``[a, b]`` for a vector): LaTeX that every renderer reads, no environments."""
-    if len(rows) == 1 or all(len(r) == 1 for r in rows):
-        flat = [v for r in rows for v in r]
-        return "\\left[" + ", ".join(_latex(v) for v in flat) + "\\right]"
-    return "\\left[" + ", ".join("\\left[" + ", ".join(_latex(v) for v in r) + "\\right]" for r in rows) + "\\right]"
-
-
-def _calls_text(wire_answer: Mapping[str, Any]) -> str:
-    from grader.key.wire import from_wire
-
-    parts = []
-    for r in list(wire_answer.get("results", []))[:4]:
-        if "ok" in r:
-            try:
-                parts.append(_latex(from_wire(r["ok"])))
-            except Exception:
-                parts.append("?")
-        else:
-            parts.append("\\text{error}")
-    more = ", \\ldots" if len(wire_answer.get("results", [])) > 4 else ""
-    return ", ".join(parts) + more
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
+    """The answer for display in the answer log and the report: ``grader.key.answertext``'s LaTeX (or its
+    short text as ``\\text{...}``); "" when unanswered; never raises."""
+    return wire_answer_text(wire_answer).as_latex

@@ -29,12 +29,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from grader.course.nbgraderapi import all_scores, course_environment, course_path, load_api, scores
+from grader.core.extras import MissingExtra
+from grader.course import coursedir
+from grader.course.coursedir import nbgrader_api, scripts_on_path
 from grader.course.grading.trusted import GradingRefused
 
 __all__ = [
-    "StudentResult", "AutogradeRun", "GradingRefused", "autograde_assignment", "course_environment",
-    "course_path", "load_api", "all_scores", "scores", "format_summary", "main", "add_arguments",
+    "StudentResult", "AutogradeRun", "GradingRefused", "autograde_assignment", "format_summary", "main", "add_arguments",
 ]
 
 _SANITIZE = ["grader.course.grading.nbgrader_steps.CheckSubmissionCells", "nbgrader.preprocessors.ClearOutput",
@@ -98,7 +99,7 @@ class _Context:
         self.released_cells: dict[str, Any] = {}  # notebook -> released_cells(), read once per class
         self.root = course_root
         self.assignment = assignment
-        self.api = load_api(course_root)
+        self.api = nbgrader_api(course_root)
         self.config = self.api.config
         self.coursedir = self.api.coursedir
         self.db_url = self.coursedir.db_url
@@ -327,7 +328,7 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
     clock: dict[str, float] = {}
     pending: dict[str, _Pending] = {}
     left: dict[str, int] = {}
-    with course_path(), _quiet_nbgrader(), Gradebook(ctx.db_url, ctx.coursedir.course_id) as gb:
+    with scripts_on_path(), _quiet_nbgrader(), Gradebook(ctx.db_url, ctx.coursedir.course_id) as gb:
         try:
             gb.find_assignment(assignment)
         except MissingEntry:
@@ -433,13 +434,6 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="show details of failures")
 
 
-def find_root(explicit: Path | None) -> Path:
-    """The course folder: --course-root, else the course of the current folder (as every command finds it)."""
-    from grader.course import coursedir
-
-    return coursedir.find_course_root(explicit)
-
-
 def format_summary(run: AutogradeRun) -> str:
     """The table the command prints: student, score, and why a submission failed or stopped early."""
     width = max([len("student")] + [len(r.student) for r in run.results])
@@ -465,9 +459,10 @@ def format_summary(run: AutogradeRun) -> str:
 
 def main(args: argparse.Namespace) -> int:
     try:
-        root = find_root(getattr(args, "course_root", None))
-    except Exception as exc:
-        print(f"calcgrade autograde: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        root = coursedir.find_course_root(getattr(args, "course_root", None))
+        coursedir.require_assignment(root, args.assignment)
+    except coursedir.CourseNotFound as exc:
+        print(f"calcgrade autograde: {exc.message}", file=sys.stderr)
         return 2
     students = [s.strip() for s in args.students.split(",") if s.strip()] if args.students else None
     total = len(students) if students is not None else len(submitted_students(root, args.assignment))
@@ -475,7 +470,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         run = autograde_assignment(root, args.assignment, students=students, workers=args.workers,
                                    scheduler=args.scheduler, sandbox=not args.no_sandbox, on_result=progress)
-    except GradingRefused as exc:
+    except (GradingRefused, MissingExtra) as exc:
         print(f"calcgrade autograde: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # never a traceback from a command

@@ -13,8 +13,8 @@ feedback is made, which every current browser shows without any script:
 
 It also drops the plain float a test cell ends with under nbgrader (nbgrader's score, echoed as
 ``Out[n]: 0.0``; the gradebook already holds it) and records each test cell's question in
-``cell.metadata.calcgrade.question`` (from the verdict's or the answer payload's qid, else the
-``check("<qid>", ...)`` call), which the page's template uses in the score index instead of "Test
+``cell.metadata.calcgrade.question`` (the question its ``check("<qid>", ...)`` call names, read by
+``grader.key.testcell``; else the verdict's or the answer payload's qid), which the page's template uses in the score index instead of "Test
 cell".  The template (``templates/feedback`` beside this module) is nbgrader's page with those two
 changes, under the name nbgrader's API asks for; its ``mathjax`` macro loads nothing.
 
@@ -35,13 +35,14 @@ from typing import Any
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
+from grader.key.mediatypes import ANSWER_MIME, VERDICT_MIME
+from grader.key.testcell import checked_question
+
 __all__ = ["RenderFeedback", "latex_to_mathml", "render_html_math", "render_markdown_math",
            "feedback_template_dirs", "TEMPLATE_NAME", "question_of"]
 
 TEMPLATE_NAME = "feedback"   # the name nbgrader's API insists on; ours comes first and extends nbgrader's
 TEMPLATE_ROOT = Path(__file__).resolve().parent / "templates"
-VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
-ANSWER_MIME = "application/vnd.calcgrade.answer+json"
 
 # math delimiters, longest first; the inline $...$ form follows MathJax's rule (no space inside the
 # delimiters, no digit right after the closing one: "$5 and $6" is money, not math)
@@ -56,7 +57,6 @@ _SKIP_ELEMENTS = ("code", "pre", "script", "style", "math", "textarea")
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*?(/?)>|<!--.*?-->", re.S)
 _FENCE = re.compile(r"(^|\n)(```|~~~).*?(\n\2[^\n]*(?=\n|$)|$)", re.S)
 _INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
-_CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([^"']+)["']""")
 
 
 def latex_to_mathml(latex: str, display: bool = False) -> str | None:
@@ -121,15 +121,18 @@ def render_markdown_math(source: str) -> str:
 
 
 def question_of(cell: Any) -> str | None:
-    """The question a test cell checks: the qid of its verdict or answer payload, else of its check call."""
+    """The question a test cell checks: the one its check call names (``grader.key.testcell``), else the qid
+    of its verdict or answer payload (a question named by an expression)."""
+    qid = checked_question(cell.get("source", "")).qid
+    if qid is not None:
+        return qid
     for out in cell.get("outputs", []):
         data = out.get("data") or {}
         for mime in (VERDICT_MIME, ANSWER_MIME):
             payload = data.get(mime)
             if isinstance(payload, dict) and isinstance(payload.get("qid"), str):
                 return payload["qid"]
-    m = _CHECK_CALL.search(cell.get("source", ""))
-    return m.group(1) if m else None
+    return None
 
 
 def _is_score_echo(output: Any) -> bool:

@@ -33,6 +33,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Bool, Float, Integer
 
+from grader.course import coursedir
 from grader.course.grading.trusted import GradingRefused
 
 __all__ = [
@@ -112,19 +113,17 @@ def submission_files(folder: Path, *, skip: tuple[str, ...] = ("*.ipynb",), igno
 
 
 def course_root_of(config: Any, resources: Mapping[str, Any] | None = None) -> Path:
-    """The course folder: nbgrader's CourseDirectory.root from the config, else the folder of nbgrader_config.py
-    above the notebook being graded."""
-    try:
-        section = config.CourseDirectory
-        if "root" in section and section.root:
-            return Path(section.root).resolve()
-    except Exception:
-        pass
-    start = Path(((resources or {}).get("metadata") or {}).get("path") or os.getcwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "nbgrader_config.py").is_file():
-            return folder
-    return Path(os.getcwd()).resolve()
+    """The course folder: nbgrader's ``CourseDirectory.root`` when the config sets it, else the course at or
+    above the notebook being graded, found as every command finds it (``coursedir.find_course_root``).
+
+    Raises ``CourseNotFound`` (naming where it looked) rather than guess: a wrong course folder would grade
+    against another course's key."""
+    section = config.get("CourseDirectory") if hasattr(config, "get") else None
+    root = section.get("root") if section is not None and hasattr(section, "get") else None
+    if root:
+        return Path(root).resolve()
+    start = Path(((resources or {}).get("metadata") or {}).get("path") or os.getcwd())
+    return coursedir.find_course_root(start=start)
 
 
 _KEYS: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}

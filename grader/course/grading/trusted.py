@@ -8,7 +8,7 @@ an ``Execution`` came out of a process the student controlled, so it is data to 
 
 * the graded test cells are found in the notebook *as nbgrader restored it* (locked cells, sources and
   points from the gradebook), by grade_id, and the question id is read from the restored source
-  (``check("qid", ...)``, parsed with ``ast``);
+  (``grader.key.testcell.checked_question``);
 * each such cell must have emitted exactly one payload, for its own question, of bounded size, that
   decodes with the wire whitelist; anything else is 0 points with the reason, never full credit;
 * the verdict is ``grader.key.grading.grade(wire, private entry)`` and the points are computed here;
@@ -21,18 +21,18 @@ an ``Execution`` came out of a process the student controlled, so it is data to 
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from grader.key.testcell import checked_question
 from grader.notebook.capture import ANSWER_MIME, PAYLOAD_VERSION
 from grader.notebook.display import VERDICT_MIME
 
 __all__ = [
     "GradingRefused", "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "GradedCell", "grade_execution",
-    "graded_cells_of", "qid_of_source", "function_inputs", "payload_problem",
+    "graded_cells_of", "function_inputs", "payload_problem",
 ]
 
 MAX_PAYLOAD_BYTES = 4 << 20         # an honest answer is a few kB; a function's outputs at most a few hundred
@@ -103,29 +103,6 @@ class GradedCell:
 
 
 # --- reading the restored notebook -------------------------------------------------------------------
-def qid_of_source(source: str) -> tuple[str | None, str]:
-    """(qid, problem) of a test cell's source: the one ``check("<qid>", ...)`` call it makes."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError) as exc:
-        return None, f"the test cell cannot be parsed ({exc.__class__.__name__})"
-    qids: list[str] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not node.args:
-            continue
-        func = node.func
-        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        first = node.args[0]
-        if name == "check" and isinstance(first, ast.Constant) and isinstance(first.value, str):
-            qids.append(first.value)
-    distinct = sorted(set(qids))
-    if not distinct:
-        return None, "the test cell calls no check(\"<question>\", ...): grade it by hand"
-    if len(distinct) > 1:
-        return None, f"the test cell checks several questions ({', '.join(distinct)}): grade it by hand"
-    return distinct[0], ""
-
-
 def _nbgrader(cell: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = cell.get("metadata") or {}
     nbg = meta.get("nbgrader") if isinstance(meta, Mapping) else None
@@ -149,8 +126,8 @@ def graded_cells_of(notebook: Mapping[str, Any]) -> list[GradedCell]:
             points = float(meta.get("points", 0) or 0)
         except (TypeError, ValueError):
             points = 0.0
-        qid, problem = qid_of_source(_source(cell))
-        out.append(GradedCell(index, str(meta.get("grade_id", f"cell-{index}")), points, qid, problem))
+        checked = checked_question(_source(cell))
+        out.append(GradedCell(index, str(meta.get("grade_id", f"cell-{index}")), points, checked.qid, checked.reason))
     return out
 
 

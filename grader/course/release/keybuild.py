@@ -28,7 +28,7 @@ from grader.key import files, grading
 from grader.course.release import questiontests
 from grader.course.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
 
-__all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "assignments_of", "solutions_digest",
+__all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "solutions_digest",
            "private_key_problem", "main", "add_arguments"]
 
 
@@ -52,14 +52,6 @@ class KeyBuildResult:
     points: float
     seconds: float
     notebooks: list[str] = field(default_factory=list)
-
-
-def assignments_of(course_root: Path) -> list[str]:
-    """Assignment folders under solutions/ that hold at least one notebook."""
-    sol = Path(course_root) / "solutions"
-    if not sol.is_dir():
-        return []
-    return sorted(d.name for d in sol.iterdir() if d.is_dir() and _notebooks(d))
 
 
 def _notebooks(folder: Path) -> list[Path]:
@@ -256,10 +248,12 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from grader.course.coursedir import CourseNotFound, find_course_root
+    from grader.course.coursedir import CourseNotFound, assignments_of, find_course_root, require_assignment
 
     try:
-        root = find_course_root(Path(args.course_root) if getattr(args, "course_root", None) else None)
+        root = find_course_root(getattr(args, "course_root", None))
+        for name in getattr(args, "assignments", []) or []:
+            require_assignment(root, name)
     except CourseNotFound as exc:
         print(f"calcgrade key: {exc.message}", file=sys.stderr)
         return 2

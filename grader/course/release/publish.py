@@ -24,7 +24,6 @@ from typing import Callable
 
 from grader.course import coursedir
 from grader.course.release import releasecheck
-from grader.course.release.keybuild import assignments_of as assignments  # noqa: F401  (re-exported for the course cycle)
 from grader.key.files import PUBLIC_KEY_NAME
 
 
@@ -52,11 +51,6 @@ class Released:
     seconds: float
     published: Path | None = None   # the assignment's folder in the exchange
     publish_problem: str = ""       # why it was not published (the release itself stands)
-
-
-def project_root() -> Path:
-    """The course folder of the current directory (compatibility name for ``coursedir.find_course_root``)."""
-    return coursedir.find_course_root()
 
 
 def _prepare_write(path: Path, text: str) -> Path:
@@ -248,6 +242,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 def release_main(args: argparse.Namespace) -> int:
     try:
         root = coursedir.find_course_root(args.course_root)
+        for assignment in args.assignment:
+            coursedir.require_assignment(root, assignment)
     except coursedir.CourseNotFound as exc:
         print(f"calcgrade release: {exc.message}", file=sys.stderr)
         return 2

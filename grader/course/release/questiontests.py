@@ -10,13 +10,12 @@ refused: either makes a diagnosis meaningless.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 
 from grader.key import grading
-from grader.key.wire import from_wire
+from grader.key.answertext import wire_answer_text
 
-__all__ = ["expectation_text", "answer_text", "declared_test_problems", "mistake_problems", "question_problems"]
+__all__ = ["expectation_text", "declared_test_problems", "mistake_problems", "question_problems"]
 
 
 def expectation_text(expect: bool | str) -> str:
@@ -25,21 +24,6 @@ def expectation_text(expect: bool | str) -> str:
     if expect is False:
         return "wrong"
     return f"the named mistake {expect!r}"
-
-
-def answer_text(wire: Any, limit: int = 80) -> str:
-    """A short readable form of a wire answer for a message (the expression, not its JSON)."""
-    if isinstance(wire, dict) and wire.get("$") == "calls":  # a function: its outputs on the key's inputs
-        outs = [answer_text(r["ok"], 24) if "ok" in r else "error" for r in wire.get("results", [])[:3]]
-        more = ", …" if len(wire.get("results", [])) > 3 else ""
-        return f"a function giving {', '.join(outs)}{more}"
-    try:
-        text = str(from_wire(wire))
-        if text.startswith("{") or "object at 0x" in text:
-            raise ValueError
-    except Exception:
-        text = json.dumps(wire, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _verdict_text(v: Any) -> str:
@@ -64,7 +48,7 @@ def declared_test_problems(qid: str, private: Mapping[str, Any], public: Mapping
     named = {m["id"] for m in private.get("mistakes", [])}
     for number, test in enumerate(private.get("tests", []), start=1):
         expect, answer = test.get("expect"), test.get("answer")
-        label = f"question {qid!r}, test {number} ({answer_text(answer)})"
+        label = f"question {qid!r}, test {number} ({wire_answer_text(answer, limit=80).plain})"
         if isinstance(expect, str) and expect not in named:
             problems.append(f"{label}: expects the named mistake {expect!r}, but the question names "
                             f"{', '.join(sorted(named)) or 'no mistakes'}")

@@ -18,10 +18,11 @@ from typing import Any
 
 import nbformat
 
+from grader.key.testcell import checked_question
+
 __all__ = ["cell_label", "notebook_problems", "assignment_problems", "summarise_nbgrader_log", "first_sentence",
            "released_notebook_leaks", "released_file_leaks", "answer_bearing_files"]
 
-_QID = re.compile(r"""\b(?:question|check)\(\s*["']([^"']+)["']""")
 _REGIONS = (("BEGIN SOLUTION", "END SOLUTION", "solution"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "hidden-tests"))
 
 
@@ -29,9 +30,9 @@ def cell_label(assignment: str, notebook: str, index: int, cell: Any) -> str:
     """``02_derivatives/derivatives.ipynb, cell 8 (ans_chain_rule, question chain_rule)``."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
     parts = [str(meta["grade_id"])] if meta.get("grade_id") else []
-    qid = _QID.search(cell.get("source", ""))
-    if qid:
-        parts.append(f"question {qid.group(1)}")
+    qid = checked_question(cell.get("source", ""), calls=("check", "question")).qid
+    if qid is not None:
+        parts.append(f"question {qid}")
     extra = f" ({', '.join(parts)})" if parts else ""
     return f"{assignment}/{notebook}, cell {index + 1}{extra}"
 

@@ -164,10 +164,8 @@ def validate_assignment(course_root: Path, assignment: str) -> list[Finding]:
 
 
 def validate_course(course_root: Path, assignments: Iterable[str] | None = None) -> list[Finding]:
-    from grader.course.release import publish as course
-
     root = Path(course_root).resolve()
-    names = list(assignments) if assignments else course.assignments(root)
+    names = list(assignments) if assignments else coursedir.assignments_of(root)
     findings: list[Finding] = []
     for name in names:
         if not (root / "solutions" / name).is_dir():
@@ -204,6 +202,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 def validate_main(args: argparse.Namespace) -> int:
     try:
         root = coursedir.find_course_root(args.course_root)
+        for assignment in args.assignment:
+            coursedir.require_assignment(root, assignment)
     except coursedir.CourseNotFound as exc:
         print(f"calcgrade validate: {exc.message}", file=sys.stderr)
         return 2

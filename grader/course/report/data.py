@@ -13,62 +13,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from grader.course.grading.answerlog import AnswerRecord, read_records, sqlite_file_missing
+from grader.course.gradebook import CellScore, question_scores
+from grader.course.grading.answerlog import AnswerRecord, read_records
 from grader.course.report.stats import (
     DEFAULT_THRESHOLD, AssignmentReport, CourseOverview, Failure, build_assignment_report, build_overview,
 )
 
-__all__ = ["gradebook_url", "gradebook_scores", "question_layout", "assignment_report", "course_overview",
+__all__ = ["gradebook_url", "question_layout", "assignment_report", "course_overview",
            "course_assignments", "failure_reason"]
 
 
 def gradebook_url(course_root: Path) -> str:
     """The course's gradebook database URL (nbgrader's ``db_url``, from nbgrader_config.py)."""
-    from grader.course.grading.autograde import load_api
+    from grader.course.coursedir import nbgrader_api
 
-    return str(load_api(Path(course_root)).coursedir.db_url)
-
-
-def _has_gradebook_tables(db_url: str) -> bool:
-    """Whether nbgrader has created its tables there (opening a Gradebook would otherwise create them)."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(db_url)
-    try:
-        return bool(sa.inspect(engine).has_table("submitted_assignment"))
-    finally:
-        engine.dispose()
-
-
-def gradebook_scores(db_url: str, assignment: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
-    """assignment -> student -> {"notebook:qid" -> (score, max_score, notebook, qid)} from nbgrader's gradebook.
-
-    Grade cells named ``test_<qid>`` (calcgrade's convention) give the qid.  {} without a gradebook.
-    """
-    if sqlite_file_missing(db_url) or not _has_gradebook_tables(db_url):
-        return {}
-    from nbgrader.api import Gradebook
-
-    from grader.course.grading.autograde import course_path
-
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    with course_path(), Gradebook(db_url) as gb:
-        for a in gb.assignments:
-            if assignment is not None and a.name != assignment:
-                continue
-            for sub in a.submissions:
-                cells: dict[str, Any] = {}
-                for nb in sub.notebooks:
-                    for g in nb.grades:
-                        qid = g.name[len("test_"):] if g.name.startswith("test_") else g.name
-                        # a failed autograde leaves both scores None (nbgrader's ``score`` would read 0)
-                        score = g.manual_score if g.manual_score is not None else g.auto_score
-                        cells[f"{nb.name}:{qid}"] = (None if score is None else float(score), float(g.max_score or 0.0),
-                                                     nb.name + ".ipynb", qid)
-                out.setdefault(a.name, {})[sub.student.id] = cells
-    return out
+    return str(nbgrader_api(Path(course_root)).coursedir.db_url)
 
 
 def question_layout(course_root: Path, assignment: str) -> tuple[list[tuple[str, str]], dict[str, float],
@@ -144,26 +104,27 @@ def _submitted(course_root: Path, assignment: str) -> list[str]:
 
 def assignment_report(course_root: Path, assignment: str, *, threshold: float = DEFAULT_THRESHOLD,
                       db_url: str | None = None, records: list[AnswerRecord] | None = None,
-                      gradebook: dict[str, dict[str, dict[str, Any]]] | None = None) -> AssignmentReport:
+                      gradebook: dict[str, dict[str, list[CellScore]]] | None = None) -> AssignmentReport:
     """The report of one assignment of the course at ``course_root``."""
     root = Path(course_root)
     db_url = db_url or gradebook_url(root)
     log = read_records(db_url, assignment) if records is None else [r for r in records if r.assignment == assignment]
-    book = (gradebook_scores(db_url, assignment) if gradebook is None else gradebook).get(assignment, {})
+    book = (question_scores(db_url, assignment) if gradebook is None else gradebook).get(assignment, {})
     order, points, messages = question_layout(root, assignment)
     in_log = {r.student for r in log}
     sources = {s: "log" for s in in_log}
     all_records = list(log)
     from_book = []
     for student, cells in sorted(book.items()):
-        if student in in_log or not cells or all(score is None for score, *_ in cells.values()):
-            continue
+        if student in in_log or all(cell.points is None for cell in cells):
+            continue  # not graded (grader.course.gradebook's rule): a failed submission, found below
         from_book.append(student)
         sources[student] = "gradebook"
-        for score, max_score, notebook, qid in cells.values():
-            pts = float(score or 0.0)
-            all_records.append(AnswerRecord(assignment, student, notebook, qid, pts, max_score,
-                                            max_score > 0 and pts >= max_score - 1e-9, None, "nbgrader", "", ""))
+        for cell in cells:
+            pts = 0.0 if cell.points is None else cell.points  # a cell left ungraded in a graded notebook
+            all_records.append(AnswerRecord(assignment, student, cell.notebook + ".ipynb", cell.qid, pts,
+                                            cell.max_points, cell.max_points > 0 and pts >= cell.max_points - 1e-9,
+                                            None, "nbgrader", "", ""))
     graded = in_log | set(from_book)
     failed = [Failure(s, failure_reason(root, s, assignment, s in book))
               for s in sorted(set(_submitted(root, assignment)) | set(book)) if s not in graded]
@@ -181,7 +142,7 @@ def assignment_report(course_root: Path, assignment: str, *, threshold: float = 
 
 def course_assignments(course_root: Path, db_url: str) -> list[str]:
     """Assignments of the course: solutions/ folders, plus any in the answer log."""
-    from grader.course.release.keybuild import assignments_of
+    from grader.course.coursedir import assignments_of
 
     names = set(assignments_of(Path(course_root)))
     names |= {r.assignment for r in read_records(db_url)}
@@ -194,7 +155,7 @@ def course_overview(course_root: Path, *, threshold: float = DEFAULT_THRESHOLD,
     root = Path(course_root)
     db_url = db_url or gradebook_url(root)
     records = read_records(db_url)
-    book = gradebook_scores(db_url)
+    book = question_scores(db_url)
     names = sorted(set(course_assignments(root, db_url)) | set(book))
     reports = [assignment_report(root, a, threshold=threshold, db_url=db_url, records=records, gradebook=book)
                for a in names]

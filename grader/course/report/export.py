@@ -69,8 +69,8 @@ def gradebook_rows(course_root: Path, assignments: Iterable[str] | None = None) 
     """Every (assignment, student) of the course's gradebook, with its status; [] without a gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from grader.course.grading.answerlog import sqlite_file_missing
-    from grader.course.nbgraderapi import course_path
+    from grader.course.coursedir import scripts_on_path
+    from grader.course.gradebook import sqlite_file_missing
     from grader.course.report import data
 
     root = Path(course_root).resolve()
@@ -79,7 +79,7 @@ def gradebook_rows(course_root: Path, assignments: Iterable[str] | None = None) 
         return []
     wanted = set(assignments or [])
     rows: list[GradeRow] = []
-    with course_path(), Gradebook(db_url) as gb:
+    with scripts_on_path(), Gradebook(db_url) as gb:
         for a in gb.assignments:
             if wanted and a.name not in wanted:
                 continue

@@ -3,8 +3,8 @@
 With ASSIGNMENT: one self-contained HTML page (the class, a row per question with its mistakes and
 most frequent wrong answers, the students below a threshold, plots), or with ``--json`` the same
 numbers on stdout.  Without: the course overview (assignments x students).  The numbers come from
-the answer log that trusted grading writes and from nbgrader's gradebook (``reportdata``); they are
-computed in ``reportstats`` and drawn by ``reporthtml`` / ``reportplots``.
+the answer log that trusted grading writes and from nbgrader's gradebook (``report.data``); they are
+computed in ``report.stats`` and drawn by ``report.render`` / ``report.plots``.
 """
 
 from __future__ import annotations
@@ -34,12 +34,15 @@ def default_report_path(course_root: Path, assignment: str | None) -> Path:
 
 
 def _check_assignment(course_root: Path, assignment: str, db_url: str) -> None:
-    from grader.course.report.data import course_assignments, gradebook_scores
+    from grader.course.coursedir import UnknownAssignment, require_assignment
+    from grader.course.gradebook import question_scores
+    from grader.course.report.data import course_assignments
 
-    known = set(course_assignments(course_root, db_url)) | set(gradebook_scores(db_url))
-    if assignment not in known:
-        listed = ", ".join(sorted(known)) or "none yet"
-        raise ReportError(f"no assignment {assignment!r} in the course at {course_root} (assignments: {listed})")
+    known = set(course_assignments(course_root, db_url)) | set(question_scores(db_url))
+    try:
+        require_assignment(course_root, assignment, known=sorted(known))
+    except UnknownAssignment as exc:
+        raise ReportError(exc.message) from None
 
 
 def build_report(course_root: Path, assignment: str | None, *, threshold: float = DEFAULT_THRESHOLD,
@@ -101,20 +104,18 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def _course_root(args: argparse.Namespace) -> Path:
-    if getattr(args, "course_root", None):
-        root = Path(args.course_root)
-        if not (root / "nbgrader_config.py").is_file():
-            raise ReportError(f"{root} is not a course folder (no nbgrader_config.py there)")
-        return root.resolve()
-    from grader.course.release.publish import project_root
+    """The course folder, found as every command finds it (``grader.course.coursedir``)."""
+    from grader.course.coursedir import CourseNotFound, find_course_root
 
     try:
-        return project_root()
-    except FileNotFoundError as exc:
-        raise ReportError(f"{exc}; or give --course-root DIR") from None
+        return find_course_root(getattr(args, "course_root", None))
+    except CourseNotFound as exc:
+        raise ReportError(exc.message) from None
 
 
 def main(args: argparse.Namespace) -> int:
+    from grader.core.extras import MissingExtra
+
     verbose = bool(getattr(args, "verbose", False))
     try:
         threshold = float(getattr(args, "threshold", DEFAULT_THRESHOLD))
@@ -132,7 +133,7 @@ def main(args: argparse.Namespace) -> int:
         _write(target, report_html(report, beside=target.parent))
         print(f"Report written: {target}")
         return 0
-    except ReportError as exc:
+    except (ReportError, MissingExtra) as exc:
         print(f"calcgrade report: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # the gradebook or the log could not be read: say what, not a traceback

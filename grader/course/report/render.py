@@ -2,7 +2,7 @@
 
 Why one file with nothing to load: an instructor opens it offline, forwards it, archives it.  The
 page has no script, no external font or style sheet, and every picture (plots, formulas) is an
-inline ``data:`` URI (``reportplots``).  A formula mathtext cannot draw is shown as its LaTeX
+inline ``data:`` URI (``report.plots``).  A formula mathtext cannot draw is shown as its LaTeX
 source.  It is laid out to be read in a minute: the class first, then the questions (hardest
 visible at a glance), then the students who need help.
 """

@@ -3,7 +3,7 @@
 Why pure: every figure on the instructor's page (and in ``--json``) must be exactly what the graded
 answers imply, so it is computed here from ``AnswerRecord`` values alone and tested on hand-made
 records; gathering the records (answer log, gradebook, submitted folders) and drawing the page
-live elsewhere (``reportdata``, ``reporthtml``, ``reportplots``).
+live elsewhere (``report.data``, ``report.render``, ``report.plots``).
 
 Conventions:
 

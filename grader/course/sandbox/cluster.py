@@ -31,7 +31,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
-from distributed.diagnostics.plugin import WorkerPlugin
+from grader.core.extras import missing_extra
+
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError as _exc:  # the [cluster] extra is not installed: say which, in one sentence
+    raise (missing_extra(_exc, "grading on a Dask cluster") or _exc) from None
 
 from grader.course.sandbox.executor import Execution, ExecutorPool, Job, sandbox_available
 
@@ -327,9 +332,6 @@ class BatchStats:
     @property
     def wall_seconds(self) -> float:
         return (self.finished or time.perf_counter()) - self.started
-
-    def notebooks_per_hour(self) -> float:
-        return 3600.0 * self.count / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     def lines(self) -> list[str]:
         """The summary: one line per worker, then the throughput."""
