@@ -81,7 +81,7 @@ def test_a_function_returning_a_row_for_a_column_is_rejected_like_an_array():
 def _keys(qid, reference, **opts):
     private = make_question_record(qid, reference, kind=opts.pop("kind", None), var=None, rtol=1e-6, atol=1e-9,
                                    mistakes=None, inputs=opts.pop("inputs", None), domain=None, plot=None,
-                                   call=_call_student)
+                                   call=_call_student, layout=opts.pop("layout", None))
     return private, build_public_entry(private, "test_shapes")
 
 
@@ -113,3 +113,17 @@ def test_the_public_key_leaves_the_orientation_of_function_results_to_grading():
     v = grade(row, public)
     assert "checked at grading" in v.message and v.message != grade(row, private).message
     assert "checked at grading" not in grade(flat, public).message
+
+
+def test_a_question_chooses_its_layout_and_both_keys_follow_it():
+    """question(..., layout=...) reaches both keys: "any" takes the row, "exact" refuses the flat list."""
+    private, public = _keys("q", GRAD, layout="any")
+    assert private["layout"] == public["layout"] == "any"
+    assert grade(to_wire(GRAD.T), private).correct and grade(to_wire(GRAD.T), public).correct
+    private, public = _keys("q", GRAD, layout="exact")
+    flat = [2 * x, 3 * y**2]
+    assert not grade(to_wire(flat), private).correct and not grade(to_wire(flat), public).correct
+    private, public = _keys("q", GRAD)
+    assert "layout" not in private and "layout" not in public  # the default leaves the keys as they were
+    with pytest.raises(ValueError, match="layout must be one of"):
+        _keys("q", GRAD, layout="sideways")

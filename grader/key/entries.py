@@ -148,7 +148,7 @@ def make_question_record(
     mistakes: Mapping[str, tuple[Any, str]] | None, inputs: Sequence[Any] | None,
     domain: Sequence[float] | Mapping[Any, Sequence[float]] | None, plot: str | None, call: Callable[..., tuple[str, Any]],
     tests: Sequence[tuple[Any, bool | str]] | None = None, hints: Sequence[str] | None = None,
-    partial: bool = False,
+    partial: bool = False, layout: str | None = None,
 ) -> dict[str, Any]:
     """The private entry of one question (without points), from the arguments of ``question()``.
 
@@ -157,6 +157,8 @@ def make_question_record(
     the grader's inputs) and run against both keys when the assignment is released.
     ``hints``: tiers of hints, shown one at a time by ``hint(qid)``; public (they give no answer away).
     ``partial``: array answers earn the fraction of right entries instead of all or nothing.
+    ``layout``: the shape policy of array answers (``grader.core.shapes.LAYOUTS``); the course's convention
+    when not given.
     Fields appear only when given, so keys of questions without them do not change.
     """
     kind = kind or infer_kind(reference)
@@ -168,6 +170,10 @@ def make_question_record(
         "domain": _domain_wire(domain),
         "plot": plot, "mistakes": [],
     }
+    if layout is not None:
+        from grader.core.shapes import check_layout
+
+        rec["layout"] = check_layout(layout)
     if kind == "function":
         if not inputs:
             raise ValueError(f"question {qid!r}: a function question needs inputs=[...]")

@@ -25,7 +25,8 @@ def build_public_entry(entry: Mapping[str, Any], assignment: str) -> dict[str, A
     salt = fpm.make_salt(assignment, qid)
     rtol, atol = float(entry["rtol"]), float(entry["atol"])
     pub: dict[str, Any] = {
-        k: entry.get(k) for k in ("qid", "kind", "rtol", "atol", "domain", "plot", "points", "notebook", "hints", "partial")
+        k: entry.get(k) for k in ("qid", "kind", "rtol", "atol", "domain", "plot", "points", "notebook", "hints", "partial",
+                                   "layout")
         if k in entry
     }
     pub["salt"] = salt

@@ -89,12 +89,15 @@ def question(
     tests: list[tuple[Any, bool | str]] | None = None,
     hints: list[str] | None = None,
     partial: bool = False,
+    layout: str | None = None,
 ) -> None:
     """Declare the reference answer of question ``qid`` and its grading options.
 
     A no-op unless the key builder runs the notebook (``CALCGRADE_RECORD`` is set).
     ``domain``: a pair is the plot's window; a dict ``{"s": (0, 1)}`` says where each named variable lives
     (a probability, a label), so the public key's feedback points and the plot stay inside it.
+    ``layout``: how strictly an array's orientation is read (``grader.core.shapes``): ``"convention"`` (the
+    default: the course's convention, a row for a column is the transpose), ``"exact"`` or ``"any"``.
     """
     record = os.environ.get(RECORD_ENV)
     if not record:
@@ -105,7 +108,7 @@ def question(
         rec = make_question_record(
             qid, reference, kind=kind, var=var, rtol=rtol, atol=atol, mistakes=mistakes,
             inputs=inputs, domain=domain, plot=plot, call=_call_student, tests=tests, hints=hints,
-            partial=partial,
+            partial=partial, layout=layout,
         )
     _RECORDED[qid] = rec
     _append_record(record, {"question": rec})
