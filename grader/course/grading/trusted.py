@@ -199,6 +199,22 @@ def payload_problem(payload: Any, qid: str) -> str | None:
         return "the recorded answer is not in the form the grader reads"
     if payload["qid"] != qid:
         return f"this test cell recorded an answer to another question ({payload['qid'][:60]!r})"
+    return _structure_problem(payload["answer"])
+
+
+def _structure_problem(answer: Any) -> str | None:
+    """Why the key layer's answer structures (an error, a function's results) are malformed, else None;
+    values are checked field by field by ``from_wire`` when they are graded."""
+    from grader.key.wire import WireError, check_calls, check_error
+
+    tag = answer.get("$") if isinstance(answer, dict) else None
+    try:
+        if tag == "error":
+            check_error(answer)
+        elif tag == "calls":
+            check_calls(answer)
+    except WireError as exc:
+        return f"the recorded answer is not readable ({exc})"
     return None
 
 
