@@ -22,7 +22,6 @@ The fast path (``calcgrade autograde``) runs the same steps, with execution done
 from __future__ import annotations
 
 import atexit
-import fnmatch
 import json
 import os
 from pathlib import Path
@@ -33,6 +32,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Bool, Float, Integer
 
+from grader.course.grading.submission_files import MAX_FILES, MAX_FILES_BYTES
 from grader.course.grading.trusted import GradingRefused
 
 __all__ = [
@@ -41,8 +41,6 @@ __all__ = [
     "answer_records", "cache_metadata_schemas", "MAX_FILES", "MAX_FILES_BYTES",
 ]
 
-MAX_FILES = 500
-MAX_FILES_BYTES = 64 << 20
 
 
 # --- what both ways of grading share ----------------------------------------------------------------------
@@ -90,25 +88,11 @@ def submission_problems(nb: Mapping[str, Any], gradebook: Any, notebook_id: str,
 
 
 def submission_files(folder: Path, *, skip: tuple[str, ...] = ("*.ipynb",), ignore: tuple[str, ...] = ()) -> dict[str, bytes]:
-    """The files a submission's notebook may read (relative path -> bytes): a copy goes into the sandbox."""
-    files: dict[str, bytes] = {}
-    total = 0
-    folder = Path(folder)
-    if not folder.is_dir():
-        return files
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if path.is_symlink() or not path.is_file():
-            continue
-        if any(fnmatch.fnmatch(part, pat) for part in rel.parts for pat in ignore) or \
-                any(fnmatch.fnmatch(path.name, pat) for pat in skip):
-            continue
-        total += path.stat().st_size
-        if len(files) >= MAX_FILES or total > MAX_FILES_BYTES:
-            raise GradingRefused(f"the submission folder holds more than {MAX_FILES} files or "
-                                 f"{MAX_FILES_BYTES >> 20} MB")
-        files[rel.as_posix()] = path.read_bytes()
-    return files
+    """The files a submission's notebook may read (relative path -> bytes): a copy goes into the sandbox.
+    Never follows a link (``grader.course.grading.submission_files``)."""
+    from grader.course.grading.submission_files import read_files
+
+    return read_files(folder, skip=skip, ignore=ignore)
 
 
 def course_root_of(config: Any, resources: Mapping[str, Any] | None = None) -> Path:
@@ -309,6 +293,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             raise GradingRefused(f"no sandbox is available ({why}); refusing to run student code unsandboxed "
                                  "(set c.SandboxedExecute.allow_unsandboxed = True to grade anyway)")
         folder = Path(((resources.get("metadata") or {}).get("path")) or ".")
+        _refuse_links(self.config, root, student, assignment, folder)
         restored = json.loads(json.dumps(nb))
         job = Job(key=f"{student}/{assignment}/{notebook_id}.ipynb", notebook=restored,
                   files=submission_files(folder), inputs=function_inputs(key), limits=self.limits())
@@ -316,6 +301,15 @@ class SandboxedExecute(NbGraderPreprocessor):
         resources["calcgrade"] = {"execution": execution, "restored": restored, "key": key,
                                   "course_root": str(root)}
         return nb, resources
+
+
+def _refuse_links(config: Any, root: Path, student: str, assignment: str, autograded: Path) -> None:
+    """Stock nbgrader has already copied the submission with a link-following copy: refuse a submission that
+    holds a link (removing what the links brought into autograded/) before any of it reaches the sandbox."""
+    from grader.course.grading.submission_files import check_submission, submitted_folder
+
+    below, submitted = submitted_folder(config, root, student, assignment)
+    check_submission(submitted, below=below, copied_to=autograded)
 
 
 class TrustedGrade(NbGraderPreprocessor):
