@@ -310,3 +310,41 @@ def test_a_plot_of_a_wrong_function_answer_only_when_asked(plots):
     html = graded.notebook["cells"][7]["outputs"][0]["data"]["text/html"]
     assert graded.by_grade_id()["test_square"].points == 0.0 and 'data-correct="false"' in html
     assert ("calcgrade-plot" in html) is plots
+
+
+def test_a_flood_of_events_is_bounded_and_applied_in_linear_time():
+    """Issue 21, class 3: a job writing display/update events straight into its result file."""
+    import time as _time
+
+    from grader.course.sandbox.recorded import MAX_EVENTS, MAX_OUTPUT_TEXT, MAX_OUTPUTS, apply_events
+
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": []} for _ in range(3)]}
+    shown = {"output_type": "display_data", "data": {"text/plain": "x"}, "metadata": {},
+             "transient": {"display_id": "d"}}
+    events = [{"c": 0, "n": 1}]
+    events += [{"c": 0, "o": shown} for _ in range(20_000)]
+    events += [{"c": 0, "o": shown, "upd": "d"} for _ in range(20_000)]
+    events += [{"c": 1, "o": {"output_type": "stream", "name": "stdout", "text": "y" * 1000}} for _ in range(20_000)]
+    events += [{"c": 2, "o": {"output_type": "stream", "name": "stdout", "text": "never applied"}}]
+    assert len(events) > MAX_EVENTS
+    started = _time.monotonic()
+    apply_events(nb, events)
+    assert _time.monotonic() - started < 60     # generous: quadratic work here took hours
+    assert len(nb["cells"][0]["outputs"]) == MAX_OUTPUTS
+    text = nb["cells"][1]["outputs"][0]["text"]
+    assert len(nb["cells"][1]["outputs"]) == 1 and len(text) <= MAX_OUTPUT_TEXT + 100 and text.endswith("truncated")
+    assert nb["cells"][2]["outputs"] == []      # past MAX_EVENTS nothing is read
+
+
+def test_one_clean_up_bounds_every_untrusted_output():
+    from grader.course.sandbox.recorded import MAX_OUTPUT_TEXT, clean_output
+
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    out = clean_output({"output_type": "display_data", "data": {"text/plain": "z" * (3 * MAX_OUTPUT_TEXT),
+                        "application/json": deep, "text/html": ["<b>", 5]}, "metadata": {"m": deep}})
+    assert len(out["data"]["text/plain"]) < MAX_OUTPUT_TEXT + 100
+    assert "application/json" not in out["data"] and "text/html" not in out["data"] and out["metadata"] == {}
+    err = clean_output({"output_type": "error", "ename": "E" * 10_000, "evalue": None, "traceback": ["t"] * 10_000})
+    assert len(err["ename"]) < 300 and err["evalue"] == "" and len(err["traceback"]) == 100

@@ -27,6 +27,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from grader.course.sandbox.recorded import MAX_OUTPUTS, clean_output, json_size
 from grader.notebook.capture import ANSWER_MIME, PAYLOAD_VERSION
 from grader.notebook.display import VERDICT_MIME
 
@@ -38,8 +39,6 @@ __all__ = [
 MAX_PAYLOAD_BYTES = 4 << 20         # an honest answer is a few kB; a function's outputs at most a few hundred
 MAX_PAYLOAD_NODES = 400_000          # JSON containers and scalars in one payload
 MAX_PAYLOAD_DEPTH = 200
-MAX_OUTPUT_TEXT = 100_000            # characters of one untrusted text output kept in the graded notebook
-_OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
 
 
 class GradingRefused(RuntimeError):
@@ -164,29 +163,11 @@ def function_inputs(private_key: Mapping[str, Any]) -> dict[str, list]:
 
 
 # --- checking payloads ---------------------------------------------------------------------------------
-def _walk_size(value: Any) -> tuple[int, int]:
-    """(nodes, depth) of a JSON value, iteratively (a hostile payload must not exhaust the stack)."""
-    nodes, depth = 0, 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, d = stack.pop()
-        nodes += 1
-        depth = max(depth, d)
-        if nodes > MAX_PAYLOAD_NODES or depth > MAX_PAYLOAD_DEPTH:
-            return nodes, depth
-        if isinstance(item, dict):
-            stack.extend((v, d + 1) for v in item.values())
-            nodes += len(item)
-        elif isinstance(item, (list, tuple)):
-            stack.extend((v, d + 1) for v in item)
-    return nodes, depth
-
-
 def payload_problem(payload: Any, qid: str) -> str | None:
     """Why a payload cannot be graded as the answer to ``qid`` (None when it can)."""
     if not isinstance(payload, dict):
         return "the recorded answer is not readable"
-    nodes, depth = _walk_size(payload)
+    nodes, depth = json_size(payload, MAX_PAYLOAD_NODES, MAX_PAYLOAD_DEPTH)
     if nodes > MAX_PAYLOAD_NODES or depth > MAX_PAYLOAD_DEPTH:
         return "the recorded answer is too large or too deeply nested to be graded"
     try:
@@ -333,55 +314,22 @@ def _merge_outputs(base: Mapping[str, Any], executed: Mapping[str, Any]) -> dict
         if cell.get("cell_type") != "code":
             continue
         other = ran[index] if index < len(ran) and isinstance(ran[index], Mapping) else {}
-        cell["outputs"] = [o for o in (_clean_output(x) for x in (other.get("outputs") or [])[:200]) if o]
+        outputs = other.get("outputs") if isinstance(other.get("outputs"), list) else []
+        cell["outputs"] = [o for o in (_clean_output(x) for x in outputs[:MAX_OUTPUTS]) if o]
         count = other.get("execution_count")
         cell["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None
     return notebook
 
 
-def _text(value: Any) -> str:
-    text = "".join(value) if isinstance(value, list) else value
-    text = text if isinstance(text, str) else str(text)
-    return text if len(text) <= MAX_OUTPUT_TEXT else text[:MAX_OUTPUT_TEXT] + "\n... (output truncated)"
-
-
 def _clean_output(out: Any) -> dict[str, Any] | None:
-    """An nbformat-valid copy of one untrusted output, or None when it is not one."""
-    if not isinstance(out, Mapping) or out.get("output_type") not in _OUTPUT_TYPES:
-        return None
-    kind = out["output_type"]
-    if kind == "stream":
-        name = out.get("name") if out.get("name") in ("stdout", "stderr") else "stdout"
-        return {"output_type": "stream", "name": name, "text": _text(out.get("text", ""))}
-    if kind == "error":
-        tb = out.get("traceback") if isinstance(out.get("traceback"), list) else []
-        return {"output_type": "error", "ename": _text(out.get("ename", ""))[:200],
-                "evalue": _text(out.get("evalue", ""))[:2000], "traceback": [_text(t) for t in tb[:100]]}
-    data = out.get("data")
-    if not isinstance(data, Mapping):
-        return None
-    clean_data: dict[str, Any] = {}
-    for mime, value in list(data.items())[:20]:
-        if not isinstance(mime, str) or mime == ANSWER_MIME:
-            continue
-        if isinstance(value, (dict, list)) and mime.endswith("json"):
-            if _walk_size(value)[0] <= 10_000:
-                clean_data[mime] = value
-        else:
-            clean_data[mime] = _text(value)
-    if not clean_data:
-        return None
-    metadata = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
-    try:
-        text = json.dumps(metadata, allow_nan=False)
-        metadata = json.loads(text) if len(text) < 10_000 else {}
-    except (TypeError, ValueError, RecursionError):
-        metadata = {}
-    result: dict[str, Any] = {"output_type": kind, "data": clean_data, "metadata": metadata}
-    if kind == "execute_result":
-        count = out.get("execution_count")
-        result["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None
-    return result
+    """The one clean-up of an untrusted output (``recorded.clean_output``), without answer payloads: they are
+    graded from ``Execution.payloads``, never shown."""
+    clean = clean_output(dict(out)) if isinstance(out, Mapping) else None
+    if clean is None or "data" not in clean:
+        return clean
+    clean["data"].pop(ANSWER_MIME, None)
+    clean.pop("transient", None)
+    return clean if clean["data"] else None
 
 
 def _drop_forged_displays(notebook: dict[str, Any], test_indexes: set[int]) -> None:

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator
 
 from grader.course.sandbox import bubblewrap as _sandbox
-from grader.course.sandbox.recorded import ANSWER_MIME, apply_events, payloads_of
+from grader.course.sandbox.recorded import ANSWER_MIME, MAX_EVENTS, apply_events, payloads_of
 
 __all__ = ["Limits", "Job", "Execution", "ExecutorPool", "SandboxUnavailable", "ExecutorError",
            "sandbox_available", "ANSWER_MIME"]
@@ -317,15 +317,17 @@ def _spawn(fn: Any) -> Any:
 
 
 def _read_events(fd: int) -> list[dict[str, Any]]:
+    """The job's events: at most MAX_RESULT_BYTES and MAX_EVENTS lines, each parsed on its own (a line that
+    is not a JSON object, or nests too deep for the parser, is skipped)."""
     size = os.fstat(fd).st_size
     raw = os.pread(fd, min(size, MAX_RESULT_BYTES), 0)
     events = []
-    for line in raw.split(b"\n"):
+    for line in raw.split(b"\n", MAX_EVENTS)[:MAX_EVENTS]:
         if not line:
             continue
         try:
             ev = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(ev, dict):
             events.append(ev)
