@@ -348,3 +348,39 @@ def test_one_clean_up_bounds_every_untrusted_output():
     assert "application/json" not in out["data"] and "text/html" not in out["data"] and out["metadata"] == {}
     err = clean_output({"output_type": "error", "ename": "E" * 10_000, "evalue": None, "traceback": ["t"] * 10_000})
     assert len(err["ename"]) < 300 and err["evalue"] == "" and len(err["traceback"]) == 100
+
+
+# --- one hard budget per notebook (issue 21, class 3) ------------------------------------------------------
+def test_grading_runs_in_its_own_process_and_gives_what_grading_inline_gives():
+
+
+    from grader.course.grading.gradingprocess import grade_within_budget
+
+    ex = execution(right_payloads())
+    inline = grade_execution(ex, KEY, notebook_name="nb.ipynb", restored=RESTORED)
+    apart = grade_within_budget(ex, KEY, notebook_name="nb.ipynb", restored=RESTORED, budget=60)
+    assert apart.score == inline.score == 6.0
+    assert [(q.grade_id, q.points, q.status, q.message) for q in apart.questions] == \
+        [(q.grade_id, q.points, q.status, q.message) for q in inline.questions]
+    assert all(q.fingerprint and q.answer_text is not None for q in apart.questions)   # the answer log's fields
+
+
+def test_a_notebook_over_its_budget_gets_zero_with_the_reason_and_the_next_one_is_graded():
+    """Work the decoder cannot refuse (a big but legal answer) still cannot run past the notebook's budget."""
+    import time as _time
+
+    from grader.course.grading.gradingprocess import grade_within_budget
+
+    k = sp.Symbol("k")
+    heavy = sp.Add(*[sp.sin(x + k * i) * sp.exp(x / (i + 1)) for i in range(4000)], evaluate=False)
+    slow = right_payloads()
+    slow[3] = [payload("chain", to_wire(heavy))]
+    started = _time.monotonic()
+    graded = grade_within_budget(execution(slow), KEY, notebook_name="nb.ipynb", restored=RESTORED, budget=1)
+    assert _time.monotonic() - started < 120          # generous: the CPU limit is 1 s, the wall backstop 34 s
+    assert graded.score == 0 and all(q.status == "invalid" for q in graded.questions)
+    assert all("budget" in q.message for q in graded.questions)
+    assert "budget" in json.dumps(graded.notebook["cells"][3]["outputs"])
+    honest = grade_within_budget(execution(right_payloads()), KEY, notebook_name="nb.ipynb", restored=RESTORED,
+                                 budget=60)
+    assert honest.score == 6.0

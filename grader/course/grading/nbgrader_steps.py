@@ -167,6 +167,7 @@ def answer_records(graded: Any, private_key: Mapping[str, Any], *, assignment: s
             "points": float(q.points), "max_points": float(q.max_points), "correct": q.status == "correct",
             "misconception": verdict.get("misconception"), "method": str(verdict.get("method") or q.status),
             "hints_used": int(hints.get(q.qid, 0)), "answer": q.answer if q.graded else None, "entry": entry,
+            "fingerprint": getattr(q, "fingerprint", None), "answer_text": getattr(q, "answer_text", None),
         })
     return out
 
@@ -182,9 +183,11 @@ def record_answers(db_url: str, assignment: str, student: str, records: list[dic
         answer, entry = r["answer"], r["entry"]
         if answer is None:  # nothing was handed over: the log counts it as unanswered
             answer = unanswered_answer("")
-        fields = {k: v for k, v in r.items() if k not in ("answer", "entry")}
-        rows.append(answerlog.AnswerRecord(**fields, fingerprint=answerlog.answer_fingerprint(answer, entry),
-                                           answer_text=answerlog.answer_text(answer)))
+        fields = {k: v for k, v in r.items() if k not in ("answer", "entry", "fingerprint", "answer_text")}
+        # computed within the notebook's grading budget when the grading process could (gradingprocess.py)
+        fingerprint = r.get("fingerprint") or answerlog.answer_fingerprint(answer, entry)
+        text = r.get("answer_text") if r.get("answer_text") is not None else answerlog.answer_text(answer)
+        rows.append(answerlog.AnswerRecord(**fields, fingerprint=fingerprint, answer_text=text))
     answerlog.write_records(db_url, assignment, student, rows)
     return True
 
@@ -317,18 +320,21 @@ class TrustedGrade(NbGraderPreprocessor):
 
     plots = Bool(False, help="draw the plot of a wrong function-shaped answer into its verdict in the autograded "
                              "notebook and the feedback (about 0.1 s per wrong answer)").tag(config=True)
+    budget = Float(60.0, help="CPU seconds the trusted grading of one notebook may take (decoding, grading, "
+                              "displays, the answer log's fields); past it the notebook gets 0 with the reason "
+                              "and the batch goes on").tag(config=True)
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
         import nbformat
 
-        from grader.course.grading.trusted import grade_execution
+        from grader.course.grading.gradingprocess import grade_within_budget
 
         state = resources.get("calcgrade") or {}
         if "execution" not in state:
             raise GradingRefused("TrustedGrade needs SandboxedExecute before it in c.Autograde.autograde_preprocessors")
         _, _, notebook_id, _ = _ids(resources)
-        graded = grade_execution(state["execution"], state["key"], notebook_name=f"{notebook_id}.ipynb",
-                                 restored=state["restored"], plots=self.plots)
+        graded = grade_within_budget(state["execution"], state["key"], notebook_name=f"{notebook_id}.ipynb",
+                                     restored=state["restored"], plots=self.plots, budget=self.budget)
         state["graded"] = graded
         return nbformat.from_dict(graded.notebook), resources
 

@@ -33,7 +33,7 @@ from grader.notebook.display import VERDICT_MIME
 
 __all__ = [
     "GradingRefused", "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "GradedCell", "grade_execution",
-    "graded_cells_of", "qid_of_source", "function_inputs", "payload_problem",
+    "graded_cells_of", "qid_of_source", "function_inputs", "payload_problem", "over_budget",
 ]
 
 MAX_PAYLOAD_BYTES = 4 << 20         # an honest answer is a few kB; a function's outputs at most a few hundred
@@ -58,6 +58,8 @@ class QuestionResult:
     message: str                     # what the student reads (the verdict's message or why nothing was graded)
     verdict: dict[str, Any] | None = None   # Verdict.to_dict() when a payload was graded
     answer: Any = None               # the wire answer graded (None when there was none)
+    fingerprint: str | None = None   # for the answer log, computed within the grading budget
+    answer_text: str | None = None
 
     @property
     def graded(self) -> bool:
@@ -233,6 +235,25 @@ def grade_execution(execution: Any, private_key: Mapping[str, Any], *, notebook_
     return graded
 
 
+def over_budget(base: Mapping[str, Any], notebook_name: str, why: str, *, execution: Any = None) -> GradedNotebook:
+    """The notebook graded 0 on every question because its trusted grading could not finish: ``why`` says so
+    in each test cell (the batch goes on; the instructor can regrade it)."""
+    executed = getattr(execution, "notebook", None) or {}
+    notebook = _merge_outputs(base, executed if isinstance(executed, Mapping) else {})
+    graded = GradedNotebook(notebook, stopped=why, sandboxed=bool(getattr(execution, "sandboxed", True)))
+    message = _sentence(f"This notebook got 0 points: {why}")
+    test_indexes = set()
+    for tc in graded_cells_of(notebook):
+        test_indexes.add(tc.index)
+        result = QuestionResult(tc.grade_id, tc.qid, tc.index, 0.0, tc.points, "invalid", message)
+        graded.questions.append(result)
+        notebook["cells"][tc.index]["outputs"] = [_display_output(result, None, False)]
+    _drop_forged_displays(notebook, test_indexes)
+    notebook.setdefault("metadata", {})["calcgrade"] = {
+        "graded": "trusted", "notebook": notebook_name, "sandboxed": graded.sandboxed, "stopped": why}
+    return graded
+
+
 def _grade_cell(tc: GradedCell, emitted: list, questions: Mapping[str, Any], *, stopped: str | None,
                 stopped_at: int | None, timed_out: bool, cell: Mapping[str, Any]) -> QuestionResult:
     def zero(status: str, message: str) -> QuestionResult:
@@ -372,9 +393,7 @@ def _verdict_display(result: QuestionResult, entry: Mapping[str, Any], plots: bo
     from grader.core.verdict import Verdict
     from grader.notebook.display import CheckResult
 
-    v = result.verdict or {}
-    verdict = Verdict(bool(v.get("correct")), float(v.get("score") or 0.0), str(v.get("message", "")),
-                      v.get("misconception"), str(v.get("method", "")), dict(v.get("details") or {}))
+    verdict = Verdict.from_dict(result.verdict or {})
     value = None
     if entry.get("kind") != "function":
         try:
