@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import os
 import queue
 import socket
@@ -41,6 +42,7 @@ sandbox_available = _sandbox.sandbox_available
 START_TIMEOUT = 180.0          # seconds an executor may take to warm up (a busy machine)
 RESPONSE_MARGIN = 30.0         # seconds past the notebook's wall time before the executor is killed
 MAX_RESULT_BYTES = 32 << 20    # the largest result file read back
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,9 @@ class _Worker:
         try:
             os.write(job_fd, data)
             del data
-            request = json.dumps({"op": "run", "limits": asdict(limits)}).encode()
+            code_cells = [i for i, c in enumerate(job.notebook.get("cells") or [])
+                          if isinstance(c, dict) and c.get("cell_type") == "code"]
+            request = json.dumps({"op": "run", "limits": {**asdict(limits), "cells": code_cells}}).encode()
             for attempt in (1, 2):  # an executor that died between jobs is replaced, not blamed on this job
                 if self.proc is None or self.proc.poll() is not None or self.sock is None:
                     self.stop()
@@ -271,6 +275,7 @@ class _Worker:
             if job_fd >= 0:
                 os.close(job_fd)
             os.close(out_fd)
+        _log_internal_failure(job.key, events)
         notebook = _empty_notebook(job.notebook)
         last_started = apply_events(notebook, events)
         stopped = outcome.get("stopped") if isinstance(outcome.get("stopped"), str) else None
@@ -314,6 +319,15 @@ def _spawn(fn: Any) -> Any:
     fut: Future = Future()
     _SPAWN_QUEUE.put((fn, fut))
     return fut.result()
+
+
+def _log_internal_failure(key: str, events: list[dict[str, Any]]) -> None:
+    """A failure of ours inside the job's process (its traceback, sent as an ``internal`` event) reaches the
+    instructor's log; the student's notebook only says that the grader failed."""
+    for ev in events:
+        text = ev.get("internal")
+        if isinstance(text, str):
+            _LOG.error("the executor failed while running %s:\n%s", key, text[-20_000:])
 
 
 def _read_events(fd: int) -> list[dict[str, Any]]:

@@ -122,7 +122,16 @@ def _state(pid: int) -> str:
 
 
 def remove_ipc() -> None:
-    """System V shared memory, semaphores and queues a job made (private to this IPC namespace)."""
+    """System V shared memory, semaphores and queues, and POSIX message queues, a job made (private to this
+    sandbox's IPC namespace): the next job of the executor starts with none."""
+    try:
+        for name in os.listdir("/dev/mqueue"):
+            try:
+                os.unlink(os.path.join("/dev/mqueue", name))   # mq_unlink
+            except OSError:
+                pass
+    except OSError:
+        pass
     for name, func, arg_count in (("shm", "shmctl", 3), ("sem", "semctl", 3), ("msg", "msgctl", 3)):
         try:
             with open(f"/proc/sysvipc/{name}") as fh:
