@@ -296,3 +296,36 @@ def test_a_failure_of_ours_in_the_job_reaches_the_log_with_its_traceback(caplog)
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "ours/a/n.ipynb" in logged and "Traceback" in logged and "TypeError" in logged
     _works_after("ours")
+
+
+_STOP_THE_EXECUTOR = """
+import os, signal, time
+me = os.getpid()
+# the executor is this process's parent; stop it so that its memory poll never runs again
+os.kill(os.getppid(), signal.SIGSTOP)
+children = []
+for _ in range(8):               # eight processes of 0.3 GiB each: each under RLIMIT_AS, 2.4 GiB together
+    pid = os.fork()
+    if pid == 0:
+        try:
+            block = bytearray(300 << 20)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    children.append(pid)
+time.sleep(60)
+"""
+
+
+def test_a_stopped_executor_cannot_switch_off_the_memory_limit():
+    """Class 4: the job stops its executor (same uid) and then goes far past the memory limit together; the
+    parent's own watch, outside the sandbox, kills the sandbox; the next job gets a fresh one."""
+    ex = es.pool().run(es.job(
+        "stopper/a/n.ipynb", "from grader import check\ncheck('kept', 1)", _STOP_THE_EXECUTOR,
+        limits=Limits(memory_bytes=1 << 30, cell_timeout=30.0, notebook_timeout=40.0),
+    ))
+    assert ex.stopped and "memory limit" in ex.stopped, ex.stopped
+    assert ex.payloads.get(1) == [{"qid": "kept", "answer": 1, "v": 1}]
+    _works_after("stopped executor")

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator
 
 from grader.course.sandbox import bubblewrap as _sandbox
+from grader.course.sandbox import jobcleanup as cleanup
 from grader.course.sandbox.recorded import ANSWER_MIME, MAX_EVENTS, apply_events, payloads_of
 
 __all__ = ["Limits", "Job", "Execution", "ExecutorPool", "SandboxUnavailable", "ExecutorError",
@@ -41,6 +42,8 @@ __all__ = ["Limits", "Job", "Execution", "ExecutorPool", "SandboxUnavailable", "
 sandbox_available = _sandbox.sandbox_available
 START_TIMEOUT = 180.0          # seconds an executor may take to warm up (a busy machine)
 RESPONSE_MARGIN = 30.0         # seconds past the notebook's wall time before the executor is killed
+PARENT_POLL = 0.5              # seconds between two looks of the parent at a job's memory
+PARENT_MEMORY_FACTOR = 1.25    # the parent kills above this share of the limit (the executor's poll is exact)
 MAX_RESULT_BYTES = 32 << 20    # the largest result file read back
 _LOG = logging.getLogger(__name__)
 
@@ -135,6 +138,7 @@ class _Worker:
         self.pid = 0
         self.warm_seconds = 0.0
         self._log: Any = None
+        self._own_pids: set[int] = set()
 
     # -- life cycle --
     def start(self) -> None:
@@ -178,6 +182,7 @@ class _Worker:
                                 " (set CALCGRADE_EXECUTOR_DEBUG=1 to see its messages)")
         self.pid = self.proc.pid
         self.warm_seconds = float(msg.get("warm_seconds", 0.0))
+        self._own_pids = {self.proc.pid, *cleanup.descendants(self.proc.pid)}   # bubblewrap and the executor
 
     def _last_log_line(self) -> str:
         if self._log is None:
@@ -220,6 +225,34 @@ class _Worker:
             return None
         return msg if isinstance(msg, dict) else None
 
+    # -- the parent's own watch over a job --
+    def _watch(self, limits: Limits) -> dict[str, Any] | None:
+        """Wait for the executor's answer while watching, from outside the sandbox, the memory of every process
+        the job started: the executor polls it too, but a job can stop its executor (SIGSTOP, same uid); this
+        watch it cannot reach.  Over the limit (with the executor's own margin), the whole sandbox is killed."""
+        deadline = time.monotonic() + limits.notebook_timeout + RESPONSE_MARGIN
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            outcome = self._receive(min(left, PARENT_POLL))
+            if outcome is not None:
+                return outcome
+            if self.proc is None or self.proc.poll() is not None:
+                return {"op": "eof"}
+            used = self._job_memory()
+            if used > limits.memory_bytes * PARENT_MEMORY_FACTOR:
+                self.stop()
+                return {"op": "done", "stopped_at": None, "timed_out_cells": [],
+                        "stopped": (f"the notebook's processes used more than its memory limit together "
+                                    f"({used / (1 << 30):.1f} GiB of {limits.memory_bytes / (1 << 30):g} GiB)")}
+
+    def _job_memory(self) -> int:
+        """Proportional memory of the sandbox's processes that were not there when the executor was ready."""
+        if self.proc is None:
+            return 0
+        return sum(cleanup.memory_of(p) for p in cleanup.descendants(self.proc.pid) if p not in self._own_pids)
+
     # -- one job --
     def run(self, job: Job) -> Execution:
         started = time.perf_counter()
@@ -257,7 +290,7 @@ class _Worker:
                         raise
             os.close(job_fd)
             job_fd = -1
-            outcome = self._receive(limits.notebook_timeout + RESPONSE_MARGIN)
+            outcome = self._watch(limits)
             if outcome is None or outcome.get("op") != "done":
                 # the executor died (the job's code killed it) or stopped answering: replace it
                 why = ("the executor process was killed while the notebook ran"
