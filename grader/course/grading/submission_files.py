@@ -206,7 +206,10 @@ def check_feedback_source(config: Any, resources: Mapping[str, Any]) -> None:
     refuse when the autograded folder or the student's submission holds a link, removing the copies."""
     from grader.course.grading.nbgrader_steps import course_root_of
 
-    autograded = Path(((resources.get("metadata") or {}).get("path")) or ".")
+    path = (resources.get("metadata") or {}).get("path")
+    if not path:
+        return  # not nbgrader's feedback step (a notebook exported on its own): no submission folder to check
+    autograded = Path(path)
     ids = resources.get("nbgrader") or {}
     student, assignment = str(ids.get("student", "")), str(ids.get("assignment", ""))
     if not (student and assignment):
