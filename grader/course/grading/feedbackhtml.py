@@ -184,9 +184,10 @@ class RenderFeedback(Preprocessor):
 def _make_safe(config: Any, nb: Any, resources: dict[str, Any]) -> None:
     """No link is followed into the feedback folder and no script reaches the page (issue 21)."""
     from grader.course.grading.feedbacksafe import sanitize_notebook
+    from grader.course.grading.nbgrader_steps import course_root_of
     from grader.course.grading.submission_files import check_feedback_source
 
-    check_feedback_source(config, resources)
+    check_feedback_source(config, resources, course_root_of(config, resources))
     sanitize_notebook(nb)
 
 

@@ -201,11 +201,9 @@ def submitted_folder(config: Any, course_root: Path, student: str, assignment: s
             Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)))
 
 
-def check_feedback_source(config: Any, resources: Mapping[str, Any]) -> None:
+def check_feedback_source(config: Any, resources: Mapping[str, Any], course_root: Path) -> None:
     """Feedback is made from autograded/, which nbgrader copies into feedback/ with a link-following copy:
     refuse when the autograded folder or the student's submission holds a link, removing the copies."""
-    from grader.course.grading.nbgrader_steps import course_root_of
-
     path = (resources.get("metadata") or {}).get("path")
     if not path:
         return  # not nbgrader's feedback step (a notebook exported on its own): no submission folder to check
@@ -215,7 +213,7 @@ def check_feedback_source(config: Any, resources: Mapping[str, Any]) -> None:
     if not (student and assignment):
         check_submission(autograded)
         return
-    root = course_root_of(config, resources)
+    root = Path(course_root)
     coursedir = _coursedir(config, root)
     feedback = Path(coursedir.format_path(coursedir.feedback_directory, student, assignment))
     check_submission(autograded, copied_to=feedback)
