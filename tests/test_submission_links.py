@@ -89,3 +89,37 @@ def test_a_notebook_link_cannot_be_read_and_sizes_are_capped(course):
     nb.unlink()
     problem = link_problem(_sub(course))
     assert problem and "big.bin" in problem and "larger than" in problem
+
+
+def test_collect_refuses_a_submission_with_a_link_and_copies_the_others_without_following(course, tmp_path, caplog):
+    """`nbgrader collect` through the course's exchange: the instructor's copy follows no link."""
+    import logging
+
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+
+    from grader.course.grading.safecollect import SafeCollect
+
+    coursedir = CourseDirectory(root=str(course))
+    collect = SafeCollect(coursedir=coursedir, authenticator=Authenticator())
+    inbound = tmp_path / "inbound"
+    honest = inbound / "alice+a1+2026-12-06 10:00:00.000000 UTC"
+    honest.mkdir(parents=True)
+    (honest / "basics.ipynb").write_text('{"honest": 1}')
+    hostile = inbound / "mallory+a1+2026-12-06 10:00:00.000000 UTC"
+    hostile.mkdir(parents=True)
+    (hostile / "key.json").symlink_to(course / ".calcgrade" / "keys" / "a1.json")
+    (hostile / "basics.ipynb").write_text("{}")
+    with caplog.at_level(logging.ERROR):
+        collect.do_copy(str(honest), str(tmp_path / "got" / "alice"))
+        collect.do_copy(str(hostile), str(tmp_path / "got" / "mallory"))
+    assert (tmp_path / "got" / "alice" / "basics.ipynb").read_text() == '{"honest": 1}'
+    assert not (tmp_path / "got" / "mallory").exists()
+    assert any("key.json" in r.getMessage() and "Not collected" in r.getMessage() for r in caplog.records)
+    from nbgrader.exchange import ExchangeFactory
+    from traitlets.config import Config
+
+    config = Config()
+    exec(compile((Path(__file__).resolve().parents[1] / "nbgrader_config.py").read_text(), "nbgrader_config.py",
+                 "exec"), {"c": config, "get_config": lambda: config, "__file__": str(tmp_path / "nbgrader_config.py")})
+    assert ExchangeFactory(config=config).collect is SafeCollect
