@@ -7,7 +7,7 @@ mpmath normalising a malformed number).  The wire decoder refuses the classes of
 known; this module bounds the ones that are not: every notebook's trusted work runs in a child process
 forked from a warm server (``multiprocessing``'s forkserver, with SymPy and the grader imported once), with
 a CPU-time limit the kernel enforces (``RLIMIT_CPU``: the machine's load cannot make an honest notebook run
-out of it) and a wall-clock deadline as a backstop against a child that blocks.  A child over budget is
+out of it; also ``RLIMIT_AS``) and a wall-clock deadline as a backstop against a child that blocks.  A child over budget is
 killed; the notebook gets 0 points with the reason (``trusted.over_budget``) and the batch goes on.
 
 The child returns the ``GradedNotebook`` and, for the class report's answer log, each question's answer
@@ -32,6 +32,7 @@ __all__ = ["DEFAULT_BUDGET", "grade_within_budget"]
 DEFAULT_BUDGET = 60.0        # CPU seconds for one notebook (an honest one needs well under one)
 WALL_FACTOR = 4.0            # the wall-clock backstop: budget x this + WALL_MARGIN
 WALL_MARGIN = 30.0
+GRADING_MEMORY = 4 << 30     # address space of one grading process (an honest notebook needs a few hundred MB)
 _PRELOAD = ["grader.course.grading.gradingprocess", "grader.key.grading", "grader.core.comparison",
             "grader.notebook.display", "grader.course.grading.answerprint", "sympy", "numpy", "mpmath"]
 _LOG = logging.getLogger(__name__)
@@ -53,6 +54,10 @@ def _child(conn: Any, budget: float, args: tuple, kwargs: dict[str, Any], log_fi
     """In the grading process: the CPU limit first, then the work; the result or our own traceback back."""
     soft = max(1, int(budget))
     resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (GRADING_MEMORY, GRADING_MEMORY))
+    except (ValueError, OSError):
+        pass  # a lower hard limit already holds
     try:
         graded = grade_execution(*args, **kwargs)
         if log_fields:
