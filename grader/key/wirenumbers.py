@@ -168,10 +168,13 @@ class ExactSize:
             base, exponent = args
             if exponent.exact:
                 _count(exponent.mag, "a power")
+            if exponent.exact and base.exact:
                 times = 2.0 ** exponent.mag
-                out = ExactSize(base.bits * times + exponent.bits, base.mag * times, exact)
+                out = ExactSize(base.bits * times + exponent.bits, base.mag * times, True)
             else:
-                out = ExactSize(total, 0, False)
+                # a symbolic power ((x + 1)**100000) is not expanded by rebuilding; a base that only looks
+                # symbolic (x - x + 3) is left to the grading process's CPU budget
+                out = ExactSize(total, max(base.mag, exponent.mag), False)
         elif head in _FACTORIAL_LIKE:
             top = max(a.mag for a in args)
             _count(top, head)
