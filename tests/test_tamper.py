@@ -7,7 +7,12 @@ formatters, input/AST transformers and cell hooks, reading the private key or ru
 classmate's notebook, editing the gradebook, a forged key named by an environment variable) and harming
 classmates (zeroing their scores, a detached process that strikes after grading, blanking their notebooks,
 rewriting the keys, hijacking another kernel, an atexit hook, a duplicated test cell), plus a memory bomb, a
-fork bomb, a network call and a scan of the process's memory for key entries.  The attackers know the
+fork bomb, a network call and a scan of the process's memory for key entries.  Round two (issue 21) adds
+malformed numbers (a Float from a tuple mpmath never makes, an unnormalised one, 2**26 bits of precision),
+an unevaluated ``3**(2**28)``, a flood of display events (some written straight into the result file), forged
+lines on the executor's timing pipe, a job that stops its executor and then uses 2.4 GiB, a symbol whose LaTeX
+is a script plus raw HTML with scripts (the class's feedback is generated and opened in Chromium), and two
+submissions that are links (to the private key, to a classmate's notebook).  The attackers know the
 course's absolute path, as a student on the same machine would.
 
 The class (honest students graded before and after the attackers) is graded once by stock
