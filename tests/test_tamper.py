@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -622,7 +623,8 @@ def test_feedback_of_the_attacked_class_runs_no_script_and_holds_no_key(graded, 
         assert not path.is_symlink() and (not path.is_file() or secret not in path.read_bytes()), path
     page_path = root / "feedback" / "script_symbol" / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
     page = page_path.read_text(encoding="utf-8")
-    assert "window.PWNED" not in page and "onerror" not in page
+    # the attack's source is shown (escaped) in its code cell; what must not be there is live markup
+    assert "<script>window.PWNED" not in page and not re.search(r"<[a-z][^<>]*\son[a-z]+\s*=", page.split("<body", 1)[1])
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium")
     with chromium_context(tmp_path / "profile") as context:
