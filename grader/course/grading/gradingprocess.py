@@ -17,13 +17,15 @@ prints an answer itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import resource
+import sys
 import threading
 import time
 import traceback
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from grader.course.grading.trusted import GradedNotebook, grade_execution, over_budget
 
@@ -48,6 +50,24 @@ def _context() -> Any:
             ctx.set_forkserver_preload(_PRELOAD)
             _CONTEXT = ctx
         return _CONTEXT
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """multiprocessing imports the parent's ``__main__`` again in every new process; the grading process
+    needs nothing of it (and a script without a ``__name__`` guard would run twice), so it is not named."""
+    main = sys.modules.get("__main__")
+    saved = {k: getattr(main, k) for k in ("__spec__", "__file__") if main is not None and hasattr(main, k)}
+    try:
+        for k in saved:
+            if k == "__spec__":
+                main.__spec__ = None
+            else:
+                delattr(main, k)
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(main, k, v)
 
 
 def _child(conn: Any, budget: float, args: tuple, kwargs: dict[str, Any], log_fields: bool) -> None:
@@ -96,7 +116,8 @@ def grade_within_budget(execution: Any, private_key: Mapping[str, Any], *, noteb
     args = (execution, private_key)
     kwargs = {"notebook_name": notebook_name, "restored": restored, "plots": plots}
     proc = ctx.Process(target=_child, args=(sender, budget, args, kwargs, log_fields), daemon=True)
-    proc.start()
+    with _LOCK, _main_module_hidden():
+        proc.start()
     sender.close()
     deadline = time.monotonic() + budget * WALL_FACTOR + WALL_MARGIN
     outcome: tuple[str, Any] | None = None
