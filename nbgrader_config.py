@@ -22,6 +22,13 @@ c.CourseDirectory.release_directory = "exercises"
 # submissions up.  One machine: a folder in the course.  A JupyterHub course sets its shared exchange
 # folder here instead, and students' nbgrader_config.py names the same folder.
 c.Exchange.root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exchange")
+# Students write the exchange: `nbgrader collect` must not follow a link they put there (a link to the private
+# key, to a classmate's notebook).  calcgrade's collect refuses a submission that holds one, naming it.
+try:
+    import grader.course.grading.safecollect  # noqa: F401  (calcgrade installed: the safe collect)
+    c.ExchangeFactory.collect = "grader.course.grading.safecollect.SafeCollect"
+except ImportError:
+    pass
 
 # The stub left where a solution was removed.  ``pass`` keeps the cell runnable
 # (also inside a function body) and prints nothing, so a released notebook runs top to bottom and

@@ -238,3 +238,94 @@ def test_processes_of_one_job_share_one_memory_limit():
     assert ex.stopped is not None and "memory limit together" in ex.stopped and ex.stopped_at == 2
     assert [p["qid"] for ps in ex.payloads.values() for p in ps] == ["kept"]
     _works_after("memory hoarding")
+
+
+# --- issue 21, classes 4 and 5 -------------------------------------------------------------------------------
+_FORGE_TIMING = """
+import os, time
+fds = []
+for fd in range(3, 64):
+    try:
+        os.fstat(fd)
+        fds.append(fd)
+    except OSError:
+        pass
+for _ in range(40):          # claim, every 0.2 s, that the cell ended and another one started
+    for fd in fds:
+        for line in (b"E 1\\n", b"S 1\\n", b"S 2\\n", b"E 2\\n"):
+            try:
+                os.write(fd, line)
+            except OSError:
+                pass
+    time.sleep(0.2)
+print("ran past the limit")
+"""
+
+
+def test_lines_forged_on_the_timing_pipe_buy_no_time():
+    """Class 4: the job writes "E" and "S" lines to the executor's timing pipe; the cell still stops at its
+    limit (2 s here: the loop needs 8 s) and the next job runs normally."""
+    ex = es.pool().run(es.job("liar/a/n.ipynb", _FORGE_TIMING, "print('after')"))
+    assert "ran past the limit" not in es.texts(ex, 1)
+    assert ex.timed_out_cells == [1] or (ex.stopped and "time limit" in ex.stopped), (ex.stopped, ex.timed_out_cells)
+    _works_after("liar")
+
+
+def test_posix_message_queues_of_one_job_do_not_reach_the_next():
+    """Class 5: a POSIX message queue left by one job is gone for the next job of the same executor."""
+    make = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "libc.mq_open.restype = ctypes.c_int\n"
+            "print(libc.mq_open(b'/calcgrade-planted', os.O_CREAT | os.O_RDWR, 0o666, None) >= 0)")
+    ex = es.pool().run(es.job("mq-planter/a/n.ipynb", make))
+    assert es.texts(ex, 1).strip() == "True", es.errors(ex, 1)
+    look = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "print(libc.mq_open(b'/calcgrade-planted', os.O_RDWR, 0, None), ctypes.get_errno() == 2)")
+    ex = es.pool().run(es.job("mq-reader/a/n.ipynb", look))
+    assert es.texts(ex, 1).split() == ["-1", "True"]
+
+
+def test_a_failure_of_ours_in_the_job_reaches_the_log_with_its_traceback(caplog):
+    """Issue 20: an exception of the executor's own code in the job's process is logged with its traceback;
+    the notebook says in one sentence that the grader failed."""
+    import logging
+
+    bad = es.job("ours/a/n.ipynb", "print(1)", inputs={"q": 5})   # inputs that capture.configure cannot read
+    with caplog.at_level(logging.ERROR, logger="grader.course.sandbox.executor"):
+        ex = es.pool().run(bad)
+    assert ex.stopped and "grader failed" in ex.stopped and "exit status" not in ex.stopped
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "ours/a/n.ipynb" in logged and "Traceback" in logged and "TypeError" in logged
+    _works_after("ours")
+
+
+_STOP_THE_EXECUTOR = """
+import os, signal, time
+me = os.getpid()
+# the executor is this process's parent; stop it so that its memory poll never runs again
+os.kill(os.getppid(), signal.SIGSTOP)
+children = []
+for _ in range(8):               # eight processes of 0.3 GiB each: each under RLIMIT_AS, 2.4 GiB together
+    pid = os.fork()
+    if pid == 0:
+        try:
+            block = bytearray(300 << 20)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    children.append(pid)
+time.sleep(60)
+"""
+
+
+def test_a_stopped_executor_cannot_switch_off_the_memory_limit():
+    """Class 4: the job stops its executor (same uid) and then goes far past the memory limit together; the
+    parent's own watch, outside the sandbox, kills the sandbox; the next job gets a fresh one."""
+    ex = es.pool().run(es.job(
+        "stopper/a/n.ipynb", "from grader import check\ncheck('kept', 1)", _STOP_THE_EXECUTOR,
+        limits=Limits(memory_bytes=1 << 30, cell_timeout=30.0, notebook_timeout=40.0),
+    ))
+    assert ex.stopped and "memory limit" in ex.stopped, ex.stopped
+    assert ex.payloads.get(1) == [{"qid": "kept", "answer": 1, "v": 1}]
+    _works_after("stopped executor")

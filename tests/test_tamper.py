@@ -7,7 +7,12 @@ formatters, input/AST transformers and cell hooks, reading the private key or ru
 classmate's notebook, editing the gradebook, a forged key named by an environment variable) and harming
 classmates (zeroing their scores, a detached process that strikes after grading, blanking their notebooks,
 rewriting the keys, hijacking another kernel, an atexit hook, a duplicated test cell), plus a memory bomb, a
-fork bomb, a network call and a scan of the process's memory for key entries.  The attackers know the
+fork bomb, a network call and a scan of the process's memory for key entries.  Round two (issue 21) adds
+malformed numbers (a Float from a tuple mpmath never makes, an unnormalised one, 2**26 bits of precision),
+an unevaluated ``3**(2**28)``, a flood of display events (some written straight into the result file), forged
+lines on the executor's timing pipe, a job that stops its executor and then uses 2.4 GiB, a symbol whose LaTeX
+is a script plus raw HTML with scripts (the class's feedback is generated and opened in Chromium), and two
+submissions that are links (to the private key, to a classmate's notebook).  The attackers know the
 course's absolute path, as a student on the same machine would.
 
 The class (honest students graded before and after the attackers) is graded once by stock
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -45,6 +51,7 @@ MARK = "calcgrade-tamper-" + "probe"          # in the command line of every pro
 HONEST = {"aaa_honest": "perfect", "mmm_honest": "partial", "zzz_honest": "perfect"}
 
 pytestmark = pytest.mark.slow
+BATCH_BOUND = 1500                            # seconds for the whole class, both ways (only a stall exceeds it)
 
 TAMPER_CONFIG = """
 # tamper suite: short limits so the bombs and loops end quickly
@@ -52,6 +59,7 @@ c.SandboxedExecute.cell_timeout = 5
 c.SandboxedExecute.notebook_timeout = 60
 c.SandboxedExecute.memory_bytes = 1 << 30
 c.SandboxedExecute.processes = 64
+c.TrustedGrade.budget = 20
 """
 
 # --- the attacks -----------------------------------------------------------------------------------------------
@@ -294,6 +302,91 @@ except Exception:
     pass
 """,
 }
+# Round two (issue 21): malformed numbers, unbounded parent work, reaching the supervisor, scripts in feedback.
+FORGE_CHECK = """
+from IPython.display import display as _display
+_FORGED = {forged}
+def check(qid, value=None, *args, **kwargs):
+    _display({"application/vnd.calcgrade.answer+json": {"qid": qid, "answer": _FORGED, "v": 1},
+              "text/plain": "recorded"}, raw=True)
+"""
+ROUND_TWO: dict[str, str] = {
+    # a Float from a tuple mpmath never makes (zero mantissa with an exponent): "close" to every reference
+    "malformed_float": FORGE_CHECK.replace("{forged}", repr({"$": "sym", "tree": ["Float", [0, "0x0", 5, 0], 53]})),
+    # an unnormalised Float (even mantissa, wrong bit count)
+    "unnormalised_float": FORGE_CHECK.replace("{forged}", repr({"$": "sym", "tree": ["Float", [0, "0x8", -3, 9], 53]})),
+    # 3**(2**28) left unevaluated: xreplace would evaluate it in C for minutes
+    "huge_power": FORGE_CHECK.replace("{forged}", repr(
+        {"$": "sym", "tree": ["Pow", ["Integer", "3"], ["Integer", str(2**28)]]})),
+    # a Float with 2**26 bits of precision: millions of digits in the display and the answer log
+    "huge_precision": FORGE_CHECK.replace("{forged}", repr(
+        {"$": "sym", "tree": ["Float", [0, "0x1", 0, 1], 2**26]})),
+    # a symbol whose LaTeX is a script: must not run in the feedback page
+    "script_symbol": FORGE_CHECK.replace("{forged}", repr(
+        {"$": "sym", "tree": ["Symbol", "\\text{<script>window.PWNED=1</script>}", {}]})) + """
+from IPython.display import HTML
+display(HTML('<img src=x onerror="window.PWNED=1"><script>window.PWNED=1</script>'))
+""",
+    # display and update events by the hundred thousand, some written straight into the result file
+    "event_flood": """
+from IPython.display import display as _display
+_handles = [_display("x", display_id=True) for _ in range(2000)]
+for _i in range(30000):
+    _handles[_i % 2000].update(_i)
+for _fd in range(3, 64):
+    try:
+        if "calcgrade-result" in os.readlink("/proc/self/fd/%d" % _fd):
+            _line = (b'{"c": 2, "o": {"output_type": "display_data", "data": {"text/plain": "x"}, '
+                     b'"metadata": {}, "transient": {"display_id": "d"}}}\n')
+            _upd = (b'{"c": 2, "upd": "d", "o": {"output_type": "display_data", "data": {"text/plain": "y"}, '
+                    b'"metadata": {}}}\n')
+            os.write(_fd, _line * 20000 + _upd * 100000)
+    except OSError:
+        pass
+""",
+    # "E"/"S" lines on the executor's timing pipe, to run a cell far past its limit
+    "timing_pipe": """
+import time as _time
+_fds = []
+for _fd in range(3, 64):
+    try:
+        os.fstat(_fd)
+        _fds.append(_fd)
+    except OSError:
+        pass
+for _ in range(150):
+    for _fd in _fds:
+        for _line in (b"E 1\n", b"S 1\n", b"S 2\n", b"E 2\n"):
+            try:
+                os.write(_fd, _line)
+            except OSError:
+                pass
+    _time.sleep(0.2)
+""",
+    # stop the executor (same uid), then use far more memory than the limit in several processes
+    "stopped_executor": """
+import signal as _signal, time as _time
+os.kill(os.getppid(), _signal.SIGSTOP)
+for _ in range(8):
+    if os.fork() == 0:
+        try:
+            _block = bytearray(300 << 20)
+            for _i in range(0, len(_block), 4096):
+                _block[_i] = 1
+            _time.sleep(120)
+        finally:
+            os._exit(0)
+_time.sleep(120)
+""",
+}
+ATTACKS.update(ROUND_TWO)
+# submissions that are (or hold) links: refused with a sentence naming the link
+LINKED = {"link_to_key": "key.json", "link_to_classmate": NOTEBOOK}
+READ_LINKED_KEY = """
+import json as _json
+_key = _json.load(open("key.json"))
+_set_answers({q: e.get("reference") for q, e in _key.get("questions", {}).items()})
+"""
 DUPLICATED = "duplicated_test_cell"
 
 
@@ -412,6 +505,16 @@ def _make_class(released: Path, target: Path, port: int, victim: str) -> dict[st
         nbformat.write(nb, str(folder / NOTEBOOK))
         (folder / "timestamp.txt").write_text(demo.DEMO_TIMESTAMP)
         expected[name] = 0.0
+    folder = target / "submitted" / "link_to_key" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / "key.json").symlink_to(Path("../../..") / ".calcgrade" / "keys" / f"{ASSIGNMENT}.json")
+    nbformat.write(_attack_notebook(release, helpers + READ_LINKED_KEY), str(folder / NOTEBOOK))
+    folder = target / "submitted" / "link_to_classmate" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / NOTEBOOK).symlink_to(target / "submitted" / "aaa_honest" / ASSIGNMENT / NOTEBOOK)
+    for name in LINKED:
+        (target / "submitted" / name / ASSIGNMENT / "timestamp.txt").write_text(demo.DEMO_TIMESTAMP)
+        expected[name] = 0.0
     nb = nbformat.from_dict(json.loads(json.dumps(release)))
     test_cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
     nb.cells.append(nbformat.from_dict(json.loads(json.dumps(test_cell))))
@@ -439,6 +542,14 @@ def _check_class(root: Path, expected: dict[str, float], before: dict[str, str],
             nbformat.read(str(root / "solutions" / ASSIGNMENT / NOTEBOOK), as_version=4)))
     assert not _probes(), f"processes of a submission outlived grading: {_probes()}"
     assert listener.connections == 0, "a submission reached the network"
+    secret = (root / ".calcgrade" / "keys" / f"{ASSIGNMENT}.json").read_bytes()[:200]
+    for folder in ("autograded", "feedback"):
+        for path in (root / folder).rglob("*") if (root / folder).exists() else []:
+            assert not path.is_symlink(), path
+            assert not path.is_file() or secret not in path.read_bytes(), f"the private key reached {path}"
+    for name in ROUND_TWO:
+        text = (root / "autograded" / name / ASSIGNMENT / NOTEBOOK).read_text(encoding="utf-8")
+        assert len(text) < 5_000_000, f"{name}: an autograded notebook of {len(text)} characters"
 
 
 @pytest.fixture(scope="module")
@@ -456,7 +567,8 @@ def graded(released, tmp_path_factory, listener, victim):
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)}
     try:
         for run in runs.values():
-            run["stdout"], run["stderr"] = run["proc"].communicate(timeout=900)
+            # generous: both ways together take a few minutes on a loaded 2-core machine; a stall is endless
+            run["stdout"], run["stderr"] = run["proc"].communicate(timeout=BATCH_BOUND)
     finally:
         for run in runs.values():
             if run["proc"].poll() is None:
@@ -470,8 +582,10 @@ def test_stock_nbgrader_autograde_is_safe(graded, listener, victim):
     root, expected = run["root"], run["expected"]
     log = run["stdout"] + run["stderr"]
     assert f"for student '{DUPLICATED}'" in log and "appears 2 times" in log, log[-3000:]
+    for name, link in LINKED.items():
+        assert f"for student '{name}'" in log and f"holds a link, {link}" in log and "not graded" in log, log[-3000:]
     done = {p.parent.parent.name for p in (root / "autograded").glob(f"*/{ASSIGNMENT}/{NOTEBOOK}")}
-    assert done == set(expected) - {DUPLICATED}, log[-3000:]
+    assert done == set(expected) - {DUPLICATED} - set(LINKED), log[-3000:]
     _check_class(root, expected, run["before"], listener)
     assert victim.is_alive()
 
@@ -484,7 +598,38 @@ def test_calcgrade_autograde_is_safe(graded, listener, victim):
     assert data["sandboxed"] is True
     by = {s["student"]: s for s in data["students"]}
     assert set(by) == set(expected)
-    assert [s for s in by if not by[s]["success"]] == [DUPLICATED]
+    assert sorted(s for s in by if not by[s]["success"]) == sorted([DUPLICATED, *LINKED])
     assert "appears 2 times" in by[DUPLICATED]["error"]
+    for name, link in LINKED.items():
+        assert link in by[name]["error"] and "link" in by[name]["error"], by[name]["error"]
     _check_class(root, expected, run["before"], listener)
     assert victim.is_alive()
+
+
+def test_feedback_of_the_attacked_class_runs_no_script_and_holds_no_key(graded, tmp_path):
+    """Class 6 and class 1 at the feedback step: nbgrader's generate_feedback on the class graded by stock
+    nbgrader; the hostile answers' page runs no script in Chromium and no feedback file holds the key."""
+    from browser_support import CHROMIUM, chromium_context
+
+    root = graded["nbgrader"]["root"]
+    api = coursedir.nbgrader_api(root)
+    with coursedir.scripts_on_path():
+        made = api.generate_feedback(ASSIGNMENT, force=True)
+    assert made["success"], made.get("log", "")[-3000:]
+    secret = (root / ".calcgrade" / "keys" / f"{ASSIGNMENT}.json").read_bytes()[:200]
+    for path in (root / "feedback").rglob("*"):
+        assert not path.is_symlink() and (not path.is_file() or secret not in path.read_bytes()), path
+    page_path = root / "feedback" / "script_symbol" / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
+    page = page_path.read_text(encoding="utf-8")
+    # the attack's source is shown (escaped) in its code cell; what must not be there is live markup
+    assert "<script>window.PWNED" not in page and not re.search(r"<[a-z][^<>]*\son[a-z]+\s*=", page.split("<body", 1)[1])
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium")
+    with chromium_context(tmp_path / "profile") as context:
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                      else route.abort())
+        tab = context.new_page()
+        dialogs: list[str] = []
+        tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        tab.goto(page_path.as_uri())
+        assert tab.evaluate("typeof window.PWNED") == "undefined" and not dialogs

@@ -305,3 +305,77 @@ def test_a_plot_of_a_wrong_function_answer_only_when_asked(plots):
     html = graded.notebook["cells"][7]["outputs"][0]["data"]["text/html"]
     assert graded.by_grade_id()["test_square"].points == 0.0 and 'data-correct="false"' in html
     assert ("calcgrade-plot" in html) is plots
+
+
+def test_a_flood_of_events_is_bounded_and_applied_in_linear_time():
+    """Issue 21, class 3: a job writing display/update events straight into its result file."""
+    import time as _time
+
+    from grader.course.sandbox.recorded import MAX_EVENTS, MAX_OUTPUT_TEXT, MAX_OUTPUTS, apply_events
+
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": []} for _ in range(3)]}
+    shown = {"output_type": "display_data", "data": {"text/plain": "x"}, "metadata": {},
+             "transient": {"display_id": "d"}}
+    events = [{"c": 0, "n": 1}]
+    events += [{"c": 0, "o": shown} for _ in range(20_000)]
+    events += [{"c": 0, "o": shown, "upd": "d"} for _ in range(20_000)]
+    events += [{"c": 1, "o": {"output_type": "stream", "name": "stdout", "text": "y" * 1000}} for _ in range(20_000)]
+    events += [{"c": 2, "o": {"output_type": "stream", "name": "stdout", "text": "never applied"}}]
+    assert len(events) > MAX_EVENTS
+    started = _time.monotonic()
+    apply_events(nb, events)
+    assert _time.monotonic() - started < 60     # generous: quadratic work here took hours
+    assert len(nb["cells"][0]["outputs"]) == MAX_OUTPUTS
+    text = nb["cells"][1]["outputs"][0]["text"]
+    assert len(nb["cells"][1]["outputs"]) == 1 and len(text) <= MAX_OUTPUT_TEXT + 100 and text.endswith("(output truncated)")
+    assert nb["cells"][2]["outputs"] == []      # past MAX_EVENTS nothing is read
+
+
+def test_one_clean_up_bounds_every_untrusted_output():
+    from grader.course.sandbox.recorded import MAX_OUTPUT_TEXT, clean_output
+
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    out = clean_output({"output_type": "display_data", "data": {"text/plain": "z" * (3 * MAX_OUTPUT_TEXT),
+                        "application/json": deep, "text/html": ["<b>", 5]}, "metadata": {"m": deep}})
+    assert len(out["data"]["text/plain"]) < MAX_OUTPUT_TEXT + 100
+    assert "application/json" not in out["data"] and "text/html" not in out["data"] and out["metadata"] == {}
+    err = clean_output({"output_type": "error", "ename": "E" * 10_000, "evalue": None, "traceback": ["t"] * 10_000})
+    assert len(err["ename"]) < 300 and err["evalue"] == "" and len(err["traceback"]) == 100
+
+
+# --- one hard budget per notebook (issue 21, class 3) ------------------------------------------------------
+def test_grading_runs_in_its_own_process_and_gives_what_grading_inline_gives():
+
+
+    from grader.course.grading.gradingprocess import grade_within_budget
+
+    ex = execution(right_payloads())
+    inline = grade_execution(ex, KEY, notebook_name="nb.ipynb", restored=RESTORED)
+    apart = grade_within_budget(ex, KEY, notebook_name="nb.ipynb", restored=RESTORED, budget=60)
+    assert apart.score == inline.score == 6.0
+    assert [(q.grade_id, q.points, q.status, q.message) for q in apart.questions] == \
+        [(q.grade_id, q.points, q.status, q.message) for q in inline.questions]
+    assert all(q.fingerprint and q.answer_text is not None for q in apart.questions)   # the answer log's fields
+
+
+def test_a_notebook_over_its_budget_gets_zero_with_the_reason_and_the_next_one_is_graded():
+    """Work the decoder cannot refuse (a big but legal answer) still cannot run past the notebook's budget."""
+    import time as _time
+
+    from grader.course.grading.gradingprocess import grade_within_budget
+
+    k = sp.Symbol("k")
+    heavy = sp.Add(*[sp.sin(x + k * i) * sp.exp(x / (i + 1)) for i in range(4000)], evaluate=False)
+    slow = right_payloads()
+    slow[3] = [payload("chain", to_wire(heavy))]
+    started = _time.monotonic()
+    graded = grade_within_budget(execution(slow), KEY, notebook_name="nb.ipynb", restored=RESTORED, budget=1)
+    assert _time.monotonic() - started < 120          # generous: the CPU limit is 1 s, the wall backstop 34 s
+    assert graded.score == 0 and all(q.status == "invalid" for q in graded.questions)
+    assert all("budget" in q.message for q in graded.questions)
+    assert "budget" in json.dumps(graded.notebook["cells"][3]["outputs"])
+    honest = grade_within_budget(execution(right_payloads()), KEY, notebook_name="nb.ipynb", restored=RESTORED,
+                                 budget=60)
+    assert honest.score == 6.0

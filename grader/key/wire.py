@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-__all__ = ["WireError", "to_wire", "from_wire", "wire_type_name", "MAX_NODES", "MAX_DEPTH"]
+from grader.key import wirenumbers as nums
+from grader.key.wirenumbers import ExactSize
+
+__all__ = ["WireError", "to_wire", "from_wire", "check_calls", "check_error", "wire_type_name", "MAX_NODES",
+           "MAX_DEPTH", "MAX_INT_BITS", "MAX_FLOAT_PREC"]
 
 MAX_NODES = 200_000
 MAX_DEPTH = 400
@@ -75,13 +79,19 @@ def _float_out(v: float) -> Any:
     return {"$": "float", "v": "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")}
 
 
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
 def _float_in(v: Any) -> float:
     if isinstance(v, dict):
-        return float({"nan": "nan", "inf": "inf", "-inf": "-inf"}[v["v"]])
-    return float(v)
+        if set(v) != {"$", "v"} or v["$"] != "float" or v["v"] not in _NON_FINITE:
+            raise WireError("malformed number")
+        return _NON_FINITE[v["v"]]
+    return nums.plain_float(v)
 
 
-MAX_INT_BITS = 400_000
+MAX_INT_BITS = nums.MAX_INT_BITS
+MAX_FLOAT_PREC = nums.MAX_FLOAT_PREC
 
 
 def _int_text(v: int) -> str:
@@ -92,11 +102,8 @@ def _int_text(v: int) -> str:
     return str(v) if v.bit_length() < 10_000 else hex(v)
 
 
-def _int_in(text: str) -> int:
-    text = str(text)
-    if len(text) > MAX_INT_BITS // 3:
-        raise WireError("the number is too large to be checked")
-    return int(text, 16) if text.lstrip("-").startswith("0x") else int(text)
+def _int_in(text: Any) -> int:
+    return nums.int_from_text(text)
 
 
 def _int_out(v: int) -> Any:
@@ -117,6 +124,8 @@ def _sym_out(e: sp.Basic, budget: _Budget, depth: int) -> Any:
     if isinstance(e, sp.Float):
         # mpmath's exact binary form keeps every digit at every precision
         mpf = e._mpf_
+        if int(e._prec) > MAX_FLOAT_PREC:
+            raise WireError(f"a Float with more than {MAX_FLOAT_PREC} bits of precision cannot be checked")
         return ["Float", [int(mpf[0]), hex(int(mpf[1])), int(mpf[2]), int(mpf[3])], int(e._prec)]
     if isinstance(e, sp.Dummy):
         return ["Dummy", e.name, assumptions_of(e)]
@@ -147,49 +156,85 @@ def assumptions_of(s: sp.Symbol) -> dict[str, bool]:
 
 
 def _sym_in(node: Any, budget: _Budget, depth: int) -> Any:
+    return _sym_sized(node, budget, depth)[0]
+
+
+def _sym_sized(node: Any, budget: _Budget, depth: int) -> tuple[Any, ExactSize]:
+    """(expression, bound of its exact evaluation) of one tree node; every field checked before use."""
     budget.tick(depth)
     if isinstance(node, str):
-        try:
-            return _SINGLETONS[node]
-        except KeyError:
-            raise WireError(f"unknown constant {node!r}") from None
+        if node not in _SINGLETONS:
+            raise WireError(f"unknown constant {node[:40]!r}")
+        return _SINGLETONS[node], ExactSize.constant()
     if not isinstance(node, list) or not node or not isinstance(node[0], str):
         raise WireError("malformed expression node")
     head, rest = node[0], node[1:]
     if head == "Integer":
-        return sp.Integer(_int_in(rest[0]))
+        _arity(rest, 1)
+        value = _int_in(rest[0])
+        return sp.Integer(value), ExactSize.of_int(value)
     if head == "Rational":
-        return sp.Rational(_int_in(rest[0]), _int_in(rest[1]))
+        _arity(rest, 2)
+        p, q = _int_in(rest[0]), _int_in(rest[1])
+        if q < 2 or math.gcd(p, q) != 1:
+            raise WireError("malformed Rational")
+        return sp.Rational(p, q), ExactSize.of_rational(p, q)
     if head == "Float":
-        sign, man, exp, bc = rest[0]
-        return sp.Float._new((int(sign), int(man, 16), int(exp), int(bc)), int(rest[1]))
+        _arity(rest, 2)
+        mpf, prec = nums.mpf_tuple(rest[0], rest[1])
+        return sp.Float._new(mpf, prec), ExactSize.of_float(mpf[2], mpf[3], prec)
     if head in ("Symbol", "Dummy"):
-        name, assumptions = rest[0], rest[1]
-        if not isinstance(name, str) or not isinstance(assumptions, dict):
+        _arity(rest, 2)
+        name, assumptions = nums.checked_name(rest[0]), rest[1]
+        if not isinstance(assumptions, dict) or not all(
+                k in _ASSUMPTIONS and isinstance(v, bool) for k, v in assumptions.items()):
             raise WireError("malformed symbol")
-        clean = {k: bool(v) for k, v in assumptions.items() if k in _ASSUMPTIONS}
-        return (sp.Symbol if head == "Symbol" else sp.Dummy)(name, **clean)
+        return (sp.Symbol if head == "Symbol" else sp.Dummy)(name, **assumptions), ExactSize.symbol()
     if head == "Matrix":
-        (rows, cols), data = rest[0], rest[1]
-        elems = [_sym_in(a, budget, depth + 1) for a in data]
-        if len(elems) != int(rows) * int(cols):
+        _arity(rest, 2)
+        shape, data = rest[0], rest[1]
+        if not isinstance(shape, list) or len(shape) != 2 or not isinstance(data, list):
+            raise WireError("malformed matrix")
+        rows, cols = (nums.small_int(v, 0, MAX_NODES, "matrix shape") for v in shape)
+        if rows * cols != len(data):
             raise WireError("matrix data does not match its shape")
-        return sp.ImmutableMatrix(int(rows), int(cols), elems)
+        elems, sizes = _sym_list(data, budget, depth + 1)
+        return sp.ImmutableMatrix(rows, cols, elems), ExactSize.combine("Matrix", sizes)
     if head == "Undef":
-        return sp.Function(str(rest[0]))(*[_sym_in(a, budget, depth + 1) for a in rest[1]])
+        _arity(rest, 2)
+        name = nums.checked_name(rest[0])
+        if not name.isidentifier() or not isinstance(rest[1], list):
+            raise WireError("malformed function name")
+        args, sizes = _sym_list(rest[1], budget, depth + 1)
+        return sp.Function(name)(*args), ExactSize.combine(head, sizes)
     if head == "Lambda":
-        sig = [_sym_in(a, budget, depth + 1) for a in rest[0]]
-        return sp.Lambda(tuple(sig), _sym_in(rest[1], budget, depth + 1))
+        _arity(rest, 2)
+        if not isinstance(rest[0], list):
+            raise WireError("malformed Lambda")
+        sig, sig_sizes = _sym_list(rest[0], budget, depth + 1)
+        body, body_size = _sym_sized(rest[1], budget, depth + 1)
+        return sp.Lambda(tuple(sig), body), ExactSize.combine(head, [*sig_sizes, body_size])
     cls = FUNCTIONS.get(head)
     if cls is None:
-        raise WireError(f"unknown expression node {head!r}")
-    args = [_sym_in(a, budget, depth + 1) for a in rest]
+        raise WireError(f"unknown expression node {head[:40]!r}")
+    args, sizes = _sym_list(rest, budget, depth + 1)
+    size = ExactSize.combine(head, sizes)   # refuses before SymPy builds (or later evaluates) anything huge
     if head in ("Add", "Mul", "Pow"):
-        return cls(*args, evaluate=False)
+        return cls(*args, evaluate=False), size
     try:
-        return cls(*args, evaluate=False)
+        return cls(*args, evaluate=False), size
     except TypeError:
-        return cls(*args)
+        return cls(*args), size
+
+
+def _sym_list(items: list, budget: _Budget, depth: int) -> tuple[list, list[ExactSize]]:
+    pairs = [_sym_sized(a, budget, depth) for a in items]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _arity(rest: list, n: int) -> None:
+    if len(rest) != n:
+        raise WireError("malformed expression node")
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -209,7 +254,11 @@ def from_wire(data: Any) -> Any:
         return _in(data, _Budget(), 0)
     except WireError:
         raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    except nums.Refused as exc:
+        raise WireError(str(exc)) from None
+    except RecursionError:
+        raise WireError("the value is too deeply nested to be checked") from None
+    except Exception as exc:  # a decoder of hostile data: whatever SymPy or NumPy raise is "malformed"
         raise WireError(f"malformed wire data ({exc.__class__.__name__})") from None
 
 
@@ -287,14 +336,19 @@ def _np_scalar_out(v: np.generic, budget: _Budget, depth: int) -> Any:
     return {"$": "unsupported", "type": f"numpy.{v.dtype}"}
 
 
+_SCALAR_KINDS = {"b": bool, "i": int, "u": int, "f": float, "c": complex}
+MAX_ERROR_TEXT = 2_000              # characters of an error message inside a function's results
+MAX_DIMS = 32                       # NumPy's own limit on array dimensions
+
+
 def _in(d: Any, budget: _Budget, depth: int) -> Any:
     budget.tick(depth)
     if isinstance(d, (bool, str)) or d is None:
         return d
     if isinstance(d, int):
-        return d
+        return nums.plain_int(d)
     if isinstance(d, float):
-        return d
+        return nums.plain_float(d)
     if isinstance(d, list):
         return [_in(x, budget, depth + 1) for x in d]
     if not isinstance(d, dict):
@@ -312,38 +366,116 @@ def _in(d: Any, budget: _Budget, depth: int) -> Any:
         return complex(_float_in(d["re"]), _float_in(d["im"]))
     if tag == "np":
         dtype = np.dtype(_safe_dtype(d["dtype"]))
-        inner = d["v"]
-        if dtype.kind == "c":
-            return dtype.type(_in(inner, budget, depth + 1))
-        return dtype.type(_in(inner, budget, depth + 1))
+        return dtype.type(_scalar_of_kind(_in(d["v"], budget, depth + 1), dtype))
     if tag == "ndarray":
-        shape = tuple(int(s) for s in d["shape"])
-        data = [_in(x, budget, depth + 1) for x in d["data"]]
-        if int(np.prod(shape)) != len(data):
+        shape = _shape(d["shape"])
+        if not isinstance(d["data"], list) or math.prod(shape) != len(d["data"]):
             raise WireError("array data does not match its shape")
+        data = [_in(x, budget, depth + 1) for x in d["data"]]
         if d["dtype"] == "object":
             arr = np.empty(len(data), dtype=object)
             arr[:] = data if data else []
             return arr.reshape(shape)
-        return np.array(data, dtype=np.dtype(_safe_dtype(d["dtype"]))).reshape(shape)
+        dtype = np.dtype(_safe_dtype(d["dtype"]))
+        return np.array([_scalar_of_kind(x, dtype) for x in data], dtype=dtype).reshape(shape)
     if tag == "sym":
         value = _sym_in(d["tree"], budget, depth + 1)
-        if d.get("mutable") and isinstance(value, sp.MatrixBase):
+        if d.get("mutable") is True and isinstance(value, sp.MatrixBase):
             value = sp.Matrix(value)
         return value
     if tag == "sarray":
-        shape = tuple(int(s) for s in d["shape"])
+        shape = _shape(d["shape"])
+        if not isinstance(d["data"], list) or math.prod(shape) != len(d["data"]) or not shape:
+            raise WireError("array data does not match its shape")
         data = [_in(x, budget, depth + 1) for x in d["data"]]
         return sp.ImmutableDenseNDimArray(data, shape)
     if tag == "tuple":
-        return tuple(_in(x, budget, depth + 1) for x in d["items"])
+        return tuple(_in(x, budget, depth + 1) for x in _list(d["items"]))
     if tag == "dict":
-        return {_hashable(_in(k, budget, depth + 1)): _in(v, budget, depth + 1) for k, v in d["items"]}
+        items = [_list(pair) for pair in _list(d["items"])]
+        if any(len(pair) != 2 for pair in items):
+            raise WireError("malformed dict")
+        return {_hashable(_in(k, budget, depth + 1)): _in(v, budget, depth + 1) for k, v in items}
     if tag in ("callable", "unsupported"):
-        return Unsupported(str(d.get("type", "object")), tag == "callable")
-    if tag in ("calls", "error"):
-        return d  # structures of the key layer, passed through untouched
-    raise WireError(f"unknown wire tag {tag!r}")
+        type_name = d.get("type", "object")
+        if not isinstance(type_name, str):
+            raise WireError("malformed type name")
+        return Unsupported(type_name[:100], tag == "callable")
+    if tag == "calls":
+        check_calls(d)
+        return d  # decoded result by result by the key layer
+    if tag == "error":
+        check_error(d)
+        return d
+    raise WireError(f"unknown wire tag {str(tag)[:40]!r}")
+
+
+def _list(v: Any) -> list:
+    if not isinstance(v, list):
+        raise WireError("malformed wire data")
+    return v
+
+
+def _shape(v: Any) -> tuple[int, ...]:
+    if not isinstance(v, list) or len(v) > MAX_DIMS:
+        raise WireError("malformed array shape")
+    return tuple(nums.small_int(s, 0, MAX_NODES, "array shape") for s in v)
+
+
+def _scalar_of_kind(v: Any, dtype: np.dtype) -> Any:
+    """A decoded scalar of the Python type the dtype's kind takes (no object reaches a NumPy constructor)."""
+    wanted = _SCALAR_KINDS[dtype.kind]
+    if wanted is bool:
+        ok = isinstance(v, bool)
+    elif wanted is int:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+        if ok:
+            info = np.iinfo(dtype)
+            ok = info.min <= v <= info.max
+    elif wanted is float:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    else:
+        ok = isinstance(v, (int, float, complex)) and not isinstance(v, bool)
+    if not ok:
+        raise WireError(f"malformed {dtype} value")
+    return v
+
+
+def check_error(d: Any) -> None:
+    """Refuses (WireError) an error answer that is not {"$": "error", "message": text, flags}."""
+    if not isinstance(d, dict) or d.get("$") != "error":
+        raise WireError("malformed error answer")
+    for key, value in d.items():
+        if key == "$":
+            continue
+        if key == "message":
+            if not isinstance(value, str) or len(value) > MAX_ERROR_TEXT:
+                raise WireError("malformed error answer")
+        elif key == "unanswered":
+            if not isinstance(value, bool):
+                raise WireError("malformed error answer")
+        elif key == "cell_error":   # the name of the answer cell's error, or a flag
+            if not isinstance(value, (bool, str)) or len(str(value)) > MAX_ERROR_TEXT:
+                raise WireError("malformed error answer")
+        else:
+            raise WireError("malformed error answer")
+
+
+def check_calls(d: Any) -> None:
+    """Refuses (WireError) a function's results that are not {"$": "calls", "results": [{"ok": wire} |
+    {"error": text}, ...]}; the values themselves are decoded (and checked) one by one when graded."""
+    if not isinstance(d, dict) or d.get("$") != "calls" or set(d) != {"$", "results"}:
+        raise WireError("malformed function results")
+    results = d["results"]
+    if not isinstance(results, list) or len(results) > 10_000:
+        raise WireError("malformed function results")
+    for r in results:
+        if not isinstance(r, dict) or not (set(r) == {"ok"} or set(r) in ({"error"}, {"error", "timeout"})):
+            raise WireError("malformed function results")
+        if "error" in r and not (isinstance(r["error"], str) and len(r["error"]) <= MAX_ERROR_TEXT):
+            raise WireError("malformed function results")
+        if "timeout" in r and not isinstance(r["timeout"], bool):
+            raise WireError("malformed function results")
 
 
 def _hashable(k: Any) -> Any:

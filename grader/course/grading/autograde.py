@@ -134,6 +134,7 @@ def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]
 
     from grader.course.sandbox.executor import Job
     from grader.course.grading.nbgrader_steps import submission_files
+    from grader.course.grading.submission_files import copy_submission
 
     src, dest = ctx.path(ctx.coursedir.submitted_directory, student), ctx.path(ctx.coursedir.autograded_directory, student)
     gb.update_or_create_student(student)
@@ -146,10 +147,7 @@ def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     ignore = list(ctx.coursedir.ignore)
-    for filename in find_all_files(str(src), ignore + ["*.ipynb"]):
-        target = dest / os.path.relpath(filename, src)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(filename, target)
+    copy_submission(src, dest, ignore=tuple(ignore), below=Path(ctx.coursedir.root) / ctx.coursedir.submitted_directory)
     source = Path(ctx.coursedir.format_path(ctx.coursedir.source_directory, ".", ctx.assignment))
     excluded = {str(source / x) for x in ctx.exclude}
     for filename in find_all_files(str(source), ignore + ["*.ipynb"]):

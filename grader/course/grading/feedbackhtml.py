@@ -180,7 +180,18 @@ class RenderFeedback(Preprocessor):
                     data["text/html"] = render_html_math(html.escape(_text(data["text/latex"]), quote=False))
                 if "text/markdown" in data:
                     data["text/markdown"] = render_markdown_math(_text(data["text/markdown"]))
+        _make_safe(self.config, nb, resources)
         return nb, resources
+
+
+def _make_safe(config: Any, nb: Any, resources: dict[str, Any]) -> None:
+    """No link is followed into the feedback folder and no script reaches the page (issue 21)."""
+    from grader.course.grading.feedbacksafe import sanitize_notebook
+    from grader.course.grading.nbgrader_steps import course_root_of
+    from grader.course.grading.submission_files import check_feedback_source
+
+    check_feedback_source(config, resources, course_root_of(config, resources))
+    sanitize_notebook(nb)
 
 
 def _text(value: Any) -> str:

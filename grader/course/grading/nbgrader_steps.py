@@ -22,7 +22,6 @@ The fast path (``calcgrade autograde``) runs the same steps, with execution done
 from __future__ import annotations
 
 import atexit
-import fnmatch
 import json
 import os
 from pathlib import Path
@@ -34,6 +33,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Bool, Float, Integer
 
 from grader.course import coursedir
+from grader.course.grading.submission_files import MAX_FILES, MAX_FILES_BYTES
 from grader.course.grading.trusted import GradingRefused
 
 __all__ = [
@@ -42,8 +42,6 @@ __all__ = [
     "answer_records", "cache_metadata_schemas", "MAX_FILES", "MAX_FILES_BYTES",
 ]
 
-MAX_FILES = 500
-MAX_FILES_BYTES = 64 << 20
 
 
 # --- what both ways of grading share ----------------------------------------------------------------------
@@ -91,25 +89,11 @@ def submission_problems(nb: Mapping[str, Any], gradebook: Any, notebook_id: str,
 
 
 def submission_files(folder: Path, *, skip: tuple[str, ...] = ("*.ipynb",), ignore: tuple[str, ...] = ()) -> dict[str, bytes]:
-    """The files a submission's notebook may read (relative path -> bytes): a copy goes into the sandbox."""
-    files: dict[str, bytes] = {}
-    total = 0
-    folder = Path(folder)
-    if not folder.is_dir():
-        return files
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if path.is_symlink() or not path.is_file():
-            continue
-        if any(fnmatch.fnmatch(part, pat) for part in rel.parts for pat in ignore) or \
-                any(fnmatch.fnmatch(path.name, pat) for pat in skip):
-            continue
-        total += path.stat().st_size
-        if len(files) >= MAX_FILES or total > MAX_FILES_BYTES:
-            raise GradingRefused(f"the submission folder holds more than {MAX_FILES} files or "
-                                 f"{MAX_FILES_BYTES >> 20} MB")
-        files[rel.as_posix()] = path.read_bytes()
-    return files
+    """The files a submission's notebook may read (relative path -> bytes): a copy goes into the sandbox.
+    Never follows a link (``grader.course.grading.submission_files``)."""
+    from grader.course.grading.submission_files import read_files
+
+    return read_files(folder, skip=skip, ignore=ignore)
 
 
 def course_root_of(config: Any, resources: Mapping[str, Any] | None = None) -> Path:
@@ -182,6 +166,7 @@ def answer_records(graded: Any, private_key: Mapping[str, Any], *, assignment: s
             "points": float(q.points), "max_points": float(q.max_points), "correct": q.status == "correct",
             "misconception": verdict.get("misconception"), "method": str(verdict.get("method") or q.status),
             "hints_used": int(hints.get(q.qid, 0)), "answer": q.answer if q.graded else None, "entry": entry,
+            "fingerprint": getattr(q, "fingerprint", None), "answer_text": getattr(q, "answer_text", None),
         })
     return out
 
@@ -197,9 +182,11 @@ def record_answers(db_url: str, assignment: str, student: str, records: list[dic
         answer, entry = r["answer"], r["entry"]
         if answer is None:  # nothing was handed over: the log counts it as unanswered
             answer = unanswered_answer("")
-        fields = {k: v for k, v in r.items() if k not in ("answer", "entry")}
-        rows.append(answerlog.AnswerRecord(**fields, fingerprint=answerlog.answer_fingerprint(answer, entry),
-                                           answer_text=answerlog.answer_text(answer)))
+        fields = {k: v for k, v in r.items() if k not in ("answer", "entry", "fingerprint", "answer_text")}
+        # computed within the notebook's grading budget when the grading process could (gradingprocess.py)
+        fingerprint = r.get("fingerprint") or answerlog.answer_fingerprint(answer, entry)
+        text = r.get("answer_text") if r.get("answer_text") is not None else answerlog.answer_text(answer)
+        rows.append(answerlog.AnswerRecord(**fields, fingerprint=fingerprint, answer_text=text))
     answerlog.write_records(db_url, assignment, student, rows)
     return True
 
@@ -308,6 +295,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             raise GradingRefused(f"no sandbox is available ({why}); refusing to run student code unsandboxed "
                                  "(set c.SandboxedExecute.allow_unsandboxed = True to grade anyway)")
         folder = Path(((resources.get("metadata") or {}).get("path")) or ".")
+        _refuse_links(self.config, root, student, assignment, folder)
         restored = json.loads(json.dumps(nb))
         job = Job(key=f"{student}/{assignment}/{notebook_id}.ipynb", notebook=restored,
                   files=submission_files(folder), inputs=function_inputs(key), limits=self.limits())
@@ -317,23 +305,35 @@ class SandboxedExecute(NbGraderPreprocessor):
         return nb, resources
 
 
+def _refuse_links(config: Any, root: Path, student: str, assignment: str, autograded: Path) -> None:
+    """Stock nbgrader has already copied the submission with a link-following copy: refuse a submission that
+    holds a link (removing what the links brought into autograded/) before any of it reaches the sandbox."""
+    from grader.course.grading.submission_files import check_submission, submitted_folder
+
+    below, submitted = submitted_folder(config, root, student, assignment)
+    check_submission(submitted, below=below, copied_to=autograded)
+
+
 class TrustedGrade(NbGraderPreprocessor):
     """Grades the test cells' answer payloads against the private key; puts the trusted verdicts in the cells."""
 
     plots = Bool(False, help="draw the plot of a wrong function-shaped answer into its verdict in the autograded "
                              "notebook and the feedback (about 0.1 s per wrong answer)").tag(config=True)
+    budget = Float(60.0, help="CPU seconds the trusted grading of one notebook may take (decoding, grading, "
+                              "displays, the answer log's fields); past it the notebook gets 0 with the reason "
+                              "and the batch goes on").tag(config=True)
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
         import nbformat
 
-        from grader.course.grading.trusted import grade_execution
+        from grader.course.grading.gradingprocess import grade_within_budget
 
         state = resources.get("calcgrade") or {}
         if "execution" not in state:
             raise GradingRefused("TrustedGrade needs SandboxedExecute before it in c.Autograde.autograde_preprocessors")
         _, _, notebook_id, _ = _ids(resources)
-        graded = grade_execution(state["execution"], state["key"], notebook_name=f"{notebook_id}.ipynb",
-                                 restored=state["restored"], plots=self.plots)
+        graded = grade_within_budget(state["execution"], state["key"], notebook_name=f"{notebook_id}.ipynb",
+                                     restored=state["restored"], plots=self.plots, budget=self.budget)
         state["graded"] = graded
         return nbformat.from_dict(graded.notebook), resources
 

@@ -27,19 +27,18 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from grader.key.testcell import checked_question
+from grader.course.sandbox.recorded import MAX_OUTPUTS, clean_output, json_size
 from grader.notebook.capture import ANSWER_MIME, PAYLOAD_VERSION
 from grader.notebook.display import VERDICT_MIME
 
 __all__ = [
     "GradingRefused", "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "GradedCell", "grade_execution",
-    "graded_cells_of", "function_inputs", "payload_problem",
+    "graded_cells_of", "function_inputs", "payload_problem", "over_budget",
 ]
 
 MAX_PAYLOAD_BYTES = 4 << 20         # an honest answer is a few kB; a function's outputs at most a few hundred
 MAX_PAYLOAD_NODES = 400_000          # JSON containers and scalars in one payload
 MAX_PAYLOAD_DEPTH = 200
-MAX_OUTPUT_TEXT = 100_000            # characters of one untrusted text output kept in the graded notebook
-_OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
 
 
 class GradingRefused(RuntimeError):
@@ -59,6 +58,8 @@ class QuestionResult:
     message: str                     # what the student reads (the verdict's message or why nothing was graded)
     verdict: dict[str, Any] | None = None   # Verdict.to_dict() when a payload was graded
     answer: Any = None               # the wire answer graded (None when there was none)
+    fingerprint: str | None = None   # for the answer log, computed within the grading budget
+    answer_text: str | None = None
 
     @property
     def graded(self) -> bool:
@@ -141,29 +142,11 @@ def function_inputs(private_key: Mapping[str, Any]) -> dict[str, list]:
 
 
 # --- checking payloads ---------------------------------------------------------------------------------
-def _walk_size(value: Any) -> tuple[int, int]:
-    """(nodes, depth) of a JSON value, iteratively (a hostile payload must not exhaust the stack)."""
-    nodes, depth = 0, 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, d = stack.pop()
-        nodes += 1
-        depth = max(depth, d)
-        if nodes > MAX_PAYLOAD_NODES or depth > MAX_PAYLOAD_DEPTH:
-            return nodes, depth
-        if isinstance(item, dict):
-            stack.extend((v, d + 1) for v in item.values())
-            nodes += len(item)
-        elif isinstance(item, (list, tuple)):
-            stack.extend((v, d + 1) for v in item)
-    return nodes, depth
-
-
 def payload_problem(payload: Any, qid: str) -> str | None:
     """Why a payload cannot be graded as the answer to ``qid`` (None when it can)."""
     if not isinstance(payload, dict):
         return "the recorded answer is not readable"
-    nodes, depth = _walk_size(payload)
+    nodes, depth = json_size(payload, MAX_PAYLOAD_NODES, MAX_PAYLOAD_DEPTH)
     if nodes > MAX_PAYLOAD_NODES or depth > MAX_PAYLOAD_DEPTH:
         return "the recorded answer is too large or too deeply nested to be graded"
     try:
@@ -176,6 +159,22 @@ def payload_problem(payload: Any, qid: str) -> str | None:
         return "the recorded answer is not in the form the grader reads"
     if payload["qid"] != qid:
         return f"this test cell recorded an answer to another question ({payload['qid'][:60]!r})"
+    return _structure_problem(payload["answer"])
+
+
+def _structure_problem(answer: Any) -> str | None:
+    """Why the key layer's answer structures (an error, a function's results) are malformed, else None;
+    values are checked field by field by ``from_wire`` when they are graded."""
+    from grader.key.wire import WireError, check_calls, check_error
+
+    tag = answer.get("$") if isinstance(answer, dict) else None
+    try:
+        if tag == "error":
+            check_error(answer)
+        elif tag == "calls":
+            check_calls(answer)
+    except WireError as exc:
+        return f"the recorded answer is not readable ({exc})"
     return None
 
 
@@ -211,6 +210,25 @@ def grade_execution(execution: Any, private_key: Mapping[str, Any], *, notebook_
         "graded": "trusted", "notebook": notebook_name, "sandboxed": graded.sandboxed,
         **({"stopped": stopped} if stopped else {}),
     }
+    return graded
+
+
+def over_budget(base: Mapping[str, Any], notebook_name: str, why: str, *, execution: Any = None) -> GradedNotebook:
+    """The notebook graded 0 on every question because its trusted grading could not finish: ``why`` says so
+    in each test cell (the batch goes on; the instructor can regrade it)."""
+    executed = getattr(execution, "notebook", None) or {}
+    notebook = _merge_outputs(base, executed if isinstance(executed, Mapping) else {})
+    graded = GradedNotebook(notebook, stopped=why, sandboxed=bool(getattr(execution, "sandboxed", True)))
+    message = _sentence(f"This notebook got 0 points: {why}")
+    test_indexes = set()
+    for tc in graded_cells_of(notebook):
+        test_indexes.add(tc.index)
+        result = QuestionResult(tc.grade_id, tc.qid, tc.index, 0.0, tc.points, "invalid", message)
+        graded.questions.append(result)
+        notebook["cells"][tc.index]["outputs"] = [_display_output(result, None, False)]
+    _drop_forged_displays(notebook, test_indexes)
+    notebook.setdefault("metadata", {})["calcgrade"] = {
+        "graded": "trusted", "notebook": notebook_name, "sandboxed": graded.sandboxed, "stopped": why}
     return graded
 
 
@@ -295,55 +313,22 @@ def _merge_outputs(base: Mapping[str, Any], executed: Mapping[str, Any]) -> dict
         if cell.get("cell_type") != "code":
             continue
         other = ran[index] if index < len(ran) and isinstance(ran[index], Mapping) else {}
-        cell["outputs"] = [o for o in (_clean_output(x) for x in (other.get("outputs") or [])[:200]) if o]
+        outputs = other.get("outputs") if isinstance(other.get("outputs"), list) else []
+        cell["outputs"] = [o for o in (_clean_output(x) for x in outputs[:MAX_OUTPUTS]) if o]
         count = other.get("execution_count")
         cell["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None
     return notebook
 
 
-def _text(value: Any) -> str:
-    text = "".join(value) if isinstance(value, list) else value
-    text = text if isinstance(text, str) else str(text)
-    return text if len(text) <= MAX_OUTPUT_TEXT else text[:MAX_OUTPUT_TEXT] + "\n... (output truncated)"
-
-
 def _clean_output(out: Any) -> dict[str, Any] | None:
-    """An nbformat-valid copy of one untrusted output, or None when it is not one."""
-    if not isinstance(out, Mapping) or out.get("output_type") not in _OUTPUT_TYPES:
-        return None
-    kind = out["output_type"]
-    if kind == "stream":
-        name = out.get("name") if out.get("name") in ("stdout", "stderr") else "stdout"
-        return {"output_type": "stream", "name": name, "text": _text(out.get("text", ""))}
-    if kind == "error":
-        tb = out.get("traceback") if isinstance(out.get("traceback"), list) else []
-        return {"output_type": "error", "ename": _text(out.get("ename", ""))[:200],
-                "evalue": _text(out.get("evalue", ""))[:2000], "traceback": [_text(t) for t in tb[:100]]}
-    data = out.get("data")
-    if not isinstance(data, Mapping):
-        return None
-    clean_data: dict[str, Any] = {}
-    for mime, value in list(data.items())[:20]:
-        if not isinstance(mime, str) or mime == ANSWER_MIME:
-            continue
-        if isinstance(value, (dict, list)) and mime.endswith("json"):
-            if _walk_size(value)[0] <= 10_000:
-                clean_data[mime] = value
-        else:
-            clean_data[mime] = _text(value)
-    if not clean_data:
-        return None
-    metadata = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
-    try:
-        text = json.dumps(metadata, allow_nan=False)
-        metadata = json.loads(text) if len(text) < 10_000 else {}
-    except (TypeError, ValueError, RecursionError):
-        metadata = {}
-    result: dict[str, Any] = {"output_type": kind, "data": clean_data, "metadata": metadata}
-    if kind == "execute_result":
-        count = out.get("execution_count")
-        result["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None
-    return result
+    """The one clean-up of an untrusted output (``recorded.clean_output``), without answer payloads: they are
+    graded from ``Execution.payloads``, never shown."""
+    clean = clean_output(dict(out)) if isinstance(out, Mapping) else None
+    if clean is None or "data" not in clean:
+        return clean
+    clean["data"].pop(ANSWER_MIME, None)
+    clean.pop("transient", None)
+    return clean if clean["data"] else None
 
 
 def _drop_forged_displays(notebook: dict[str, Any], test_indexes: set[int]) -> None:
@@ -422,9 +407,7 @@ def _verdict_display(result: QuestionResult, entry: Mapping[str, Any], plots: bo
     from grader.core.verdict import Verdict
     from grader.notebook.display import CheckResult
 
-    v = result.verdict or {}
-    verdict = Verdict(bool(v.get("correct")), float(v.get("score") or 0.0), str(v.get("message", "")),
-                      v.get("misconception"), str(v.get("method", "")), dict(v.get("details") or {}))
+    verdict = Verdict.from_dict(result.verdict or {})
     value = None
     if entry.get("kind") != "function":
         try:

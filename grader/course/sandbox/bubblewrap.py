@@ -169,6 +169,7 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
     args += [
         "--proc", "/proc", "--dev", "/dev",
         "--perms", "1777", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
+        "--mqueue", "/dev/mqueue",   # the IPC namespace's POSIX message queues, visible so they can be wiped
         "--remount-ro", "/dev", "--remount-ro", "/",
         "--chdir", "/tmp", "--clearenv",
     ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -165,16 +166,41 @@ def scheduler_problem(scheduler: str, timeout: float = CONNECT_TIMEOUT) -> str |
     return None
 
 
+PLAIN_TCP_WARNING = ("warning: {address} is plain tcp://: jobs (submissions) and results cross the network "
+                     "unencrypted and unauthenticated, so the scheduler and its workers must be on a private "
+                     "network; use tls:// with Dask's TLS configuration otherwise")
+TLS_ADVICE = ("a tls:// scheduler needs Dask's TLS configuration (distributed.comm.tls.ca-file, "
+              "distributed.comm.tls.client.cert and .key, e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE=...)")
+
+
+def security_for(scheduler: str) -> Any:
+    """Dask's ``Security`` for ``scheduler``: from Dask's configuration (files named there or in
+    DASK_DISTRIBUTED__COMM__TLS__* variables); for tls:// the CA and the client certificate must be set."""
+    from distributed.security import Security
+
+    security = Security()
+    if scheduler.startswith("tls://"):
+        missing = [name for name, value in (("ca-file", security.tls_ca_file),
+                                             ("client.cert", security.tls_client_cert)) if not value]
+        if missing:
+            raise ClusterUnavailable(f"cannot connect to {scheduler}: {TLS_ADVICE} (missing: {', '.join(missing)})")
+    return security
+
+
 def connect(scheduler: str, timeout: float = CONNECT_TIMEOUT):  # -> distributed.Client
-    """A client of the scheduler at ``scheduler``, or ClusterUnavailable with what to do."""
+    """A client of the scheduler at ``scheduler``, or ClusterUnavailable with what to do.  Over plain tcp://
+    a warning says that the cluster must be on a private network."""
     from distributed import Client
 
     advice = "start one with `dask scheduler` and give its address as tcp://HOST:PORT"
     problem = scheduler_problem(scheduler, timeout)
     if problem:
         raise ClusterUnavailable(f"cannot reach the Dask scheduler at {scheduler} ({problem}); {advice}")
+    security = security_for(scheduler)
+    if scheduler.startswith("tcp://"):
+        print(PLAIN_TCP_WARNING.format(address=scheduler), file=sys.stderr)
     try:
-        return Client(scheduler, timeout=timeout, set_as_default=False)
+        return Client(scheduler, timeout=timeout, set_as_default=False, security=security)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterUnavailable(
             f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}: {exc}); {advice}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import os
 import queue
 import socket
@@ -32,7 +33,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator
 
 from grader.course.sandbox import bubblewrap as _sandbox
-from grader.course.sandbox.recorded import ANSWER_MIME, apply_events, payloads_of
+from grader.course.sandbox import jobcleanup as cleanup
+from grader.course.sandbox.recorded import ANSWER_MIME, MAX_EVENTS, apply_events, payloads_of
 
 __all__ = ["Limits", "Job", "Execution", "ExecutorPool", "SandboxUnavailable", "ExecutorError",
            "sandbox_available", "ANSWER_MIME"]
@@ -40,7 +42,10 @@ __all__ = ["Limits", "Job", "Execution", "ExecutorPool", "SandboxUnavailable", "
 sandbox_available = _sandbox.sandbox_available
 START_TIMEOUT = 180.0          # seconds an executor may take to warm up (a busy machine)
 RESPONSE_MARGIN = 30.0         # seconds past the notebook's wall time before the executor is killed
+PARENT_POLL = 0.5              # seconds between two looks of the parent at a job's memory
+PARENT_MEMORY_FACTOR = 1.25    # the parent kills above this share of the limit (the executor's poll is exact)
 MAX_RESULT_BYTES = 32 << 20    # the largest result file read back
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class _Worker:
         self.pid = 0
         self.warm_seconds = 0.0
         self._log: Any = None
+        self._own_pids: set[int] = set()
 
     # -- life cycle --
     def start(self) -> None:
@@ -176,6 +182,7 @@ class _Worker:
                                 " (set CALCGRADE_EXECUTOR_DEBUG=1 to see its messages)")
         self.pid = self.proc.pid
         self.warm_seconds = float(msg.get("warm_seconds", 0.0))
+        self._own_pids = {self.proc.pid, *cleanup.descendants(self.proc.pid)}   # bubblewrap and the executor
 
     def _last_log_line(self) -> str:
         if self._log is None:
@@ -218,6 +225,34 @@ class _Worker:
             return None
         return msg if isinstance(msg, dict) else None
 
+    # -- the parent's own watch over a job --
+    def _watch(self, limits: Limits) -> dict[str, Any] | None:
+        """Wait for the executor's answer while watching, from outside the sandbox, the memory of every process
+        the job started: the executor polls it too, but a job can stop its executor (SIGSTOP, same uid); this
+        watch it cannot reach.  Over the limit (with the executor's own margin), the whole sandbox is killed."""
+        deadline = time.monotonic() + limits.notebook_timeout + RESPONSE_MARGIN
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            outcome = self._receive(min(left, PARENT_POLL))
+            if outcome is not None:
+                return outcome
+            if self.proc is None or self.proc.poll() is not None:
+                return {"op": "eof"}
+            used = self._job_memory()
+            if used > limits.memory_bytes * PARENT_MEMORY_FACTOR:
+                self.stop()
+                return {"op": "done", "stopped_at": None, "timed_out_cells": [],
+                        "stopped": (f"the notebook's processes used more than its memory limit together "
+                                    f"({used / (1 << 30):.1f} GiB of {limits.memory_bytes / (1 << 30):g} GiB)")}
+
+    def _job_memory(self) -> int:
+        """Proportional memory of the sandbox's processes that were not there when the executor was ready."""
+        if self.proc is None:
+            return 0
+        return sum(cleanup.memory_of(p) for p in cleanup.descendants(self.proc.pid) if p not in self._own_pids)
+
     # -- one job --
     def run(self, job: Job) -> Execution:
         started = time.perf_counter()
@@ -238,7 +273,9 @@ class _Worker:
         try:
             os.write(job_fd, data)
             del data
-            request = json.dumps({"op": "run", "limits": asdict(limits)}).encode()
+            code_cells = [i for i, c in enumerate(job.notebook.get("cells") or [])
+                          if isinstance(c, dict) and c.get("cell_type") == "code"]
+            request = json.dumps({"op": "run", "limits": {**asdict(limits), "cells": code_cells}}).encode()
             for attempt in (1, 2):  # an executor that died between jobs is replaced, not blamed on this job
                 if self.proc is None or self.proc.poll() is not None or self.sock is None:
                     self.stop()
@@ -253,7 +290,7 @@ class _Worker:
                         raise
             os.close(job_fd)
             job_fd = -1
-            outcome = self._receive(limits.notebook_timeout + RESPONSE_MARGIN)
+            outcome = self._watch(limits)
             if outcome is None or outcome.get("op") != "done":
                 # the executor died (the job's code killed it) or stopped answering: replace it
                 why = ("the executor process was killed while the notebook ran"
@@ -271,6 +308,7 @@ class _Worker:
             if job_fd >= 0:
                 os.close(job_fd)
             os.close(out_fd)
+        _log_internal_failure(job.key, events)
         notebook = _empty_notebook(job.notebook)
         last_started = apply_events(notebook, events)
         stopped = outcome.get("stopped") if isinstance(outcome.get("stopped"), str) else None
@@ -316,16 +354,27 @@ def _spawn(fn: Any) -> Any:
     return fut.result()
 
 
+def _log_internal_failure(key: str, events: list[dict[str, Any]]) -> None:
+    """A failure of ours inside the job's process (its traceback, sent as an ``internal`` event) reaches the
+    instructor's log; the student's notebook only says that the grader failed."""
+    for ev in events:
+        text = ev.get("internal")
+        if isinstance(text, str):
+            _LOG.error("the executor failed while running %s:\n%s", key, text[-20_000:])
+
+
 def _read_events(fd: int) -> list[dict[str, Any]]:
+    """The job's events: at most MAX_RESULT_BYTES and MAX_EVENTS lines, each parsed on its own (a line that
+    is not a JSON object, or nests too deep for the parser, is skipped)."""
     size = os.fstat(fd).st_size
     raw = os.pread(fd, min(size, MAX_RESULT_BYTES), 0)
     events = []
-    for line in raw.split(b"\n"):
+    for line in raw.split(b"\n", MAX_EVENTS)[:MAX_EVENTS]:
         if not line:
             continue
         try:
             ev = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(ev, dict):
             events.append(ev)

@@ -16,7 +16,7 @@ import signal
 import time
 from typing import Any
 
-__all__ = ["kill_everything", "remove_ipc", "wipe", "mount_points", "job_memory"]
+__all__ = ["kill_everything", "remove_ipc", "wipe", "mount_points", "job_memory", "descendants", "memory_of"]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -30,7 +30,8 @@ def _other_pids() -> list[int]:
     return out
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (through /proc/<pid>/task/*/children)."""
     out: list[int] = []
     stack = [pid]
     while stack:
@@ -46,7 +47,7 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _memory_of(pid: int) -> int:
+def memory_of(pid: int) -> int:
     """Proportional set size of ``pid`` in bytes (pages shared with the executor count in part)."""
     try:
         with open(f"/proc/{pid}/smaps_rollup") as fh:
@@ -67,8 +68,8 @@ def job_memory(sandboxed: bool) -> int:
 
     RLIMIT_AS bounds each process; this bounds what a job's processes use together (a job that
     forks twenty processes of 1.9 GiB each), without needing a cgroup."""
-    pids = _other_pids() if sandboxed else _descendants(os.getpid())
-    return sum(_memory_of(p) for p in pids)
+    pids = _other_pids() if sandboxed else descendants(os.getpid())
+    return sum(memory_of(p) for p in pids)
 
 
 def _reap() -> None:
@@ -99,14 +100,14 @@ def kill_everything(sandboxed: bool, child: int) -> bool:
                 os.killpg(child, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            left = _descendants(os.getpid())
+            left = descendants(os.getpid())
             for p in left:
                 try:
                     os.kill(p, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
             _reap()
-            left = [p for p in _descendants(os.getpid()) if _state(p) not in ("Z", "X", "")]
+            left = [p for p in descendants(os.getpid()) if _state(p) not in ("Z", "X", "")]
         if not left:
             return True
         time.sleep(0.01)
@@ -122,7 +123,16 @@ def _state(pid: int) -> str:
 
 
 def remove_ipc() -> None:
-    """System V shared memory, semaphores and queues a job made (private to this IPC namespace)."""
+    """System V shared memory, semaphores and queues, and POSIX message queues, a job made (private to this
+    sandbox's IPC namespace): the next job of the executor starts with none."""
+    try:
+        for name in os.listdir("/dev/mqueue"):
+            try:
+                os.unlink(os.path.join("/dev/mqueue", name))   # mq_unlink
+            except OSError:
+                pass
+    except OSError:
+        pass
     for name, func, arg_count in (("shm", "shmctl", 3), ("sem", "semctl", 3), ("msg", "msgctl", 3)):
         try:
             with open(f"/proc/sysvipc/{name}") as fh:

@@ -218,7 +218,17 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -
     except MemoryError:
         code = 3
     except BaseException:
+        # a failure of ours (student code's exceptions are caught cell by cell): the traceback goes to the
+        # parent in the result file, for the instructor's log; the student reads one sentence (exit status 4)
         code = 4
+        try:
+            import traceback
+
+            line = json.dumps({"internal": traceback.format_exc()[-20_000:]}) + "\n"
+            os.lseek(out_fd, 0, os.SEEK_END)
+            os.write(out_fd, line.encode())
+        except BaseException:
+            pass
     os._exit(code)
 
 
@@ -241,18 +251,32 @@ class _Supervisor:
         self.stopped_at: int | None = None
         self.done = False
         self.buffer = b""
+        # The timing pipe is written by the job's own process, where student code runs: what it says is a
+        # claim, and a false one must not buy time.  A cell may start only once, in order, and only if it is
+        # a code cell of the notebook (the parent sends their indexes); the end of a cell does not stop the
+        # clock, it starts the next one (the gap before the next cell has the same limit as a cell).  A job
+        # therefore never runs longer than an honest notebook of its length could.
+        cells = limits.get("cells")
+        self.code_cells: set[int] | None = (
+            {c for c in cells if isinstance(c, int) and not isinstance(c, bool)} if isinstance(cells, list) else None)
+        self.last_started = -1
 
     def _on_line(self, line: str) -> None:
         parts = line.split()
         if not parts:
             return
+        now = time.monotonic()
         if parts[0] == "S" and len(parts) == 2 and parts[1].isdigit():
-            self.current = int(parts[1])
-            self.cell_started = time.monotonic()
+            index = int(parts[1])
+            if index <= self.last_started or (self.code_cells is not None and index not in self.code_cells):
+                return  # a cell started twice, out of order or not a code cell: a forged line
+            self.last_started = index
+            self.current = index
+            self.cell_started = now
             self.interrupted_at = None
-        elif parts[0] == "E":
+        elif parts[0] == "E" and self.current is not None and self.interrupted_at is None:
             self.current = None
-            self.interrupted_at = None
+            self.cell_started = now        # the gap to the next cell runs on the same clock
         elif parts[0] == "D":
             self.done = True
 
@@ -296,6 +320,8 @@ class _Supervisor:
                         deadlines.append(self.cell_started + self.cell_timeout)
                     else:
                         deadlines.append(self.interrupted_at + INTERRUPT_GRACE)
+                elif self.last_started >= 0:
+                    deadlines.append(self.cell_started + self.cell_timeout + INTERRUPT_GRACE)
                 wait = max(0.0, min(deadlines) - now)
                 fds = [pidfd] + ([self.timing_fd] if timing_open else [])
                 ready, _, _ = select.select(fds, [], [], min(wait, MEMORY_POLL))
@@ -323,6 +349,10 @@ class _Supervisor:
                     if now >= self.interrupted_at + INTERRUPT_GRACE:
                         self._kill(f"cell {self.current} did not stop within {INTERRUPT_GRACE:g} s of being "
                                    f"interrupted at its time limit ({self.cell_timeout:g} s)")
+                elif (self.current is None and self.last_started >= 0
+                      and now >= self.cell_started + self.cell_timeout + INTERRUPT_GRACE):
+                    self._kill(f"the notebook ran past its time limit after cell {self.last_started} "
+                               f"({self.cell_timeout:g} s per cell)")
                 elif self.current is not None and now >= self.cell_started + self.cell_timeout:
                     self.timed_out.append(self.current)
                     self.interrupted_at = now
@@ -356,6 +386,9 @@ class _Supervisor:
                 code = os.WEXITSTATUS(status)
                 if code == 3:
                     stopped = f"the process ran out of memory (limit {self.memory / (1 << 30):g} GiB){where}"
+                elif code == 4:
+                    stopped = (f"the grader failed while running the notebook{where} (a fault of the grader, "
+                               "not of the submission; the instructor has the details)")
                 else:
                     stopped = f"the process exited (exit status {code}){where}"
             else:
