@@ -26,7 +26,8 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-__all__ = ["answer_fingerprint", "answer_text", "UNANSWERED", "UNREADABLE", "N_POINTS", "MAX_TEXT"]
+__all__ = ["answer_fingerprint", "answer_text", "calls_text", "UNANSWERED", "UNREADABLE", "N_POINTS", "MAX_TEXT",
+           "FUNCTION_PREFIX"]
 
 UNANSWERED = "unanswered"
 UNREADABLE = "unreadable"
@@ -239,7 +240,8 @@ def _value_fingerprint(value: Any, wire_answer: Any, entry: Mapping[str, Any], k
 
 # --- display text --------------------------------------------------------------------------------
 def answer_text(wire_answer: Any) -> str:
-    """The answer for display: LaTeX for SymPy values (``sympy.latex``), short text otherwise.
+    """The answer for display: LaTeX for SymPy values (``sympy.latex``), short text otherwise, and a
+    function's outputs as data (``calls_text``).
 
     "" when unanswered; never raises.
     """
@@ -250,7 +252,7 @@ def answer_text(wire_answer: Any) -> str:
             return ""
         return _clip("unreadable: " + str(wire_answer.get("message", "")))
     if is_tag(wire_answer, "calls"):
-        return _clip("\\text{function: }" + _calls_text(wire_answer))
+        return calls_text(wire_answer)
     try:
         from grader.key.wire import from_wire
 
@@ -296,20 +298,38 @@ def _rows_latex(rows: list[list[Any]]) -> str:
     return "\\left[" + ", ".join("\\left[" + ", ".join(_latex(v) for v in r) + "\\right]" for r in rows) + "\\right]"
 
 
-def _calls_text(wire_answer: Mapping[str, Any]) -> str:
+FUNCTION_PREFIX = "fn:"   # answer_text of a function answer: this prefix, then JSON (see calls_text)
+FN_INPUTS = 4            # outputs kept for the first inputs only
+FN_ENTRIES = 64          # entries kept per output
+
+
+def calls_text(wire_answer: Mapping[str, Any]) -> str:
+    """A function answer's outputs, for the report to draw against the key's: ``fn:`` then JSON
+    ``{"outputs": [{"shape": [...], "values": [...]} | {"error": true} | {"text": "..."}]}``.
+
+    Why data and not LaTeX: a list of output values typeset as math is unreadable; the report plots
+    or tabulates them beside the correct outputs.  Values are rounded to 6 significant digits; the
+    first ``FN_INPUTS`` outputs of at most ``FN_ENTRIES`` entries each are kept, so the text stays short.
+    """
+    import numpy as np
+
     from grader.key.wire import from_wire
 
-    parts = []
-    for r in list(wire_answer.get("results", []))[:4]:
-        if "ok" in r:
+    outputs: list[dict[str, Any]] = []
+    for r in list(wire_answer.get("results", []))[:FN_INPUTS]:
+        if not isinstance(r, Mapping) or "ok" not in r:
+            outputs.append({"error": True})
+            continue
+        try:
+            arr = np.asarray(from_wire(r["ok"]), dtype=float)
+            values = [float(f"{v:.6g}") if math.isfinite(v) else None for v in arr.reshape(-1)[:FN_ENTRIES].tolist()]
+            outputs.append({"shape": [int(n) for n in arr.shape], "values": values})
+        except Exception:  # not numbers: a short text of what came back
             try:
-                parts.append(_latex(from_wire(r["ok"])))
+                outputs.append({"text": _latex(from_wire(r["ok"]))[:80]})
             except Exception:
-                parts.append("?")
-        else:
-            parts.append("\\text{error}")
-    more = ", \\ldots" if len(wire_answer.get("results", [])) > 4 else ""
-    return ", ".join(parts) + more
+                outputs.append({"text": "?"})
+    return FUNCTION_PREFIX + json.dumps({"outputs": outputs}, separators=(",", ":"), allow_nan=False)
 
 
 def _clip(text: str) -> str:

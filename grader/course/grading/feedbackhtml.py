@@ -56,6 +56,7 @@ _SKIP_ELEMENTS = ("code", "pre", "script", "style", "math", "textarea")
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*?(/?)>|<!--.*?-->", re.S)
 _FENCE = re.compile(r"(^|\n)(```|~~~).*?(\n\2[^\n]*(?=\n|$)|$)", re.S)
 _INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+_LT, _GT = "\ue000", "\ue001"   # private-use stand-ins for < and > while converting
 _CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([^"']+)["']""")
 
 
@@ -68,11 +69,16 @@ def latex_to_mathml(latex: str, display: bool = False) -> str | None:
         text, display = text[len("\\displaystyle"):].strip(), True
     if not text:
         return None
-    try:
-        mathml = convert(text, display="block" if display else "inline")
+    try:  # latex2mathml copies \\text{...} verbatim: a "<" there would open an element, so it goes through a stand-in
+        mathml = convert(text.replace("<", _LT).replace(">", _GT), display="block" if display else "inline")
     except Exception:
         return None
-    return mathml.replace("\n", "")
+    mathml = re.sub(f"<mi>{_LT}</mi>", "<mo>&#x0003C;</mo>", mathml).replace(_LT, "&lt;")
+    mathml = re.sub(f"<mi>{_GT}</mi>", "<mo>&#x0003E;</mo>", mathml).replace(_GT, "&gt;")
+    from grader.course.grading.mathlabel import math_label  # the formula's accessible name
+
+    label = html.escape(math_label(text), quote=True)
+    return mathml.replace("\n", "").replace("<math ", f'<math alttext="{label}" ', 1)
 
 
 def _render(match: re.Match[str], *, escaped: bool) -> str:
