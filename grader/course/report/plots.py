@@ -134,10 +134,12 @@ def function_uri(view: FunctionView) -> str | None:
 
 
 def function_text(view: FunctionView) -> str:
-    """The plot of ``function_uri`` in words: the summary, then every plotted pair of values."""
+    """The plot of ``function_uri`` in words (its alternative text; the summary sentence is printed
+    beside it): every plotted pair of values, the student's first."""
     pairs = [f"{fmt(x) if view.x_label == 'x' else int(x)}: {fmt(y)} vs {fmt(c)}"
              for x, y, c in zip(view.xs, view.yours, view.correct)][:16]
     if not pairs:
-        return view.summary
-    what = "at x = " if view.x_label == "x" else "entry "
-    return f"{view.summary} Yours vs correct, {what}" + "; ".join(pairs) + "."
+        return ""
+    what = "at x = " if view.x_label == "x" else f"by {view.x_label}, "
+    more = f" (first {len(pairs)} of {len(view.xs)})" if len(view.xs) > len(pairs) else ""
+    return f"Plot of your values (crosses) against the correct ones (circles){more}, {what}" + "; ".join(pairs) + "."
