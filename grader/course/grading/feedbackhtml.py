@@ -89,7 +89,9 @@ def _render(match: re.Match[str], *, escaped: bool) -> str:
     mathml = latex_to_mathml(latex, display)
     if mathml is None:
         return f'<code class="calcgrade-latex">{html.escape(match.group(0))}</code>'
-    style = ' style="display:block;text-align:center"' if display else ""
+    # a display formula wider than a phone scrolls in its own box, which keyboard users can focus
+    style = (' style="display:block;text-align:center;overflow-x:auto;max-width:100%" tabindex="0" role="group"'
+             ' aria-label="formula"') if display else ""
     return f'<span class="calcgrade-math"{style}>{mathml}</span>'
 
 
