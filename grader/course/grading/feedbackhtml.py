@@ -56,6 +56,7 @@ _SKIP_ELEMENTS = ("code", "pre", "script", "style", "math", "textarea")
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*?(/?)>|<!--.*?-->", re.S)
 _FENCE = re.compile(r"(^|\n)(```|~~~).*?(\n\2[^\n]*(?=\n|$)|$)", re.S)
 _INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+LONG_INLINE = 40   # characters of LaTeX from which an inline formula gets its own scrolling box
 _LT, _GT = "\ue000", "\ue001"   # private-use stand-ins for < and > while converting
 _CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([^"']+)["']""")
 
@@ -89,9 +90,15 @@ def _render(match: re.Match[str], *, escaped: bool) -> str:
     mathml = latex_to_mathml(latex, display)
     if mathml is None:
         return f'<code class="calcgrade-latex">{html.escape(match.group(0))}</code>'
-    # a display formula wider than a phone scrolls in its own box, which keyboard users can focus
-    style = (' style="display:block;text-align:center;overflow-x:auto;max-width:100%" tabindex="0" role="group"'
-             ' aria-label="formula"') if display else ""
+    # a formula that may be wider than a phone (every display one, a long inline one) scrolls in its own
+    # box, which keyboard users can focus (MathML does not wrap lines)
+    scroll = ' tabindex="0" role="group" aria-label="formula"'
+    if display:
+        style = ' style="display:block;text-align:center;overflow-x:auto;max-width:100%"' + scroll
+    elif len(latex) > LONG_INLINE:
+        style = ' style="display:inline-block;vertical-align:middle;overflow-x:auto;max-width:100%"' + scroll
+    else:
+        style = ""
     return f'<span class="calcgrade-math"{style}>{mathml}</span>'
 
 
