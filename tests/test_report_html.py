@@ -54,7 +54,7 @@ def test_page_is_self_contained_and_escaped() -> None:
 
 def test_formulas_are_mathml_with_a_spoken_name_or_their_source() -> None:
     page = _page()
-    assert '<math alttext="2 x cos(x)"' in page
+    assert '<math alttext="2 x cos(x)" aria-label="2 x cos(x)"' in page
     assert '<code class="latex">\\frac{1}{</code>' in page  # latex2mathml cannot read it: shown as source
 
 

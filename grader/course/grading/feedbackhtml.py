@@ -79,7 +79,8 @@ def latex_to_mathml(latex: str, display: bool = False) -> str | None:
     from grader.course.grading.mathlabel import math_label  # the formula's accessible name
 
     label = html.escape(math_label(text), quote=True)
-    return mathml.replace("\n", "").replace("<math ", f'<math alttext="{label}" ', 1)
+    # alttext is MathML's own alternative; aria-label is what browsers expose as the formula's name
+    return mathml.replace("\n", "").replace("<math ", f'<math alttext="{label}" aria-label="{label}" ', 1)
 
 
 def _render(match: re.Match[str], *, escaped: bool) -> str:

@@ -123,7 +123,7 @@ def is_function_text(text: str) -> bool:
 def _differs(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return (a is None) != (b is None)
-    return abs(a - b) > 1e-6 * max(1.0, abs(b))
+    return abs(a - b) > 2e-5 * max(1.0, abs(b))   # the log keeps 6 significant digits
 
 
 def _values(o: Mapping[str, Any]) -> list[float | None] | None:
@@ -178,6 +178,17 @@ def _scalar_view(outputs: Sequence[Mapping[str, Any]], ref: FunctionReference) -
     return FunctionView(summary, ("x", "yours", "correct"), rows, tuple(xs), tuple(yours), tuple(correct), "x")
 
 
+def _entry_label(shape: tuple[int, ...]) -> Any:
+    """Flat index -> "3" for a vector, "(1, 3)" (row, column, from 1) for a matrix."""
+    def label(k: int) -> str:
+        if len(shape) < 2:
+            return str(k + 1)
+        import numpy as np
+
+        return "(" + ", ".join(str(int(i) + 1) for i in np.unravel_index(k, shape)) + ")"
+    return label
+
+
 def _entries_view(outputs: Sequence[Mapping[str, Any]], ref: FunctionReference) -> FunctionView:
     """Array outputs: the first input where they differ, entry by entry."""
     for i, o in enumerate(outputs):
@@ -197,12 +208,14 @@ def _entries_view(outputs: Sequence[Mapping[str, Any]], ref: FunctionReference) 
         if not wrong:
             continue
         worst = max(wrong, key=lambda k: abs((got[k] or 0.0) - (want[k] or 0.0)))
+        label = _entry_label(ref.shapes[i])
         summary = (f"On input {i + 1} of {len(ref.outputs)}, {len(wrong)} of {len(want)} output entries differ; "
-                   f"the largest difference is at entry {worst + 1}: yours {fmt(got[worst])}, "
+                   f"the largest difference is at entry {label(worst)}: yours {fmt(got[worst])}, "
                    f"correct {fmt(want[worst])}.")
-        rows = tuple((str(k + 1), fmt(got[k]), fmt(want[k])) for k in wrong[:TABLE_ROWS])
+        rows = tuple((label(k), fmt(got[k]), fmt(want[k])) for k in wrong[:TABLE_ROWS])
         xs = tuple(float(k + 1) for k in range(len(got)))
+        flat = "row by row" if len(ref.shapes[i]) > 1 else ""
         return FunctionView(summary, ("entry", "yours", "correct"), rows, xs, tuple(got), tuple(want[:len(got)]),
-                            f"output entry (input {i + 1})")
+                            f"output entry (input {i + 1}{', ' + flat if flat else ''})")
     return FunctionView(f"Agrees with the correct outputs on the first {len(outputs)} inputs (it differs on a later one).",
                         ("entry", "yours", "correct"), ())
