@@ -95,9 +95,9 @@ def _render(match: re.Match[str], *, escaped: bool) -> str:
     # box, which keyboard users can focus (MathML does not wrap lines)
     scroll = ' tabindex="0" role="group" aria-label="formula"'
     if display:
-        style = ' style="display:block;text-align:center;overflow-x:auto;max-width:100%"' + scroll
+        style = ' style="display:block;text-align:center;overflow-x:auto;overflow-y:hidden;max-width:100%"' + scroll
     elif len(latex) > LONG_INLINE:
-        style = ' style="display:inline-block;vertical-align:middle;overflow-x:auto;max-width:100%"' + scroll
+        style = ' style="display:inline-block;vertical-align:middle;overflow-x:auto;overflow-y:hidden;max-width:100%"' + scroll
     else:
         style = ""
     return f'<span class="calcgrade-math"{style}>{mathml}</span>'
