@@ -198,3 +198,59 @@ def test_the_verdict_is_told_in_words_and_passes_axe(browser: Any) -> None:
     hidden = browser.eval_on_selector_all(".calcgrade-mark span", "els => els.map(e => e.getAttribute('aria-hidden'))")
     assert hidden == ["true"] * len(verdicts)  # the icon is decoration; the mark is read
     assert browser.get_attribute(".calcgrade-plot img", "alt").startswith("Plot of your answer for x from -3 to 3")
+
+
+# --- in JupyterLab --------------------------------------------------------------------------------------
+LAB_ASSIGNMENT = "02_derivatives"
+
+
+def _course_id() -> str:
+    match = re.search(r"""CourseDirectory\.course_id\s*=\s*["']([^"']+)["']""",
+                      (ROOT / "nbgrader_config.py").read_text(encoding="utf-8"))
+    assert match, "nbgrader_config.py sets no CourseDirectory.course_id"
+    return match.group(1)
+
+
+def test_in_jupyterlab_the_verdict_passes_axe_and_validate_is_reached_by_keyboard(tmp_path: Path) -> None:
+    """A student's JupyterLab: the verdict of a wrong answer (with its plot) passes axe's WCAG rules where
+    it is shown, and a keyboard alone reaches nbgrader's Validate button from the notebook's toolbar and
+    presses it (Validate's results dialog opens)."""
+    if not lab.CHROMIUM.exists():
+        pytest.skip(f"{lab.CHROMIUM} is missing")
+    root = tmp_path / "exercises"
+    shutil.copytree(ROOT / "exercises" / LAB_ASSIGNMENT, root / LAB_ASSIGNMENT,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    home = tmp_path / "jupyter-home"
+    home.mkdir()
+    lab.release_to_student_exchange(home, _course_id(), root / LAB_ASSIGNMENT)
+    with lab.running_jupyterlab(root, home) as server, lab.chromium_context(tmp_path / "profile") as context:
+        context.set_default_timeout(60_000)
+        page = context.pages[0] if context.pages else context.new_page()
+        panel = lab.open_notebook(page, server, f"{LAB_ASSIGNMENT}/derivatives.ipynb")
+        lab.replace_cell_source(page, lab.code_cell_matching(panel, r"^\s*d_chain\s*="), "d_chain = 3*(x**2 + 1)**2")
+        lab.run_all_cells(page)
+        verdict = panel.locator('.jp-OutputArea .calcgrade-verdict[data-qid="chain_rule"]')
+        verdict.wait_for(state="attached", timeout=120_000)
+        lab.wait_kernel_idle(panel, 120_000)
+        lab.scroll_to_center(verdict)
+        assert verdict.get_attribute("aria-label") == "Check of chain_rule: Not yet, 0 / 2 points"
+        alt = verdict.locator(".calcgrade-plot img").get_attribute("alt")
+        assert alt.startswith("Plot of your answer for x from") and re.search(r"correct values? .*\d", alt), alt
+        if not page.evaluate("() => typeof axe !== 'undefined'"):
+            page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+        result = page.evaluate("tags => axe.run({include: [['.calcgrade-verdict']]}, {runOnly: {type: 'tag', "
+                               "values: tags}, resultTypes: ['violations']})", WCAG_TAGS)
+        assert [(v["id"], v["impact"]) for v in result["violations"] if v["impact"] in BLOCKING] == []
+
+        page.keyboard.press("Escape")  # command mode, then into the notebook's toolbar with the keyboard only
+        panel.locator(".jp-Toolbar button, .jp-Toolbar [tabindex='0']").first.focus()
+        for _ in range(40):
+            if page.evaluate("() => !!document.activeElement.closest('.validate-button')"):
+                break
+            page.keyboard.press("Tab")
+        assert page.evaluate("() => !!document.activeElement.closest('.validate-button')"), \
+            "Tab never reached nbgrader's Validate button"
+        page.keyboard.press("Enter")
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator(".jp-Dialog-header").filter(has_text="Validation Results").wait_for(timeout=120_000)
+        page.keyboard.press("Escape")
