@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from grader.course.report.functions import function_view, is_function_text
 from grader.course.report.plots import (
@@ -139,4 +139,4 @@ def overview_html(overview: CourseOverview, links: Mapping[str, str] | None = No
     failures = [{"assignment": a, "student": s, "reason": r} for (a, s), r in sorted(failed.items())]
     return _env().get_template("overview.html.j2").render(
         title="calcgrade report: course overview", overview=overview, assignments=assignments, rows=rows,
-        failures=failures, escape=escape)
+        failures=failures)
