@@ -93,7 +93,7 @@ def _render(match: re.Match[str], *, escaped: bool) -> str:
         return f'<code class="calcgrade-latex">{html.escape(match.group(0))}</code>'
     # a formula that may be wider than a phone (every display one, a long inline one) scrolls in its own
     # box, which keyboard users can focus (MathML does not wrap lines)
-    scroll = ' tabindex="0" role="group" aria-label="formula"'
+    scroll = ' tabindex="0" role="group"'  # named by the formula inside
     if display:
         style = ' style="display:block;text-align:center;overflow-x:auto;overflow-y:hidden;max-width:100%"' + scroll
     elif len(latex) > LONG_INLINE:

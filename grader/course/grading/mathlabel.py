@@ -15,7 +15,7 @@ import re
 __all__ = ["math_label"]
 
 _WORDS = {
-    "cdot": " times ", "times": " times ", "le": " <= ", "leq": " <= ", "ge": " >= ", "geq": " >= ",
+    "cdot": " times ", "times": " times ", "le": " <= ", "leq": " <= ", "ge": " >= ", "geq": " >= ", "lt": " < ", "gt": " > ",
     "ne": " not equal to ", "neq": " not equal to ", "to": " to ", "infty": "infinity", "partial": "partial ",
     "nabla": "gradient ", "sum": "sum ", "prod": "product ", "int": "integral ", "approx": " approximately ",
     "pm": " plus or minus ", "ldots": "...", "cdots": "...", "quad": " ", "qquad": " ", "log": "log",
@@ -42,5 +42,8 @@ def math_label(latex: str, limit: int = 160) -> str:
         text = re.sub(r"_\{([^{}]*)\}", r"_\1", text)
     text = re.sub(r"\^\(([A-Za-z0-9.]+)\)", r"^\1", text)
     text = text.replace("{", "").replace("}", "").replace("\\", "").replace("~", " ").replace(",", ", ")
+    for sign, words in (("<=", " less than or equal to "), (">=", " greater than or equal to "),
+                        ("<", " less than "), (">", " greater than ")):  # read aloud, and no "<" in an attribute
+        text = text.replace(sign, words)
     text = re.sub(r"\s+", " ", text).replace("( ", "(").replace(" )", ")").replace(" ,", ",").strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
