@@ -96,6 +96,8 @@ def test_a_wrong_function_answer_is_a_sentence_a_table_and_a_plot() -> None:
                               "yours −5, correct 0.")
     assert arrays.rows == (("2", "−5", "0"),) and arrays.x_label == "output entry (input 2)"
     assert function_view(answer_text(calls(None, None)), vec).summary == "Raises an error on input 1 of 2."
+    assert function_view(answer_text(calls("three", "x")), vec).summary == (
+        "On input 1 it returns three; the correct output has shape (3,).")  # plain text, never LaTeX
     old = function_view("\\text{function: }\\left[1, 2\\right]", vec)
     assert "older form" in old.summary and not old.rows
 

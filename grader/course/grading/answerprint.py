@@ -326,7 +326,7 @@ def calls_text(wire_answer: Mapping[str, Any]) -> str:
             outputs.append({"shape": [int(n) for n in arr.shape], "values": values})
         except Exception:  # not numbers: a short text of what came back
             try:
-                outputs.append({"text": _latex(from_wire(r["ok"]))[:80]})
+                outputs.append({"text": str(from_wire(r["ok"]))[:80]})  # plain text, not LaTeX
             except Exception:
                 outputs.append({"text": "?"})
     return FUNCTION_PREFIX + json.dumps({"outputs": outputs}, separators=(",", ":"), allow_nan=False)
