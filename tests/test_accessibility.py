@@ -62,15 +62,22 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Chromium for the module (Playwright's sync API allows one at a time)."""
     if not lab.CHROMIUM.exists():
         pytest.skip(f"{lab.CHROMIUM} is missing")
     with lab.chromium_context(tmp_path_factory.mktemp("a11y-profile")) as context:
         context.set_default_timeout(60_000)
-        # offline, as a student opens the page: anything but the file itself fails
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                      else route.abort())
-        yield context.new_page()
+        yield context
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Any) -> Any:
+    """A tab that is offline, as a student opens a page: anything but the file itself fails."""
+    page = chromium.new_page()
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+               else route.abort())
+    return page
 
 
 def axe_violations(page: Any, width: int) -> list[dict[str, Any]]:
@@ -211,21 +218,19 @@ def _course_id() -> str:
     return match.group(1)
 
 
-def test_in_jupyterlab_the_verdict_passes_axe_and_validate_is_reached_by_keyboard(tmp_path: Path) -> None:
+def test_in_jupyterlab_the_verdict_passes_axe_and_validate_is_reached_by_keyboard(tmp_path: Path,
+                                                                               chromium: Any) -> None:
     """A student's JupyterLab: the verdict of a wrong answer (with its plot) passes axe's WCAG rules where
     it is shown, and a keyboard alone reaches nbgrader's Validate button from the notebook's toolbar and
     presses it (Validate's results dialog opens)."""
-    if not lab.CHROMIUM.exists():
-        pytest.skip(f"{lab.CHROMIUM} is missing")
     root = tmp_path / "exercises"
     shutil.copytree(ROOT / "exercises" / LAB_ASSIGNMENT, root / LAB_ASSIGNMENT,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     home = tmp_path / "jupyter-home"
     home.mkdir()
     lab.release_to_student_exchange(home, _course_id(), root / LAB_ASSIGNMENT)
-    with lab.running_jupyterlab(root, home) as server, lab.chromium_context(tmp_path / "profile") as context:
-        context.set_default_timeout(60_000)
-        page = context.pages[0] if context.pages else context.new_page()
+    with lab.running_jupyterlab(root, home) as server:
+        page = chromium.new_page()
         panel = lab.open_notebook(page, server, f"{LAB_ASSIGNMENT}/derivatives.ipynb")
         # the plot has a time budget that a loaded machine can exceed: this test gives it ample room
         lab.replace_cell_source(page, lab.code_cell_matching(panel, r"^\s*d_chain\s*="),
