@@ -38,7 +38,7 @@ class CheckResult:
     def __init__(self, qid: str, status: str, earned: float, max_points: float | None, message: str,
                  *, misconception: str | None = None, method: str = "", answer_latex: str = "",
                  answer_text: str = "", counterexample: str = "", plot_png: bytes | None = None,
-                 key: str = "", score: float = 0.0) -> None:
+                 key: str = "", score: float = 0.0, plot_text: str = "") -> None:
         self.qid = qid
         self.status = status            # "correct" | "wrong" | "unanswered" | "error"
         self.earned = float(earned)
@@ -50,6 +50,7 @@ class CheckResult:
         self.answer_text = answer_text
         self.counterexample = counterexample
         self.plot_png = plot_png
+        self.plot_text = plot_text      # the plot in words (its alternative text)
         self.key = key
         self.score = float(score)
         self.elapsed = 0.0
@@ -64,17 +65,20 @@ class CheckResult:
         shown = AnswerText() if unanswered else answer_text(value, entry=entry, limit=200)
         latex, text = shown.latex, shown.plain
         counter = counterexample_sentence(verdict.details or {}, verdict.message, entry.get("kind"))
-        plot = None
+        plot, plot_text = None, ""
         if status == "wrong" and verdict.method not in ("timeout", "invalid") and not verdict.score:
             try:
-                from grader.notebook.plots import plot_for
+                from grader.notebook.plots import plot_with_text
 
-                plot = plot_for(entry, answer, verdict, value)
+                made = plot_with_text(entry, answer, verdict, value)
+                if made:
+                    plot, plot_text = made
             except Exception:
-                plot = None
+                plot, plot_text = None, ""
         return cls(qid, status, round(earned, 6), points, verdict.message, misconception=verdict.misconception,
                    method=verdict.method, answer_latex=latex, answer_text=text, counterexample=counter,
-                   plot_png=plot, key="private" if "reference" in entry else "public", score=verdict.score)
+                   plot_png=plot, key="private" if "reference" in entry else "public", score=verdict.score,
+                   plot_text=plot_text)
 
     @classmethod
     def recorded(cls, qid: str) -> "CheckResult":
@@ -128,17 +132,20 @@ class CheckResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        # colours only repeat what the words say (the mark, the points); each has at least 4.5:1
+        # contrast on its background, and the icon is hidden from screen readers (the mark is read)
         colors = {"correct": ("#2e7d32", "#edf7ed"), "wrong": ("#c62828", "#fdecea"),
-                  "unanswered": ("#757575", "#f5f5f5"), "recorded": ("#1565c0", "#e8f0fe"),
-                  "error": ("#ef6c00", "#fff4e5")}
+                  "unanswered": ("#595959", "#f5f5f5"), "recorded": ("#1565c0", "#e8f0fe"),
+                  "error": ("#a84300", "#fff4e5")}
         color, bg = colors[self.status]
         correct_attr = {"correct": "true", "unanswered": "unanswered"}.get(self.status, "false")
         icon = {"correct": "&#10004;", "wrong": "&#10008;", "unanswered": "&#9675;"}.get(self.status, "&#8226;")
+        label = f"Check of {self.qid}: {self.mark()}" + (f", {self.points_text()}" if self.points_text() else "")
         parts = [
             f'<div class="calcgrade-verdict" data-qid="{html.escape(self.qid)}" data-correct="{correct_attr}" '
-            f'style="{_STYLE.format(color=color, bg=bg)}">',
-            f'<div class="calcgrade-head"><strong class="calcgrade-mark" style="color:{color}">{icon} '
-            f'{self.mark()}</strong>',
+            f'role="group" aria-label="{html.escape(label)}" style="{_STYLE.format(color=color, bg=bg)}">',
+            f'<div class="calcgrade-head"><strong class="calcgrade-mark" style="color:{color}">'
+            f'<span aria-hidden="true">{icon}</span> {self.mark()}</strong>',
         ]
         if self.points_text():
             parts.append(f' &middot; <span class="calcgrade-points">{self.points_text()}</span>')
@@ -155,8 +162,9 @@ class CheckResult:
             parts.append(f'<div class="calcgrade-counterexample">{message_html(self.counterexample)}</div>')
         if self.plot_png:
             b64 = base64.b64encode(self.plot_png).decode()
-            parts.append(f'<div class="calcgrade-plot"><img alt="plot of your answer" '
-                         f'src="data:image/png;base64,{b64}" style="max-width:420px"/></div>')
+            alt = html.escape(self.plot_text or "Plot of your answer.", quote=True)
+            parts.append(f'<div class="calcgrade-plot"><img alt="{alt}" '
+                         f'src="data:image/png;base64,{b64}" style="max-width:100%;width:420px"/></div>')
         parts.append("</div>")
         return "".join(parts)
 

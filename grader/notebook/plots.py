@@ -15,8 +15,9 @@ import numpy as np
 import sympy as sp
 
 from grader.key.wire import WireError, from_wire
+from grader.notebook.plottext import curve_text, loss_text, outputs_text
 
-__all__ = ["plot_for", "png_of"]
+__all__ = ["plot_for", "plot_with_text", "png_of"]
 
 
 def _figure() -> Any:
@@ -47,6 +48,13 @@ def png_of(fig: Any) -> bytes:
 
 def plot_for(entry: Mapping[str, Any], answer: Any, verdict: Any, value: Any) -> bytes | None:
     """A PNG for a wrong function-shaped answer, or None (also when it would take too long)."""
+    made = plot_with_text(entry, answer, verdict, value)
+    return made[0] if made else None
+
+
+def plot_with_text(entry: Mapping[str, Any], answer: Any, verdict: Any, value: Any) -> tuple[bytes, str] | None:
+    """The PNG of ``plot_for`` and its text alternative (``grader.notebook.plottext``: what the plot
+    shows, in words and numbers), or None."""
     from grader.core.budget import Deadline, Timeout, enforced
 
     _figure_class()  # import matplotlib outside the time budget: it is a one-off cost per kernel
@@ -63,7 +71,7 @@ def _figure_class() -> Any:
     return Figure
 
 
-def _plot_for(entry: Mapping[str, Any], answer: Any, verdict: Any, value: Any) -> bytes | None:
+def _plot_for(entry: Mapping[str, Any], answer: Any, verdict: Any, value: Any) -> tuple[bytes, str] | None:
     kind = entry.get("kind")
     if kind == "function":
         return _plot_function(entry, answer, verdict)
@@ -85,7 +93,7 @@ def _symbols(entry: Mapping[str, Any]) -> dict[str, sp.Symbol]:
     return canonical_symbols(free)
 
 
-def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> bytes | None:
+def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> tuple[bytes, str] | None:
     from grader.core.answers import to_expression
 
     symbols = _symbols(entry)
@@ -141,6 +149,7 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
     label = "derivative of your answer" if entry.get("kind") == "antiderivative" else "your answer"
     ax.plot(xs, ys, color="#c62828", label=label)
     curves = [ys]
+    ref_ys = None
     if reference is not None:
         try:
             ref_ys = curve(reference)
@@ -148,7 +157,7 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
                     label="integrand" if entry.get("kind") == "antiderivative" else "correct")
             curves.append(ref_ys)
         except Exception:
-            pass
+            ref_ys = None
     marks = details.get("mismatch_points") or ([ce["point"]] if ce.get("point") else [])
     mx, my = [], []
     f_student = sp.lambdify(x, student.xreplace(others), modules="numpy")
@@ -178,7 +187,13 @@ def _plot_expression(entry: Mapping[str, Any], answer: Any, verdict: Any) -> byt
         pad = 0.08 * (hi_y - lo_y) if hi_y > lo_y else 1.0
         ax.set_ylim(min(y0, min(cy) - pad), max(y1, max(cy) + pad))
     fig.tight_layout()
-    return _png(fig)
+    anti = entry.get("kind") == "antiderivative"
+    text = curve_text(var_name, xs, ys, ref_ys, list(zip(mx, my)), list(zip(cx, cy)),
+                      "the derivative of your answer" if anti else "your answer",
+                      "the integrand" if anti else "the correct one")
+    if others:
+        text += " Other variables fixed: " + ", ".join(f"{s.name} = {v:.3g}" for s, v in others.items()) + "."
+    return _png(fig), text
 
 
 def _correct_marks(details: Mapping[str, Any], var: str, others: Mapping[sp.Symbol, float], lo: float,
@@ -230,7 +245,7 @@ def _clip(ax: Any, *curves: np.ndarray) -> None:
             ax.set_ylim(lo - pad, hi + pad)
 
 
-def _plot_function(entry: Mapping[str, Any], answer: Any, verdict: Any) -> bytes | None:
+def _plot_function(entry: Mapping[str, Any], answer: Any, verdict: Any) -> tuple[bytes, str] | None:
     if not isinstance(answer, dict) or answer.get("$") != "calls":
         return None
     results = answer["results"]
@@ -255,6 +270,7 @@ def _plot_function(entry: Mapping[str, Any], answer: Any, verdict: Any) -> bytes
         fig = _figure()
         ax = fig.add_subplot(1, 1, 1)
         ax.plot(np.arange(curve.size), curve, color="#c62828", label="your loss curve")
+        ref = None
         if refs is not None:
             ref = np.asarray(refs[failed], dtype=float).reshape(-1)
             ax.plot(np.arange(ref.size), ref, color="#2e7d32", linestyle="--", label="reference run")
@@ -264,7 +280,7 @@ def _plot_function(entry: Mapping[str, Any], answer: Any, verdict: Any) -> bytes
             ax.set_yscale("log")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        return _png(fig)
+        return _png(fig), loss_text(curve, ref)
     # scalar -> scalar functions: outputs against the (single, numeric) input
     xs, ys, rs = [], [], []
     for i, wire_args in enumerate(entry.get("inputs", [])):
@@ -295,4 +311,4 @@ def _plot_function(entry: Mapping[str, Any], answer: Any, verdict: Any) -> bytes
         ax.scatter([xs[failed]], [ys[failed]], color="black", marker="x", s=60, zorder=3, label="disagrees here")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return _png(fig), outputs_text(xs, ys, rs if refs is not None else None)

@@ -28,7 +28,8 @@ import sympy as sp
 
 from grader.key.answertext import MAX_TEXT, wire_answer_text
 
-__all__ = ["answer_fingerprint", "answer_text", "UNANSWERED", "UNREADABLE", "N_POINTS", "MAX_TEXT"]
+__all__ = ["answer_fingerprint", "answer_text", "calls_text", "UNANSWERED", "UNREADABLE", "N_POINTS", "MAX_TEXT",
+           "FUNCTION_PREFIX"]
 
 UNANSWERED = "unanswered"
 UNREADABLE = "unreadable"
@@ -240,6 +241,47 @@ def _value_fingerprint(value: Any, wire_answer: Any, entry: Mapping[str, Any], k
 
 # --- display text --------------------------------------------------------------------------------
 def answer_text(wire_answer: Any) -> str:
-    """The answer for display in the answer log and the report: ``grader.key.answertext``'s LaTeX (or its
-    short text as ``\\text{...}``); "" when unanswered; never raises."""
+    """The answer for display in the answer log and the report: a function's outputs as data
+    (``calls_text``), anything else as ``grader.key.answertext``'s LaTeX (or its short text as
+    ``\\text{...}``); "" when unanswered; never raises."""
+    from grader.key.entries import is_tag
+
+    if is_tag(wire_answer, "calls"):
+        return calls_text(wire_answer)
     return wire_answer_text(wire_answer).as_latex
+
+
+FUNCTION_PREFIX = "fn:"   # answer_text of a function answer: this prefix, then JSON (see calls_text)
+FN_INPUTS = 4            # outputs kept for the first inputs only
+FN_ENTRIES = 64          # entries kept per output
+
+
+def calls_text(wire_answer: Mapping[str, Any]) -> str:
+    """A function answer's outputs, for the report to draw against the key's: ``fn:`` then JSON
+    ``{"outputs": [{"shape": [...], "values": [...]} | {"error": true} | {"text": "..."}]}``.
+
+    Why data and not LaTeX: a list of output values typeset as math is unreadable; the report plots
+    or tabulates them beside the correct outputs.  Values are rounded to 6 significant digits; the
+    first ``FN_INPUTS`` outputs of at most ``FN_ENTRIES`` entries each are kept, so the text stays short.
+    """
+    import numpy as np
+
+    from grader.key.wire import from_wire
+
+    outputs: list[dict[str, Any]] = []
+    for r in list(wire_answer.get("results", []))[:FN_INPUTS]:
+        if not isinstance(r, Mapping) or "ok" not in r:
+            outputs.append({"error": True})
+            continue
+        try:
+            arr = np.asarray(from_wire(r["ok"]), dtype=float)
+            values = [float(f"{v:.6g}") if math.isfinite(v) else None for v in arr.reshape(-1)[:FN_ENTRIES].tolist()]
+            outputs.append({"shape": [int(n) for n in arr.shape], "values": values})
+        except Exception:  # not numbers: a short text of what came back
+            try:
+                outputs.append({"text": str(from_wire(r["ok"]))[:80]})  # plain text, not LaTeX
+            except Exception:
+                outputs.append({"text": "?"})
+    return FUNCTION_PREFIX + json.dumps({"outputs": outputs}, separators=(",", ":"), allow_nan=False)
+
+

@@ -57,6 +57,8 @@ _SKIP_ELEMENTS = ("code", "pre", "script", "style", "math", "textarea")
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*?(/?)>|<!--.*?-->", re.S)
 _FENCE = re.compile(r"(^|\n)(```|~~~).*?(\n\2[^\n]*(?=\n|$)|$)", re.S)
 _INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+LONG_INLINE = 40   # characters of LaTeX from which an inline formula gets its own scrolling box
+_LT, _GT = "\ue000", "\ue001"   # private-use stand-ins for < and > while converting
 
 
 def latex_to_mathml(latex: str, display: bool = False) -> str | None:
@@ -68,11 +70,17 @@ def latex_to_mathml(latex: str, display: bool = False) -> str | None:
         text, display = text[len("\\displaystyle"):].strip(), True
     if not text:
         return None
-    try:
-        mathml = convert(text, display="block" if display else "inline")
+    try:  # latex2mathml copies \\text{...} verbatim: a "<" there would open an element, so it goes through a stand-in
+        mathml = convert(text.replace("<", _LT).replace(">", _GT), display="block" if display else "inline")
     except Exception:
         return None
-    return mathml.replace("\n", "")
+    mathml = re.sub(f"<mi>{_LT}</mi>", "<mo>&#x0003C;</mo>", mathml).replace(_LT, "&lt;")
+    mathml = re.sub(f"<mi>{_GT}</mi>", "<mo>&#x0003E;</mo>", mathml).replace(_GT, "&gt;")
+    from grader.course.grading.mathlabel import math_label  # the formula's accessible name
+
+    label = html.escape(math_label(text), quote=True)
+    # alttext is MathML's own alternative; aria-label is what browsers expose as the formula's name
+    return mathml.replace("\n", "").replace("<math ", f'<math alttext="{label}" aria-label="{label}" ', 1)
 
 
 def _render(match: re.Match[str], *, escaped: bool) -> str:
@@ -83,7 +91,15 @@ def _render(match: re.Match[str], *, escaped: bool) -> str:
     mathml = latex_to_mathml(latex, display)
     if mathml is None:
         return f'<code class="calcgrade-latex">{html.escape(match.group(0))}</code>'
-    style = ' style="display:block;text-align:center"' if display else ""
+    # a formula that may be wider than a phone (every display one, a long inline one) scrolls in its own
+    # box, which keyboard users can focus (MathML does not wrap lines)
+    scroll = ' tabindex="0" role="group"'  # named by the formula inside
+    if display:
+        style = ' style="display:block;text-align:center;overflow-x:auto;overflow-y:hidden;max-width:100%"' + scroll
+    elif len(latex) > LONG_INLINE:
+        style = ' style="display:inline-block;vertical-align:middle;overflow-x:auto;overflow-y:hidden;max-width:100%"' + scroll
+    else:
+        style = ""
     return f'<span class="calcgrade-math"{style}>{mathml}</span>'
 
 

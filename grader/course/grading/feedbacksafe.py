@@ -31,7 +31,7 @@ _MATHML_ATTRS = {
     "display", "xmlns", "mathvariant", "stretchy", "fence", "separator", "separators", "lspace", "rspace",
     "accent", "accentunder", "columnalign", "rowalign", "columnspacing", "rowspacing", "linethickness",
     "width", "height", "depth", "open", "close", "notation", "scriptlevel", "displaystyle", "minsize",
-    "maxsize", "movablelimits", "form", "symmetric", "largeop", "encoding",
+    "maxsize", "movablelimits", "form", "symmetric", "largeop", "encoding", "alttext",
 }
 _TAGS = set(nh3.ALLOWED_TAGS) | _MATHML | {"section", "main", "label"}
 _STYLE_PROPERTIES = {
@@ -50,7 +50,8 @@ def _attributes() -> dict[str, set[str]]:
     attrs = {tag: set(values) for tag, values in nh3.ALLOWED_ATTRIBUTES.items()}
     for tag in _MATHML:
         attrs[tag] = set(_MATHML_ATTRS)
-    attrs["*"] = {"class", "style", "title", "lang", "dir", "id"}
+    # role and tabindex: the page's formula boxes scroll sideways and are reached by keyboard (WCAG)
+    attrs["*"] = {"class", "style", "title", "lang", "dir", "id", "role", "tabindex"}
     attrs.setdefault("img", set()).update({"alt", "src", "width", "height"})
     return attrs
 

@@ -130,6 +130,9 @@ def assignment_report(course_root: Path, assignment: str, *, threshold: float = 
               for s in sorted(set(_submitted(root, assignment)) | set(book)) if s not in graded]
     report = build_assignment_report(assignment, all_records, failed=failed, order=order, max_points=points,
                                      threshold=threshold, sources=sources, mistake_messages=messages)
+    from grader.course.report.functions import load_references
+
+    report.functions = load_references(root, assignment)  # wrong function answers drawn against these
     if from_book:
         report.notes.append(
             f"{len(from_book)} submission(s) have scores in nbgrader's gradebook but no answer log "

@@ -92,6 +92,7 @@ class AssignmentReport:
     threshold: float
     mistake_messages: dict[str, dict[str, str]] = field(default_factory=dict)  # qid -> id -> message
     notes: list[str] = field(default_factory=list)
+    functions: dict[str, Any] = field(default_factory=dict)  # qid -> FunctionReference (report.functions)
 
     @property
     def submissions(self) -> int:
