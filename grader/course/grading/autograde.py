@@ -356,7 +356,7 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
         if scheduler:
             from grader.course.sandbox import cluster
 
-            executions = cluster.run_jobs(list(jobs()), scheduler, sandbox=sandbox)
+            executions = cluster.run_jobs(jobs(), scheduler, sandbox=sandbox)  # prepared as workers free up
         else:
             executions = executor.map(jobs())
         sandboxed = sandbox
