@@ -111,9 +111,23 @@ def measure(tmp: Path, students: int, workers: int | None) -> dict:
     differ = [n for n in names if a.get(key(n)) != b.get(key(n))]
     for name in differ:
         print(f"  scores differ for {name}: stock {a.get(key(name))} calcgrade {b.get(key(name))}")
-    return {"n": len(names), "stock": t_stock, "fast": t_fast, "s_stock": steady(m_stock), "s_fast": steady(m_fast),
+    return {"n": len(names), "load": " ".join(f"{x:.1f}" for x in os.getloadavg()), "stock": t_stock,
+            "fast": t_fast, "s_stock": steady(m_stock), "s_fast": steady(m_fast),
             "first": m_fast[0] if m_fast else float("nan"), "differ": differ,
             "points": sum(sum(a[key(x)].values()) for x in names if key(x) in a)}
+
+
+def report(r: dict) -> None:
+    """The figures of one class size (printed as soon as it is measured, and again at the end)."""
+    n = r["n"]
+    print(f"\n{n} students (load average {r['load']}; {os.cpu_count()} cores shared with other jobs: noisy)")
+    print(f"{'':25}  {'wall':>8}  {'per notebook':>12}  {'steady state':>12}")
+    print(f"{'stock nbgrader autograde':25}  {r['stock']:6.1f} s  {r['stock'] / n:10.3f} s  {r['s_stock']:10.3f} s")
+    print(f"{'calcgrade autograde':25}  {r['fast']:6.1f} s  {r['fast'] / n:10.3f} s  {r['s_fast']:10.3f} s")
+    print(f"{'ratio':25}  {'':8}  {r['stock'] / r['fast']:10.1f} x  {r['s_stock'] / r['s_fast']:10.1f} x")
+    print(f"calcgrade's first notebook graded {r['first']:.1f} s after the command started; "
+          f"scores: {'DIFFER for ' + ', '.join(r['differ']) if r['differ'] else 'identical'} "
+          f"(total {r['points']:g} points)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,22 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for size in [int(x) for x in args.students.split(",") if x.strip()]:
             rows.append(measure(tmp, size, args.workers))
+            report(rows[-1])
     finally:
         if args.keep:
             print(f"course folders kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"({os.cpu_count()} cores; other jobs share them, so the figures are noisy)")
+    print("\nall sizes:")
     for r in rows:
-        n = r["n"]
-        print(f"\n{n} students{'':14}  {'wall':>8}  {'per notebook':>12}  {'steady state':>12}")
-        print(f"{'stock nbgrader autograde':25}  {r['stock']:6.1f} s  {r['stock'] / n:10.3f} s  {r['s_stock']:10.3f} s")
-        print(f"{'calcgrade autograde':25}  {r['fast']:6.1f} s  {r['fast'] / n:10.3f} s  {r['s_fast']:10.3f} s")
-        print(f"{'ratio':25}  {'':8}  {r['stock'] / r['fast']:10.1f} x  {r['s_stock'] / r['s_fast']:10.1f} x")
-        print(f"calcgrade's first notebook graded {r['first']:.1f} s after the command started")
-        print(f"scores: {'DIFFER for ' + ', '.join(r['differ']) if r['differ'] else 'identical'} "
-              f"(total {r['points']:g} points)")
+        report(r)
     print("(wall: the whole command, start-up included; steady state: between the first and the last "
           "notebook graded)")
     return 1 if any(r["differ"] for r in rows) else 0
