@@ -252,5 +252,38 @@ def test_a_course_that_executes_outside_the_sandbox_is_refused(course_root, tmp_
     assert not (copy_root / "autograded").exists()
 
 
+@pytest.mark.parametrize("damage", ["none", "points_not_a_number", "unknown_key_type", "old_schema", "new_schema",
+                                    "grade_id_missing"])
+def test_calcgrades_cell_metadata_check_gives_nbgraders_verdicts(damage):
+    """CheckCellMetadata (schema compiled once) accepts and refuses exactly what nbgrader's own does."""
+    from nbgrader.preprocessors import CheckCellMetadata as Stock
+
+    from grader.course.grading.nbgrader_steps import CheckCellMetadata as Ours
+
+    nb = nbformat.read(str(ROOT / "solutions" / ASSIGNMENT / "derivatives.ipynb"), as_version=4)
+    meta = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")).metadata["nbgrader"]
+    if damage == "points_not_a_number":
+        meta["points"] = "many"
+    elif damage == "unknown_key_type":
+        meta["locked"] = "yes"
+    elif damage == "old_schema":
+        meta["schema_version"] = 1
+    elif damage == "new_schema":
+        meta["schema_version"] = 99
+    elif damage == "grade_id_missing":
+        del meta["grade_id"]
+
+    def verdict(step):
+        try:
+            step.preprocess(copy.deepcopy(nb), {})
+        except Exception as exc:  # the type and message nbgrader's caller sees
+            return type(exc).__name__, str(exc)
+        return "ok", ""
+
+    stock, ours = verdict(Stock()), verdict(Ours())
+    assert ours == stock
+    assert (stock[0] == "ok") is (damage == "none")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))

@@ -1,16 +1,17 @@
-"""``calcgrade autograde ASSIGNMENT``: grade a class fast, with nothing the students' code can tamper with.
+"""``calcgrade autograde ASSIGNMENT``: the course's nbgrader autograde pipeline, with the execution step run fast.
 
-Three phases, the first and last in this (trusted) process only:
+The steps are the ones ``nbgrader_config.py`` declares (``nbgrader_steps.autograde_steps``); only the way
+of running ``SandboxedExecute`` differs from stock ``nbgrader autograde``.  Three phases, the first and last
+in this (trusted) process only:
 
-1. *prepare*, per student: nbgrader's own bookkeeping (student and submission in the gradebook, the
-   submission's files and the assignment's files copied to ``autograded/``), the submitted notebook read and
-   sanitised by the course's nbgrader steps (locked and test cells restored from the gradebook; duplicated,
-   unknown or deleted cells refused), and a ``Job`` built from it;
-2. *execute*, in parallel: the jobs go to the sandboxed warm executor (``ExecutorPool``, one worker per core
-   by default) or, with ``--scheduler``, to Dask workers (``grader.course.sandbox.cluster.run_jobs``);
-3. *grade*, as executions come back: the trusted grader reads each test cell's answer payload and grades it
-   against the private key; the points go to the gradebook through nbgrader's Gradebook API (one writer: this
-   process) and the notebook to ``autograded/`` as nbgrader writes it.
+1. *prepare*, per student: nbgrader's converter does its bookkeeping and copies the files
+   (``_copy_submission``), then each submitted notebook goes through the sanitising steps and the steps
+   before execution, and becomes a ``Job``;
+2. *execute*, in parallel: the jobs go to the sandboxed warm executors (``ExecutorPool``, one per core by
+   default) or, with ``--scheduler``, to Dask workers (``grader.course.sandbox.cluster.run_jobs``), and are
+   prepared only as executors free up;
+3. *grade*, as executions come back: the steps after execution (trusted grading, the gradebook: one
+   transaction per notebook, one writer), then the notebook is written by nbgrader's converter.
 
 A submission that cannot be read or executed fails alone, with its reason in the summary.  Grading refuses
 to start without a current private key (``calcgrade release``) or, unless ``--no-sandbox``, without a sandbox.
