@@ -1,4 +1,4 @@
-"""Cluster throughput: seconds per notebook on a Dask cluster of one and of two workers, against the local pool.
+"""Cluster throughput: notebooks per hour per worker on a Dask cluster of one and two workers, against the local pool.
 
 One class of honest 02_derivatives students (sample class profiles, cycled) in a freshly released course.
 Two measurements, each in the same run as its local baseline:
@@ -10,7 +10,8 @@ Two measurements, each in the same run as its local baseline:
 * end to end: ``calcgrade autograde`` locally and with ``--scheduler`` (prepare, execute, trusted grading and
   gradebook writes in the parent), each in its own copy of the course.
 
-Both workers share this machine's two cores with the parent, the scheduler and the client, so two workers
+Each table gives seconds per notebook, notebooks per hour per worker, and that rate against the local pool
+with as many workers, measured in the same run.  Both workers share this machine's two cores with the parent, the scheduler and the client, so two workers
 here cannot show the scaling of two machines; docs/CLUSTER.md turns the figures into an estimate for N.
 
     python -m benchmarks.cluster_bench [--students 24]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import logging
 import os
 import shutil
 import sys
@@ -105,6 +106,10 @@ class _Context:
         self.inputs = function_inputs(self.key)
         self.converter = Autograde(coursedir=self.coursedir, config=self.config)
         self.converter.force = True
+        # nbgrader's per-student notes ("Removing existing assignment", "Copying ...") are not the summary's;
+        # its errors still show
+        self.converter.log = logging.getLogger("calcgrade.autograde.nbgrader")
+        self.converter.log.setLevel(logging.ERROR)
         self.converter.writer = FilesWriter(parent=self.converter, config=self.config)
         self.steps = autograde_steps(self.converter)
         execute = self.steps.execute
