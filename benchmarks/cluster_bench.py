@@ -11,8 +11,9 @@ Two measurements, each in the same run as its local baseline:
   gradebook writes in the parent), each in its own copy of the course.
 
 Each table gives seconds per notebook, notebooks per hour per worker, and that rate against the local pool
-with as many workers, measured in the same run.  Both workers share this machine's two cores with the parent, the scheduler and the client, so two workers
-here cannot show the scaling of two machines; docs/CLUSTER.md turns the figures into an estimate for N.
+with as many workers, measured in the same run.  Both workers share this machine's two cores with the
+parent, the scheduler and the client, so two workers here cannot show the scaling of two machines;
+docs/CLUSTER.md turns the figures into an estimate for N.
 
     python -m benchmarks.cluster_bench [--students 24]
 """
