@@ -99,7 +99,7 @@ class _Context:
         self.released_cells: dict[str, Any] = {}  # notebook -> released_cells(), read once per class
         self.root = course_root
         self.assignment = assignment
-        self.config = nbgrader_config(course_root)  # not nbgrader.apps: its imports cost a second at start-up
+        self.config = nbgrader_config(course_root)
         self.coursedir = CourseDirectory(config=self.config)
         self.db_url = self.coursedir.db_url
         self.key = load_private_key(course_root, assignment)
