@@ -54,7 +54,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "grader.course.grading.nbgrader_steps.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
     "grader.course.grading.nbgrader_steps.SandboxedExecute",
@@ -64,7 +64,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.LimitOutput",
     "grader.course.grading.nbgrader_steps.SaveTrustedGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "grader.course.grading.nbgrader_steps.CheckCellMetadata",
 ]
 
 # Feedback goes back to students: strip any hidden-test region before rendering,

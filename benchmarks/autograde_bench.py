@@ -11,12 +11,13 @@ It prints the wall time per notebook of each way (start-up included) and the ste
 (between the first and the last notebook graded), the ratios, and checks that every honest student gets the
 same points per question both ways.
 
-    python -m benchmarks.autograde_bench [--students 16] [--workers N]
+    python -m benchmarks.autograde_bench [--students 16,100] [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -89,52 +90,70 @@ def steady(moments: list[float]) -> float:
     return (moments[-1] - moments[0]) / (len(moments) - 1) if len(moments) > 1 else float("nan")
 
 
+def measure(tmp: Path, students: int, workers: int | None) -> dict:
+    """One class of ``students`` graded both ways; the figures and whether the scores agree."""
+    base = tmp / f"base{students}"
+    names = make_class(base, students)
+    stock, fast = tmp / f"stock{students}", tmp / f"calcgrade{students}"
+    shutil.copytree(base, stock)
+    shutil.copytree(base, fast)
+    with open(stock / "nbgrader_config.py", "a", encoding="utf-8") as fh:
+        fh.write(STOCK_PIPELINES)
+    bin_dir = Path(sys.executable).parent
+    print(f"{len(names)} honest students of {ASSIGNMENT}, graded both ways ...", flush=True)
+    t_stock, m_stock = timed([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force"], stock,
+                             "Setting destination file permissions")
+    cmd = [str(bin_dir / "calcgrade"), "autograde", ASSIGNMENT]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    t_fast, m_fast = timed(cmd, fast, "] s")  # "[3] s02_mistakes_b: 5/23", one per notebook
+    a, b = gradebook.all_scores(stock), gradebook.all_scores(fast)
+    key = lambda n: (ASSIGNMENT, n, "derivatives")  # noqa: E731
+    differ = [n for n in names if a.get(key(n)) != b.get(key(n))]
+    for name in differ:
+        print(f"  scores differ for {name}: stock {a.get(key(name))} calcgrade {b.get(key(name))}")
+    return {"n": len(names), "load": " ".join(f"{x:.1f}" for x in os.getloadavg()), "stock": t_stock,
+            "fast": t_fast, "s_stock": steady(m_stock), "s_fast": steady(m_fast),
+            "first": m_fast[0] if m_fast else float("nan"), "differ": differ,
+            "points": sum(sum(a[key(x)].values()) for x in names if key(x) in a)}
+
+
+def report(r: dict) -> None:
+    """The figures of one class size (printed as soon as it is measured, and again at the end)."""
+    n = r["n"]
+    print(f"\n{n} students (load average {r['load']}; {os.cpu_count()} cores shared with other jobs: noisy)")
+    print(f"{'':25}  {'wall':>8}  {'per notebook':>12}  {'steady state':>12}")
+    print(f"{'stock nbgrader autograde':25}  {r['stock']:6.1f} s  {r['stock'] / n:10.3f} s  {r['s_stock']:10.3f} s")
+    print(f"{'calcgrade autograde':25}  {r['fast']:6.1f} s  {r['fast'] / n:10.3f} s  {r['s_fast']:10.3f} s")
+    print(f"{'ratio':25}  {'':8}  {r['stock'] / r['fast']:10.1f} x  {r['s_stock'] / r['s_fast']:10.1f} x")
+    print(f"calcgrade's first notebook graded {r['first']:.1f} s after the command started; "
+          f"scores: {'DIFFER for ' + ', '.join(r['differ']) if r['differ'] else 'identical'} "
+          f"(total {r['points']:g} points)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=16)
+    parser.add_argument("--students", default="16,100", help="class sizes, comma-separated (default 16,100)")
     parser.add_argument("--workers", type=int, default=None, help="calcgrade workers (default: cores)")
     parser.add_argument("--keep", action="store_true", help="keep the course folders")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="calcgrade-bench-"))
+    rows = []
     try:
-        base = tmp / "base"
-        names = make_class(base, args.students)
-        stock, fast = tmp / "stock", tmp / "calcgrade"
-        shutil.copytree(base, stock)
-        shutil.copytree(base, fast)
-        with open(stock / "nbgrader_config.py", "a", encoding="utf-8") as fh:
-            fh.write(STOCK_PIPELINES)
-        bin_dir = Path(sys.executable).parent
-        print(f"{len(names)} honest students of {ASSIGNMENT}, graded both ways ...", flush=True)
-        t_stock, m_stock = timed([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force"], stock,
-                                 "Setting destination file permissions")
-        cmd = [str(bin_dir / "calcgrade"), "autograde", ASSIGNMENT]
-        if args.workers:
-            cmd += ["--workers", str(args.workers)]
-        t_fast, m_fast = timed(cmd, fast, "] s")  # "[3] s02_mistakes_b: 5/23", one per notebook
-        a, b = gradebook.all_scores(stock), gradebook.all_scores(fast)
-        differ = [n for n in names if a.get((ASSIGNMENT, n, "derivatives")) != b.get((ASSIGNMENT, n, "derivatives"))]
-        n = len(names)
-        s_stock, s_fast = steady(m_stock), steady(m_fast)
-        print(f"{'':25}  {'wall':>8}  {'per notebook':>12}  {'steady state':>12}")
-        print(f"{'stock nbgrader autograde':25}  {t_stock:6.1f} s  {t_stock / n:10.2f} s  {s_stock:10.2f} s")
-        print(f"{'calcgrade autograde':25}  {t_fast:6.1f} s  {t_fast / n:10.2f} s  {s_fast:10.2f} s")
-        print(f"{'ratio':25}  {'':8}  {t_stock / t_fast:10.1f} x  {s_stock / s_fast:10.1f} x")
-        print("(wall: the whole command, start-up included; steady state: between the first and the last "
-              "notebook graded)")
-        if differ:
-            for name in differ:
-                print(f"  scores differ for {name}: stock {a.get((ASSIGNMENT, name, 'derivatives'))} "
-                      f"calcgrade {b.get((ASSIGNMENT, name, 'derivatives'))}")
-            return 1
-        print(f"scores: identical for all {n} students "
-              f"(total {sum(sum(a[(ASSIGNMENT, x, 'derivatives')].values()) for x in names):g} points)")
-        return 0
+        for size in [int(x) for x in args.students.split(",") if x.strip()]:
+            rows.append(measure(tmp, size, args.workers))
+            report(rows[-1])
     finally:
         if args.keep:
             print(f"course folders kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+    print("\nall sizes:")
+    for r in rows:
+        report(r)
+    print("(wall: the whole command, start-up included; steady state: between the first and the last "
+          "notebook graded)")
+    return 1 if any(r["differ"] for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Cluster throughput: seconds per notebook on a Dask cluster of one and of two workers, against the local pool.
+"""Cluster throughput: notebooks per hour per worker on a Dask cluster of one and two workers, against the local pool.
 
 One class of honest 02_derivatives students (sample class profiles, cycled) in a freshly released course.
 Two measurements, each in the same run as its local baseline:
@@ -10,8 +10,10 @@ Two measurements, each in the same run as its local baseline:
 * end to end: ``calcgrade autograde`` locally and with ``--scheduler`` (prepare, execute, trusted grading and
   gradebook writes in the parent), each in its own copy of the course.
 
-Both workers share this machine's two cores with the parent, the scheduler and the client, so two workers
-here cannot show the scaling of two machines; docs/CLUSTER.md turns the figures into an estimate for N.
+Each table gives seconds per notebook, notebooks per hour per worker, and that rate against the local pool
+with as many workers, measured in the same run.  Both workers share this machine's two cores with the
+parent, the scheduler and the client, so two workers here cannot show the scaling of two machines;
+docs/CLUSTER.md turns the figures into an estimate for N.
 
     python -m benchmarks.cluster_bench [--students 24]
 """
@@ -58,14 +60,14 @@ def class_jobs(root: Path, students: list[str]) -> list[Job]:
     return jobs
 
 
-def timed(label: str, run: Callable[[], int], count: int, rows: list) -> None:
-    """Run, check that ``count`` came back, print and keep seconds per notebook."""
+def timed(label: str, run: Callable[[], int], count: int, rows: list, workers: int) -> None:
+    """Run, check that ``count`` came back, print and keep seconds per notebook (and the workers used)."""
     start = time.perf_counter()
     done = run()
     seconds = time.perf_counter() - start
     if done != count:
         raise SystemExit(f"{label}: {done} of {count} came back")
-    rows.append((label, seconds / count))
+    rows.append((label, seconds / count, workers))
     print(f"  {label:<58} {seconds:7.1f} s  {seconds / count:6.3f} s/notebook", flush=True)
 
 
@@ -84,11 +86,17 @@ def graded(root: Path, **options: object) -> int:
     return sum(1 for r in autograde.autograde_assignment(root, ASSIGNMENT, **options).results if r.success)
 
 
-def table(title: str, rows: list[tuple[str, float]]) -> None:
-    base = rows[0][1]
-    print(f"\n{title} (seconds per notebook; speed relative to the first row)")
-    for label, per in rows:
-        print(f"  {label:<58} {per:6.3f}   x{base / per:4.2f}")
+def table(title: str, rows: list[tuple[str, float, int]]) -> None:
+    """Seconds per notebook, notebooks per hour per worker, and that rate against the local pool with as
+    many workers (the first row with that count) measured in this run."""
+    local = {}
+    for label, per, workers in rows:
+        local.setdefault(workers, per)
+    print(f"\n{title}")
+    print(f"  {'':<58} {'s/notebook':>10} {'notebooks/h/worker':>19} {'vs local pool':>14}")
+    for label, per, workers in rows:
+        rate = 3600 / (per * workers)
+        print(f"  {label:<58} {per:10.3f} {rate:19.0f} {local[workers] / per:13.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=24)
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="calcgrade-cluster-bench-"))
-    execution: list[tuple[str, float]] = []
-    end_to_end: list[tuple[str, float]] = []
+    execution: list[tuple[str, float, int]] = []
+    end_to_end: list[tuple[str, float, int]] = []
     pg = None
     try:
         print(f"releasing {ASSIGNMENT} and placing {args.students} honest students in {base}", flush=True)
@@ -123,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nexecution only: warm executors, the clock starts after a warm-up batch")
         for workers in (1, 2):
             seconds = local_exec(jobs, workers)
-            execution.append((f"local ExecutorPool({workers})", seconds / n))
+            execution.append((f"local ExecutorPool({workers})", seconds / n, workers))
             print(f"  {execution[-1][0]:<58} {seconds:7.1f} s  {seconds / n:6.3f} s/notebook", flush=True)
         with dask_support.DaskCluster(("w1",)) as dc:
             for workers in (1, 2):
@@ -137,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                         stats.add(ex)
                     return stats.count
 
-                timed(f"Dask run_jobs, {workers} worker{'s' if workers > 1 else ''}", on_cluster, n, execution)
+                timed(f"Dask run_jobs, {workers} worker{'s' if workers > 1 else ''}", on_cluster, n, execution,
+                      workers)
                 print("\n".join("    " + line for line in stats.lines()), flush=True)
 
             print("\nend to end: calcgrade autograde (prepare, execute, trusted grading, gradebook writes),"
@@ -148,17 +157,18 @@ def main(argv: list[str] | None = None) -> int:
                 with ExecutorPool(workers=workers) as pool:
                     list(pool.map(jobs[:workers]))
                     timed(f"calcgrade autograde --workers {workers}",
-                          lambda: graded(roots[f"local{workers}"], pool=pool), args.students, end_to_end)
+                          lambda: graded(roots[f"local{workers}"], pool=pool), args.students, end_to_end, workers)
             dc.kill_worker("w2")
             for workers in (1, 2):
                 if workers == 2:
                     dc.start_worker("w2")
                     list(cluster.run_jobs(jobs[:4], dc.address))
                 timed(f"calcgrade autograde --scheduler, {workers} worker{'s' if workers > 1 else ''}",
-                      lambda: graded(roots[f"dask{workers}"], scheduler=dc.address), args.students, end_to_end)
+                      lambda: graded(roots[f"dask{workers}"], scheduler=dc.address), args.students, end_to_end,
+                      workers)
             if pg is not None:
                 timed("calcgrade autograde --scheduler, 2 workers, PostgreSQL gradebook",
-                      lambda: graded(roots["dask2pg"], scheduler=dc.address), args.students, end_to_end)
+                      lambda: graded(roots["dask2pg"], scheduler=dc.address), args.students, end_to_end, 2)
             else:
                 print(f"  (no PostgreSQL run: {pg_problem})")
         reference = gradebook.all_scores(roots["local1"])

@@ -56,6 +56,7 @@ def course_root(tmp_path_factory, make_released_course):
         folder.mkdir(parents=True)
         nbformat.write(nb, str(folder / subs["perfect"].notebook))
         (folder / "timestamp.txt").write_text(demo.DEMO_TIMESTAMP)
+    shutil.copytree(root, root.parent / "pristine")  # ungraded, for grading both ways side by side
     return root, subs, gid
 
 
@@ -158,6 +159,129 @@ def test_without_a_sandbox_grading_refuses_unless_told_and_then_says_so_loudly(c
     assert proc.returncode == 0, proc.stdout + proc.stderr
     full = sum(subs["perfect"].points.values())
     assert f"{full:g}/{full:g}" in proc.stdout and "NOT SANDBOXED" in proc.stdout
+
+
+# --- one pipeline: the config's steps, both ways, the same gradebook ------------------------------------------
+CUSTOM_STEP = '''
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+
+class StampStudent(NbGraderPreprocessor):
+    """A course's own step: stamps who was graded, and how, into the autograded notebook."""
+
+    def preprocess(self, nb, resources):
+        import os
+
+        nb.metadata["course_stamp"] = {"student": resources["nbgrader"]["student"],
+                                       "execution": os.environ.get("NBGRADER_EXECUTION", "")}
+        return nb, resources
+'''
+
+WITH_CUSTOM_STEP = '''
+import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+c.Autograde.autograde_preprocessors = c.Autograde.autograde_preprocessors + ["course_steps.StampStudent"]
+'''
+
+
+def _gradebook(root: Path) -> dict:
+    """Everything grading wrote, per student: submission, grades, comments, and the answer log's rows."""
+    from nbgrader.api import Gradebook
+
+    from grader.course.grading import answerlog
+
+    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    out = {}
+    with Gradebook(db_url) as gb:
+        for sub in gb.find_assignment(ASSIGNMENT).submissions:
+            out[sub.student.id] = {
+                "timestamp": sub.timestamp, "late_penalty": [nb.late_submission_penalty for nb in sub.notebooks],
+                "grades": sorted((g.notebook.name, g.name, g.auto_score, g.manual_score, g.needs_manual_grade)
+                                 for nb in sub.notebooks for g in nb.grades),
+                "comments": sorted((c.notebook.name, c.name, c.auto_comment or "") for nb in sub.notebooks
+                                   for c in nb.comments),
+            }
+    for r in answerlog.read_records(db_url, ASSIGNMENT):
+        out[r.student].setdefault("answers", []).append((r.notebook, r.qid, r.points, r.correct, r.fingerprint))
+    return out
+
+
+def test_both_ways_run_the_configs_own_steps_and_write_the_same_gradebook(course_root, tmp_path, capsys):
+    """A step the course adds to c.Autograde.autograde_preprocessors runs in stock `nbgrader autograde` and in
+    `calcgrade autograde`; both leave identical grades, comments and answer logs."""
+    import subprocess
+
+    root, subs, _ = course_root
+    ways = {}
+    for way in ("stock", "calcgrade"):
+        ways[way] = tmp_path / way
+        shutil.copytree(root.parent / "pristine", ways[way])
+        (ways[way] / "course_steps.py").write_text(CUSTOM_STEP)
+        with open(ways[way] / "nbgrader_config.py", "a", encoding="utf-8") as fh:
+            fh.write(WITH_CUSTOM_STEP)
+    bin_dir = Path(sys.executable).parent
+    proc = subprocess.run([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force"], cwd=ways["stock"],
+                          env=autograde.course_environment(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    status, out, err = _run(["--course-root", str(ways["calcgrade"]), "--workers", "2"], capsys)
+    assert status == 1, out + err  # the broken submissions fail alone, as with nbgrader
+    stock, fast = _gradebook(ways["stock"]), _gradebook(ways["calcgrade"])
+    assert set(stock) == set(fast) and fast
+    for student in sorted(stock):
+        assert fast[student] == stock[student], student
+    perfect = fast["perfect"]
+    assert sum(g[2] or 0 for g in perfect["grades"]) == sum(subs["perfect"].points.values()) > 0
+    for way, folder in ways.items():
+        for student in ("perfect", "partial", "blank"):
+            nb = nbformat.read(str(folder / "autograded" / student / ASSIGNMENT / "derivatives.ipynb"), as_version=4)
+            assert nb.metadata["course_stamp"] == {"student": student, "execution": "autograde"}, (way, student)
+        assert not (folder / "autograded" / "duplicated" / ASSIGNMENT / "derivatives.ipynb").exists(), way
+
+
+def test_a_course_that_executes_outside_the_sandbox_is_refused(course_root, tmp_path, capsys):
+    """calcgrade runs students' code only in its sandbox: a config with nbgrader's Execute is refused."""
+    root, _, _ = course_root
+    copy_root = tmp_path / "course"
+    shutil.copytree(root.parent / "pristine", copy_root)
+    with open(copy_root / "nbgrader_config.py", "a", encoding="utf-8") as fh:
+        fh.write("c.Autograde.autograde_preprocessors = ['nbgrader.preprocessors.Execute', "
+                 "'nbgrader.preprocessors.SaveAutoGrades']\n")
+    status, out, err = _run(["--course-root", str(copy_root)], capsys)
+    assert status == 2 and "SandboxedExecute" in err and "Traceback" not in err
+    assert not (copy_root / "autograded").exists()
+
+
+@pytest.mark.parametrize("damage", ["none", "points_not_a_number", "unknown_key_type", "old_schema", "new_schema",
+                                    "grade_id_missing"])
+def test_calcgrades_cell_metadata_check_gives_nbgraders_verdicts(damage):
+    """CheckCellMetadata (schema compiled once) accepts and refuses exactly what nbgrader's own does."""
+    from nbgrader.preprocessors import CheckCellMetadata as Stock
+
+    from grader.course.grading.nbgrader_steps import CheckCellMetadata as Ours
+
+    nb = nbformat.read(str(ROOT / "solutions" / ASSIGNMENT / "derivatives.ipynb"), as_version=4)
+    meta = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")).metadata["nbgrader"]
+    if damage == "points_not_a_number":
+        meta["points"] = "many"
+    elif damage == "unknown_key_type":
+        meta["locked"] = "yes"
+    elif damage == "old_schema":
+        meta["schema_version"] = 1
+    elif damage == "new_schema":
+        meta["schema_version"] = 99
+    elif damage == "grade_id_missing":
+        del meta["grade_id"]
+
+    def verdict(step):
+        try:
+            step.preprocess(copy.deepcopy(nb), {})
+        except Exception as exc:  # the type and message nbgrader's caller sees
+            return type(exc).__name__, str(exc)
+        return "ok", ""
+
+    stock, ours = verdict(Stock()), verdict(Ours())
+    assert ours == stock
+    assert (stock[0] == "ok") is (damage == "none")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,7 +22,8 @@ from grader.course.gradebook import sqlite_file_missing
 from grader.course.grading.answerprint import UNANSWERED, UNREADABLE, answer_fingerprint, answer_text
 
 __all__ = [
-    "AnswerRecord", "answer_fingerprint", "answer_text", "make_record", "write_records", "read_records",
+    "AnswerRecord", "answer_fingerprint", "answer_text", "make_record", "write_records", "replace_records",
+    "read_records",
     "sqlite_file_missing", "TABLE_NAME", "UNANSWERED", "UNREADABLE",
 ]
 
@@ -99,23 +100,31 @@ def _engine(db_url: str) -> Any:
 
 
 def write_records(db_url: str, assignment: str, student: str, records: Sequence[AnswerRecord]) -> None:
-    """Replace ``student``'s records of ``assignment`` with ``records``, in one transaction.
+    """Replace ``student``'s records of ``assignment`` with ``records``, in one transaction of their own.
 
     The table is created if missing.  Every record must belong to that assignment and student.
     """
+    engine = _engine(db_url)
+    try:
+        with engine.begin() as conn:
+            replace_records(conn, assignment, student, records)
+    finally:
+        engine.dispose()
+
+
+def replace_records(connection: Any, assignment: str, student: str, records: Sequence[AnswerRecord]) -> None:
+    """``write_records`` inside the caller's transaction (a SQLAlchemy connection or session, e.g. an open
+    gradebook's ``db``): the grader commits a notebook's grades and its answers at once.  Creates the table
+    if missing; commits nothing."""
     for r in records:
         if r.assignment != assignment or r.student != student:
             raise ValueError(f"a record of {r.student}/{r.assignment} was given for {student}/{assignment}")
     table = _table()
-    engine = _engine(db_url)
-    try:
-        table.metadata.create_all(engine, tables=[table], checkfirst=True)
-        with engine.begin() as conn:
-            conn.execute(table.delete().where(table.c.assignment == assignment, table.c.student == student))
-            if records:
-                conn.execute(table.insert(), [_row(r) for r in records])
-    finally:
-        engine.dispose()
+    bind = connection.connection() if hasattr(connection, "get_bind") else connection  # a session: its connection
+    table.create(bind=bind, checkfirst=True)
+    bind.execute(table.delete().where(table.c.assignment == assignment, table.c.student == student))
+    if records:
+        bind.execute(table.insert(), [_row(r) for r in records])
 
 
 def _row(r: AnswerRecord) -> dict[str, Any]:

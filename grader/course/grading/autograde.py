@@ -1,16 +1,17 @@
-"""``calcgrade autograde ASSIGNMENT``: grade a class fast, with nothing the students' code can tamper with.
+"""``calcgrade autograde ASSIGNMENT``: the course's nbgrader autograde pipeline, with the execution step run fast.
 
-Three phases, the first and last in this (trusted) process only:
+The steps are the ones ``nbgrader_config.py`` declares (``nbgrader_steps.autograde_steps``); only the way
+of running ``SandboxedExecute`` differs from stock ``nbgrader autograde``.  Three phases, the first and last
+in this (trusted) process only:
 
-1. *prepare*, per student: nbgrader's own bookkeeping (student and submission in the gradebook, the
-   submission's files and the assignment's files copied to ``autograded/``), the submitted notebook read and
-   sanitised by the course's nbgrader steps (locked and test cells restored from the gradebook; duplicated,
-   unknown or deleted cells refused), and a ``Job`` built from it;
-2. *execute*, in parallel: the jobs go to the sandboxed warm executor (``ExecutorPool``, one worker per core
-   by default) or, with ``--scheduler``, to Dask workers (``grader.course.sandbox.cluster.run_jobs``);
-3. *grade*, as executions come back: the trusted grader reads each test cell's answer payload and grades it
-   against the private key; the points go to the gradebook through nbgrader's Gradebook API (one writer: this
-   process) and the notebook to ``autograded/`` as nbgrader writes it.
+1. *prepare*, per student: nbgrader's converter does its bookkeeping and copies the files
+   (``_copy_submission``), then each submitted notebook goes through the sanitising steps and the steps
+   before execution, and becomes a ``Job``;
+2. *execute*, in parallel: the jobs go to the sandboxed warm executors (``ExecutorPool``, one per core by
+   default) or, with ``--scheduler``, to Dask workers (``grader.course.sandbox.cluster.run_jobs``), and are
+   prepared only as executors free up;
+3. *grade*, as executions come back: the steps after execution (trusted grading, the gradebook: one
+   transaction per notebook, one writer), then the notebook is written by nbgrader's converter.
 
 A submission that cannot be read or executed fails alone, with its reason in the summary.  Grading refuses
 to start without a current private key (``calcgrade release``) or, unless ``--no-sandbox``, without a sandbox.
@@ -19,7 +20,9 @@ to start without a current private key (``calcgrade release``) or, unless ``--no
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import logging
 import os
 import shutil
 import sys
@@ -31,21 +34,12 @@ from typing import Any, Callable, Iterable, Iterator
 
 from grader.core.extras import MissingExtra
 from grader.course import coursedir
-from grader.course.coursedir import nbgrader_api, scripts_on_path
+from grader.course.coursedir import scripts_on_path
 from grader.course.grading.trusted import GradingRefused
 
 __all__ = [
     "StudentResult", "AutogradeRun", "GradingRefused", "autograde_assignment", "format_summary", "main", "add_arguments",
 ]
-
-_SANITIZE = ["grader.course.grading.nbgrader_steps.CheckSubmissionCells", "nbgrader.preprocessors.ClearOutput",
-             "nbgrader.preprocessors.DeduplicateIds", "nbgrader.preprocessors.OverwriteKernelspec",
-             "nbgrader.preprocessors.OverwriteCells", "nbgrader.preprocessors.CheckCellMetadata"]
-_AFTER_EXECUTION = ["grader.course.grading.nbgrader_steps.TrustedGrade", "nbgrader.preprocessors.IgnorePattern",
-                    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
-                    "grader.course.grading.nbgrader_steps.SaveTrustedGrades", "nbgrader.preprocessors.AssignLatePenalties",
-                    "nbgrader.preprocessors.CheckCellMetadata"]
-
 
 # --- results ----------------------------------------------------------------------------------------------------
 @dataclass
@@ -90,130 +84,136 @@ class _Pending:
 
 # --- phase 1: prepare -----------------------------------------------------------------------------------------
 class _Context:
-    def __init__(self, course_root: Path, assignment: str, sandbox: bool, cell_timeout: float | None) -> None:
-        from grader.course.sandbox.executor import Limits
-        from grader.course.grading.nbgrader_steps import SandboxedExecute, cache_metadata_schemas, load_private_key
-        from grader.course.grading.trusted import function_inputs
+    """The course's nbgrader, read once per run: its Autograde converter (bookkeeping, file copying, writing),
+    the pipeline its config declares (``nbgrader_steps.autograde_steps``), the private key and the limits."""
 
-        cache_metadata_schemas()
+    def __init__(self, course_root: Path, assignment: str, sandbox: bool, cell_timeout: float | None) -> None:
+        from nbconvert.writers import FilesWriter
+        from nbgrader.converters import Autograde
+        from nbgrader.coursedir import CourseDirectory
+
+        from grader.course.coursedir import nbgrader_config
+        from grader.course.grading.nbgrader_steps import autograde_steps, load_private_key
+        from grader.course.grading.trusted import function_inputs
+        from grader.course.sandbox.executor import Limits
+
         self.released_cells: dict[str, Any] = {}  # notebook -> released_cells(), read once per class
         self.root = course_root
         self.assignment = assignment
-        self.api = nbgrader_api(course_root)
-        self.config = self.api.config
-        self.coursedir = self.api.coursedir
+        self.config = nbgrader_config(course_root)
+        self.coursedir = CourseDirectory(config=self.config)
         self.db_url = self.coursedir.db_url
         self.key = load_private_key(course_root, assignment)
         self.inputs = function_inputs(self.key)
-        execute = SandboxedExecute(config=self.config)
+        self.converter = Autograde(coursedir=self.coursedir, config=self.config)
+        self.converter.force = True
+        # nbgrader's per-student notes ("Removing existing assignment", "Copying ...") are not the summary's;
+        # its errors still show
+        self.converter.log = logging.getLogger("calcgrade.autograde.nbgrader")
+        self.converter.log.setLevel(logging.ERROR)
+        self.converter.writer = FilesWriter(parent=self.converter, config=self.config)
+        self.steps = autograde_steps(self.converter)
+        execute = self.steps.execute
         if cell_timeout is None and "timeout" in self.config.Execute and "cell_timeout" not in self.config.SandboxedExecute:
             cell_timeout = float(self.config.Execute.timeout)
         self.limits = Limits(memory_bytes=execute.memory_bytes, cpu_seconds=Limits().cpu_seconds,
                              processes=execute.processes, cell_timeout=cell_timeout or execute.cell_timeout,
                              notebook_timeout=execute.notebook_timeout)
         self.sandbox = sandbox
-        self.sanitize = [self._make(name) for name in _SANITIZE]
-        self.after = [self._make(name) for name in _AFTER_EXECUTION]
-        from nbgrader.converters import Autograde
-
-        self.exclude = Autograde(coursedir=self.coursedir, config=self.config).exclude_overwriting.get(assignment, [])
-
-    def _make(self, name: str) -> Any:
-        from traitlets.utils.importstring import import_item
-
-        return import_item(name)(config=self.config)
 
     def path(self, step: str, student: str) -> Path:
         return Path(self.coursedir.format_path(step, student, self.assignment))
 
 
+def _copy_submission(ctx: _Context, student: str) -> list[str]:
+    """The one place a submission's files are copied: nbgrader's own bookkeeping for one student
+    (``Autograde.init_destination`` and ``init_assignment``: the earlier autograded copy removed, student and
+    submission with its timestamp in the gradebook, the submission's and the assignment's other files copied
+    to ``autograded/``, unsubmitted notebooks scored 0).  Returns the submitted notebooks nbgrader will grade."""
+    from nbgrader.converters.base import NbGraderException
+
+    from grader.course.grading.submission_files import check_submission
+
+    conv = ctx.converter
+    src = ctx.path(ctx.coursedir.submitted_directory, student)
+    # nbgrader's copy follows links: a submission holding one (to the key, to a classmate's notebook) is
+    # refused, naming it, before anything of it is copied (grader.course.grading.submission_files)
+    check_submission(src, below=Path(ctx.coursedir.root) / ctx.coursedir.submitted_directory)
+    conv.notebooks = sorted(glob.glob(os.path.join(str(src), f"{ctx.coursedir.notebook_id}.ipynb")))
+    if not conv.notebooks:
+        raise GradingRefused(f"no notebook of {ctx.assignment} was submitted")
+    if not conv.init_destination(ctx.assignment, student):
+        raise GradingRefused("left out by CourseDirectory.student_id_exclude")
+    try:
+        conv.init_assignment(ctx.assignment, student)
+    except NbGraderException as exc:
+        raise GradingRefused(str(exc) or f"nbgrader could not prepare {student}'s submission") from None
+    return list(conv.notebooks)
+
+
 def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]:
-    """nbgrader's bookkeeping for one student, and a Job per submitted notebook."""
+    """nbgrader's bookkeeping for one student, then each notebook through the sanitising steps and the steps
+    before execution: a Job per submitted notebook."""
     import nbformat
-    from nbgrader.utils import find_all_files
+    from nbgrader.utils import setenv
 
-    from grader.course.sandbox.executor import Job
     from grader.course.grading.nbgrader_steps import submission_files
-    from grader.course.grading.submission_files import copy_submission
+    from grader.course.sandbox.executor import Job
 
-    src, dest = ctx.path(ctx.coursedir.submitted_directory, student), ctx.path(ctx.coursedir.autograded_directory, student)
-    gb.update_or_create_student(student)
-    timestamp = ctx.coursedir.get_existing_timestamp(str(src))
-    if timestamp:
-        gb.update_or_create_submission(ctx.assignment, student, timestamp=timestamp)
-    else:
-        gb.update_or_create_submission(ctx.assignment, student)
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    ignore = list(ctx.coursedir.ignore)
-    copy_submission(src, dest, ignore=tuple(ignore), below=Path(ctx.coursedir.root) / ctx.coursedir.submitted_directory)
-    source = Path(ctx.coursedir.format_path(ctx.coursedir.source_directory, ".", ctx.assignment))
-    excluded = {str(source / x) for x in ctx.exclude}
-    for filename in find_all_files(str(source), ignore + ["*.ipynb"]):
-        if filename in excluded:
-            continue
-        target = dest / os.path.relpath(filename, source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            target.unlink()
-        shutil.copy(filename, target)
+    gb.db.commit()  # nothing of this process's session may hold the database while nbgrader's bookkeeping writes
+    notebooks = _copy_submission(ctx, student)
+    dest = ctx.path(ctx.coursedir.autograded_directory, student)
     files = submission_files(dest)
     out = []
-    assignment = gb.find_assignment(ctx.assignment)
-    for nb_entry in assignment.notebooks:
-        path = src / f"{nb_entry.name}.ipynb"
-        if not path.exists():
-            submission = gb.find_submission_notebook(nb_entry.name, ctx.assignment, student)
-            for grade in submission.grades:
-                grade.auto_score = 0
-                grade.needs_manual_grade = False
-            gb.db.commit()
-            continue
+    for path in notebooks:
+        name = Path(path).stem
         try:
-            nb = nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4)
+            nb = nbformat.reads(Path(path).read_text(encoding="utf-8", errors="replace"), as_version=4)
         except Exception as exc:
             why = "not JSON" if "JSON" in type(exc).__name__ else _first_line(exc)
-            raise GradingRefused(f"{path.name} is not a valid notebook ({why})") from None
-        resources: dict[str, Any] = {
-            "unique_key": nb_entry.name, "output_files_dir": f"{nb_entry.name}_files",
-            "metadata": {"path": str(dest), "name": nb_entry.name},
-            "nbgrader": {"student": student, "assignment": ctx.assignment, "notebook": nb_entry.name,
-                         "db_url": ctx.db_url},
-            "calcgrade": {"gradebook": gb, "released_cells": ctx.released_cells},
-        }
-        for step in ctx.sanitize:
+            raise GradingRefused(f"{Path(path).name} is not a valid notebook ({why})") from None
+        resources = ctx.converter.init_single_notebook_resources(path)
+        resources["metadata"] = {"path": str(Path(path).parent), "name": name}
+        resources["calcgrade"] = {"gradebook": gb, "released_cells": ctx.released_cells}
+        for step in ctx.steps.sanitize:
             nb, resources = step(nb, resources)
+        resources["metadata"]["path"] = str(dest)
+        with setenv(NBGRADER_EXECUTION="autograde"):
+            for step in ctx.steps.before:
+                nb, resources = step(nb, resources)
         restored = json.loads(json.dumps(nb))
-        job = Job(key=f"{student}/{ctx.assignment}/{nb_entry.name}.ipynb", notebook=restored, files=files,
+        job = Job(key=f"{student}/{ctx.assignment}/{name}.ipynb", notebook=restored, files=files,
                   inputs=ctx.inputs, limits=ctx.limits)
-        out.append((job, _Pending(student, nb_entry.name, dest, restored, resources)))
-    if not out:
-        raise GradingRefused(f"no notebook of {ctx.assignment} was submitted")
+        out.append((job, _Pending(student, name, dest, restored, resources)))
+    gb.db.commit()
     return out
 
 
 # --- phase 3: grade ---------------------------------------------------------------------------------------------
-def _finish(ctx: _Context, pending: _Pending, execution: Any) -> Any:
-    """Trusted grading, nbgrader's remaining steps, the gradebook and the autograded notebook (this process only)."""
+def _finish(ctx: _Context, gb: Any, pending: _Pending, execution: Any) -> Any:
+    """The steps after execution (trusted grading, the gradebook, ...) and the autograded notebook, written by
+    nbgrader's converter (this process only)."""
     import nbformat
+    from nbgrader.utils import setenv
 
     resources = pending.resources
     resources["calcgrade"].update(execution=execution, restored=pending.restored, key=ctx.key,
                                   course_root=str(ctx.root))
     nb = nbformat.from_dict(pending.restored)
-    for step in ctx.after:
-        nb, resources = step(nb, resources)
-    target = pending.dest / f"{pending.notebook}.ipynb"
-    nbformat.write(nb, str(target))
-    return resources["calcgrade"]["graded"]
-
-
-def _set_permissions(ctx: _Context, dest: Path) -> None:
-    mode = int(str(664 if ctx.coursedir.groupshared else 444), 8)
-    for dirname, _, filenames in os.walk(dest):
-        for name in filenames:
-            os.chmod(os.path.join(dirname, name), mode)
+    try:
+        with setenv(NBGRADER_EXECUTION="autograde"):
+            for step in ctx.steps.after:
+                nb, resources = step(nb, resources)
+        gb.db.commit()
+    except BaseException:
+        gb.db.rollback()
+        raise
+    resources["output_extension"] = ".ipynb"
+    ctx.converter.write_single_notebook(nbformat.writes(nb), resources)
+    graded = resources["calcgrade"].get("graded")
+    if graded is None:
+        raise GradingRefused("the course's autograde steps after SandboxedExecute have no TrustedGrade")
+    return graded
 
 
 def _first_line(exc: BaseException) -> str:
@@ -228,6 +228,17 @@ def submitted_students(course_root: Path, assignment: str) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(d.name for d in folder.iterdir() if (d / assignment).is_dir())
+
+
+def skip_unused_schema_formats() -> None:
+    """Keep ``jsonschema`` (imported by nbformat and nbgrader) from loading its optional IRI format checker.
+
+    ``rfc3987_syntax`` builds some forty parsers when imported: 1-2 s of a calm start-up, 5 s on a busy
+    machine, for a check that only runs with a ``FormatChecker``, which neither nbformat nor nbgrader passes
+    (their schemas are validated without format assertions, so no verdict changes).  jsonschema imports it
+    inside ``suppress(ImportError)``; marking it absent is its documented "not installed" case."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
 
 
 def autograde_assignment(
@@ -250,6 +261,7 @@ def autograde_assignment(
     only when an executor is about to be free (preparing, grading and saving stay in this thread: one writer).
     """
     started = time.perf_counter()
+    skip_unused_schema_formats()
     course_root = Path(course_root).resolve()
     per_worker: dict[str, int] = {}
     if scheduler:  # before anything is prepared: a cluster to use, whose workers can sandbox
@@ -356,7 +368,7 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
         if scheduler:
             from grader.course.sandbox import cluster
 
-            executions = cluster.run_jobs(list(jobs()), scheduler, sandbox=sandbox)
+            executions = cluster.run_jobs(jobs(), scheduler, sandbox=sandbox)  # prepared as workers free up
         else:
             executions = executor.map(jobs())
         sandboxed = sandbox
@@ -370,7 +382,7 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
             sandboxed = sandboxed and bool(getattr(execution, "sandboxed", False))
             if res.success:
                 try:
-                    graded = _finish(ctx, item, execution)
+                    graded = _finish(ctx, gb, item, execution)
                     res.score = round(res.score + graded.score, 6)
                     res.max_score = round(res.max_score + graded.max_score, 6)
                     if graded.stopped:
@@ -383,7 +395,7 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
             left[item.student] -= 1
             if left[item.student] == 0:
                 if res.success:
-                    _set_permissions(ctx, item.dest)
+                    ctx.converter.set_permissions(assignment, item.student)
                 report(item.student)
         for item in list(pending.values()):  # never came back
             _fail(ctx, results[item.student], GradingRefused("the executor did not return this notebook"))
@@ -456,6 +468,7 @@ def format_summary(run: AutogradeRun) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    skip_unused_schema_formats()
     try:
         root = coursedir.find_course_root(getattr(args, "course_root", None))
         coursedir.require_assignment(root, args.assignment)

@@ -24,12 +24,14 @@ from __future__ import annotations
 import atexit
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from nbgrader import utils as nbutils
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
+from nbgrader.preprocessors import CheckCellMetadata as NbgraderCheckCellMetadata
+from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer
 
 from grader.course import coursedir
@@ -39,7 +41,7 @@ from grader.course.grading.trusted import GradingRefused
 __all__ = [
     "GradingRefused", "CheckSubmissionCells", "SandboxedExecute", "TrustedGrade", "SaveTrustedGrades",
     "submission_problems", "released_cells", "submission_files", "course_root_of", "load_private_key", "record_answers",
-    "answer_records", "cache_metadata_schemas", "MAX_FILES", "MAX_FILES_BYTES",
+    "answer_records", "CheckCellMetadata", "AutogradeSteps", "autograde_steps", "MAX_FILES", "MAX_FILES_BYTES",
 ]
 
 
@@ -171,9 +173,11 @@ def answer_records(graded: Any, private_key: Mapping[str, Any], *, assignment: s
     return out
 
 
-def record_answers(db_url: str, assignment: str, student: str, records: list[dict[str, Any]]) -> bool:
-    """Write a submission's answers to the class report's log (``grader.course.grading.answerlog``), replacing earlier
-    ones.  Returns True once written."""
+def record_answers(db_url: str, assignment: str, student: str, records: list[dict[str, Any]], *,
+                   session: Any = None) -> bool:
+    """Write a submission's answers to the class report's log (``grader.course.grading.answerlog``), replacing
+    earlier ones.  With ``session`` (an open gradebook's session) the rows join its transaction, so a notebook's
+    grades and answers are committed together; else in a transaction of their own.  Returns True once written."""
     from grader.course.grading import answerlog
     from grader.key.entries import unanswered_answer
 
@@ -187,42 +191,11 @@ def record_answers(db_url: str, assignment: str, student: str, records: list[dic
         fingerprint = r.get("fingerprint") or answerlog.answer_fingerprint(answer, entry)
         text = r.get("answer_text") if r.get("answer_text") is not None else answerlog.answer_text(answer)
         rows.append(answerlog.AnswerRecord(**fields, fingerprint=fingerprint, answer_text=text))
-    answerlog.write_records(db_url, assignment, student, rows)
+    if session is not None:
+        answerlog.replace_records(session, assignment, student, rows)
+    else:
+        answerlog.write_records(db_url, assignment, student, rows)
     return True
-
-
-# --- nbgrader's metadata check, without re-checking its schema for every cell -------------------------------------
-class _CachedSchemas:
-    """``jsonschema`` as nbgrader's metadata validator uses it, with each schema checked once instead of once per
-    cell (``jsonschema.validate`` checks the schema itself on every call: a third of a second per notebook)."""
-
-    def __init__(self, module: Any) -> None:
-        self._module = module
-        self._validators: dict[str, Any] = {}
-
-    def validate(self, instance: Any, schema: Any, *args: Any, **kwargs: Any) -> None:
-        if args or kwargs:
-            return self._module.validate(instance, schema, *args, **kwargs)
-        key = json.dumps(schema, sort_keys=True)
-        validator = self._validators.get(key)
-        if validator is None:
-            cls = self._module.validators.validator_for(schema)
-            cls.check_schema(schema)
-            validator = self._validators[key] = cls(schema)
-        error = self._module.exceptions.best_match(validator.iter_errors(instance))
-        if error is not None:
-            raise error
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._module, name)
-
-
-def cache_metadata_schemas() -> None:
-    """Make nbgrader's CheckCellMetadata check each schema once per process (same verdicts, faster)."""
-    from nbgrader.nbgraderformat import common
-
-    if not isinstance(common.jsonschema, _CachedSchemas):
-        common.jsonschema = _CachedSchemas(common.jsonschema)
 
 
 # --- the pool of the stock path ------------------------------------------------------------------------------
@@ -249,7 +222,6 @@ class CheckSubmissionCells(NbGraderPreprocessor):
     """Refuses a submission whose nbgrader cells were duplicated, invented or deleted (before nbgrader dedups)."""
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
-        cache_metadata_schemas()  # nbgrader's CheckCellMetadata runs twice per notebook after this step
         assignment, _, notebook_id, db_url = _ids(resources)
         shared = (resources.get("calcgrade") or {}).get("gradebook")
         if shared is not None:  # the fast path: one gradebook, the released cells read once per class
@@ -338,45 +310,184 @@ class TrustedGrade(NbGraderPreprocessor):
         return nbformat.from_dict(graded.notebook), resources
 
 
-class SaveTrustedGrades(SaveAutoGrades):
-    """nbgrader's SaveAutoGrades with the trusted points instead of a score read from the cell outputs; also
-    records every graded answer for the class report."""
+class SaveTrustedGrades(NbGraderPreprocessor):
+    """Writes the trusted points and nbgrader's "No response." comments of one notebook to the gradebook, and
+    its graded answers to the class report's log, in one transaction.
+
+    In place of nbgrader's SaveAutoGrades, which reads a score out of the cell outputs (what student code can
+    forge) and commits once per cell.  The rules for cells the trusted step did not grade are nbgrader's own
+    (``nbgrader.utils.determine_grade`` on the source; the comment from the cell's checksum)."""
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
         state = resources.get("calcgrade") or {}
         if "graded" not in state:
             raise GradingRefused("SaveTrustedGrades needs TrustedGrade before it in c.Autograde.autograde_preprocessors")
-        self._trusted = state["graded"].by_grade_id()
-        assignment, student, notebook_id, db_url = _ids(resources)
-        if state.get("gradebook") is not None:  # the fast path's one open gradebook (its only writer)
-            self.notebook_id, self.assignment_id, self.student_id, self.db_url = notebook_id, assignment, student, db_url
-            self.gradebook = state["gradebook"]
-            nb, resources = super(SaveAutoGrades, self).preprocess(nb, resources)
+        shared = state.get("gradebook")
+        if shared is not None:  # the fast path's one open gradebook (its only writer)
+            self._save(shared, nb, resources)
         else:
-            nb, resources = super().preprocess(nb, resources)
-        try:
-            seen = ((state["restored"].get("metadata") or {}).get("calcgrade") or {}).get("hints_used") or {}
-            record_answers(db_url, assignment, student, answer_records(
-                state["graded"], state["key"], assignment=assignment, student=student, notebook=notebook_id,
-                hints=seen if isinstance(seen, dict) else {}))
-        except Exception as exc:  # the report's log must never cost a grade
-            self.log.warning("could not record the answers of %s for the report: %s", student, exc)
+            with Gradebook(_ids(resources)[3]) as gb:
+                self._save(gb, nb, resources)
         return nb, resources
 
-    def _add_score(self, cell: Any, resources: Any) -> None:
-        gid = cell.metadata["nbgrader"]["grade_id"]
-        grade = self.gradebook.find_grade(gid, self.notebook_id, self.assignment_id, self.student_id)
-        result = self._trusted.get(gid)
-        if result is not None:
-            grade.auto_score = float(result.points)
-            manual = result.status == "manual"
-        elif nbutils.is_solution(cell) or cell.cell_type != "code":
-            # answers graded by hand: nbgrader's rule (0 when left as released, else for the grader) reads
-            # the cell's source and checksum, never its outputs
-            grade.auto_score, _ = nbutils.determine_grade(cell, self.log)
-            manual = grade.auto_score is None
-        else:  # a graded code cell the trusted step did not see: never credit
-            grade.auto_score = 0.0
-            manual = True
-        grade.needs_manual_grade = bool(manual or grade.manual_score is not None)
-        self.gradebook.db.commit()
+    def _save(self, gb: Any, nb: Any, resources: Any) -> None:
+        from nbgrader.api import Comment, Grade
+        from sqlalchemy.orm import joinedload
+
+        state = resources["calcgrade"]
+        assignment, student, notebook_id, db_url = _ids(resources)
+        submission = gb.find_submission_notebook(notebook_id, assignment, student)
+        grades = {g.cell.name: g for g in gb.db.query(Grade).options(joinedload(Grade.cell))
+                  .filter(Grade.notebook_id == submission.id)}
+        comments = {c.cell.name: c for c in gb.db.query(Comment).options(joinedload(Comment.cell))
+                    .filter(Comment.notebook_id == submission.id)}
+        trusted = state["graded"].by_grade_id()
+        try:
+            for cell in nb.cells:
+                if "nbgrader" not in cell.metadata:
+                    continue
+                gid = cell.metadata["nbgrader"]["grade_id"]
+                if nbutils.is_grade(cell):
+                    _set_score(self._row(grades, gid, "grade", notebook_id), cell, trusted.get(gid), self.log)
+                if nbutils.is_solution(cell) or nbutils.is_task(cell):
+                    unchanged = cell.metadata.nbgrader.get("checksum", None) == nbutils.compute_checksum(cell)
+                    self._row(comments, gid, "comment", notebook_id).auto_comment = \
+                        "No response." if unchanged and not nbutils.is_task(cell) else None
+            rows = self._answers(state, assignment, student, notebook_id)
+            if rows is not None:
+                record_answers(db_url, assignment, student, rows, session=gb.db)
+            gb.db.commit()
+        except BaseException:
+            gb.db.rollback()
+            raise
+
+    @staticmethod
+    def _row(rows: Mapping[str, Any], gid: str, what: str, notebook_id: str) -> Any:
+        if gid not in rows:
+            raise MissingEntry(f"no {what} for the cell {gid!r} of {notebook_id} in the gradebook")
+        return rows[gid]
+
+    def _answers(self, state: Mapping[str, Any], assignment: str, student: str, notebook_id: str) -> Any:
+        """The report's rows of this notebook, or None when they cannot be made (the log never costs a grade)."""
+        try:
+            seen = ((state["restored"].get("metadata") or {}).get("calcgrade") or {}).get("hints_used") or {}
+            return answer_records(state["graded"], state["key"], assignment=assignment, student=student,
+                                  notebook=notebook_id, hints=seen if isinstance(seen, dict) else {})
+        except Exception as exc:
+            self.log.warning("could not record the answers of %s for the report: %s", student, exc)
+            return None
+
+
+def _set_score(grade: Any, cell: Any, result: Any, log: Any) -> None:
+    """The points of one graded cell: the trusted verdict's, nbgrader's rule for answers graded by hand, or 0."""
+    if result is not None:
+        grade.auto_score = float(result.points)
+        manual = result.status == "manual"
+    elif nbutils.is_solution(cell) or cell.cell_type != "code":
+        # answers graded by hand: nbgrader's rule (0 when left as released, else for the grader) reads the
+        # cell's source and checksum, never its outputs
+        grade.auto_score, _ = nbutils.determine_grade(cell, log)
+        manual = grade.auto_score is None
+    else:  # a graded code cell the trusted step did not see: never credit
+        grade.auto_score = 0.0
+        manual = True
+    grade.needs_manual_grade = bool(manual or grade.manual_score is not None)
+
+
+class CheckCellMetadata(NbgraderCheckCellMetadata):
+    """nbgrader's CheckCellMetadata with every rule of nbgrader's own validator, its JSON schema compiled once.
+
+    nbgrader's validator calls ``jsonschema.validate`` per cell, which first checks the schema itself against
+    the meta-schema: about 5 ms per cell, twice per notebook, a third of the grader's time per notebook.
+    Here a subclass of nbgrader's ``MetadataValidator`` (its public ``validate_cell``) checks the schema
+    with a validator built once, then runs nbgrader's own checks (versions, grade ids, points, cell types)."""
+
+    def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
+        import traceback
+
+        from nbgrader.nbgraderformat import ValidationError
+
+        checker = _metadata_validator()
+        try:
+            for cell in nb.cells:
+                checker.validate_cell(cell)
+        except ValidationError:
+            self.log.error(traceback.format_exc())
+            msg = "Notebook failed to validate; the nbgrader metadata may be corrupted."
+            self.log.error(msg)
+            raise ValidationError(msg)
+        return nb, resources
+
+
+_VALIDATOR: list[Any] = []
+
+
+def _metadata_validator() -> Any:
+    """One nbgrader metadata validator per process, whose schema is compiled once (see CheckCellMetadata)."""
+    if not _VALIDATOR:
+        import jsonschema
+        from nbgrader.nbgraderformat import MetadataValidator
+
+        class CompiledSchemaValidator(MetadataValidator):
+            def __init__(self) -> None:
+                super().__init__()
+                cls = jsonschema.validators.validator_for(self.schema)
+                cls.check_schema(self.schema)
+                self.compiled = cls(self.schema)
+                # what nbgrader's validate_cell passes to jsonschema.validate: always valid, cheap to check
+                # (the compiled validator has applied the real schema just before)
+                self.schema = True
+
+            def validate_cell(self, cell: Any) -> None:
+                meta = cell.metadata.get("nbgrader") if "nbgrader" in cell.metadata else None
+                if meta is not None and meta.get("schema_version", 0) == self.schema_version:
+                    error = jsonschema.exceptions.best_match(self.compiled.iter_errors(meta))
+                    if error is not None:
+                        raise error
+                super().validate_cell(cell)
+
+        _VALIDATOR.append(CompiledSchemaValidator())
+    return _VALIDATOR[0]
+
+
+# --- the steps nbgrader_config.py declares ------------------------------------------------------------------
+@dataclass
+class AutogradeSteps:
+    """The course's autograde pipeline, as nbgrader runs it: ``sanitize`` on the submitted notebook, then
+    ``before`` + ``execute`` + ``after`` (``c.Autograde.autograde_preprocessors`` split at the execution step,
+    which the fast path replaces by its executor pool or the cluster)."""
+
+    sanitize: list[Any]
+    before: list[Any]
+    execute: "SandboxedExecute"
+    after: list[Any]
+
+
+def autograde_steps(converter: Any) -> AutogradeSteps:
+    """The steps of ``converter`` (an ``nbgrader.converters.Autograde`` configured by the course), instantiated
+    by nbconvert's rules (dotted name -> class -> instance configured through its exporter), in order.
+
+    The one reading of the pipeline for both ways of grading.  Raises GradingRefused when the course does not
+    execute with SandboxedExecute (calcgrade never runs student code outside its sandbox)."""
+    from inspect import isclass
+
+    from traitlets.utils.importstring import import_item
+
+    exporter = converter.exporter_class(parent=converter, config=converter.config)
+
+    def make(names: list[Any]) -> list[Any]:
+        steps = []
+        for step in names:
+            if isinstance(step, str):
+                step = import_item(step)
+            if isclass(step):
+                step = step(parent=exporter)
+            steps.append(exporter.register_preprocessor(step))
+        return steps
+
+    sanitize, pipeline = make(list(converter.sanitize_preprocessors)), make(list(converter.autograde_preprocessors))
+    found = [i for i, step in enumerate(pipeline) if isinstance(step, SandboxedExecute)]
+    if len(found) != 1:
+        raise GradingRefused("the course's c.Autograde.autograde_preprocessors must hold SandboxedExecute exactly "
+                             f"once (found {len(found)}): calcgrade runs students' code only in its sandbox")
+    return AutogradeSteps(sanitize, pipeline[:found[0]], pipeline[found[0]], pipeline[found[0] + 1:])

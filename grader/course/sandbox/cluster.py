@@ -272,7 +272,17 @@ def run_jobs(jobs: Iterable[Job], scheduler: str, *, sandbox: bool = True,
     from distributed import wait
     from distributed.scheduler import KilledWorker
 
-    pending = collections.deque(enumerate(jobs))
+    source = enumerate(jobs)  # pulled only when a worker thread is free: the caller prepares jobs lazily
+    pending: collections.deque[tuple[int, Job]] = collections.deque()
+
+    def refill(count: int) -> None:
+        while len(pending) < count:
+            nxt = next(source, None)
+            if nxt is None:
+                return
+            pending.append(nxt)
+
+    refill(1)
     if not pending:
         return
     client = connect(scheduler)
@@ -289,12 +299,13 @@ def run_jobs(jobs: Iterable[Job], scheduler: str, *, sandbox: bool = True,
                 if time.monotonic() - alone_since > worker_wait:
                     reason = (f"not graded: no Dask worker (or no scheduler) answered at {scheduler} "
                               f"for {worker_wait:g} s")
-                    for job in [*in_flight.values(), *(j for _, j in pending)]:
+                    for job in [*in_flight.values(), *(j for _, j in pending), *(j for _, j in source)]:
                         yield failed_execution(job, reason, sandboxed=sandbox)
                     return
             else:
                 alone_since = None
             # at most one job per worker thread in flight: a worker that dies was running only its own job
+            refill(max(1, capacity) - len(in_flight))
             while pending and len(in_flight) < max(1, capacity):
                 index, job = pending.popleft()
                 future = client.submit(execute_job, job, name, key=f"calcgrade-{batch}-{index}", pure=False)
@@ -307,6 +318,7 @@ def run_jobs(jobs: Iterable[Job], scheduler: str, *, sandbox: bool = True,
             for future in done:
                 job = in_flight.pop(future)
                 yield _result(future, job, sandbox, KilledWorker)
+            refill(1)  # more to come: keep the loop going
     finally:
         for future in in_flight:
             future.cancel()
