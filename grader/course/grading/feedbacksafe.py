@@ -39,6 +39,7 @@ _STYLE_PROPERTIES = {
     "font-size", "margin", "margin-top", "margin-bottom", "margin-left", "margin-right", "padding",
     "padding-top", "padding-bottom", "padding-left", "padding-right", "border", "border-left",
     "border-radius", "width", "max-width", "height", "vertical-align", "white-space",
+    "overflow", "overflow-x", "overflow-y",  # a wide formula scrolls in its own box (docs/ACCESSIBILITY.md)
 }
 _URL_SCHEMES = {"http", "https", "mailto", "data"}
 _OUR_CLASS = re.compile(r"calcgrade-[A-Za-z0-9_-]+")
