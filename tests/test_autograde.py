@@ -221,7 +221,7 @@ def test_both_ways_run_the_configs_own_steps_and_write_the_same_gradebook(course
             fh.write(WITH_CUSTOM_STEP)
     bin_dir = Path(sys.executable).parent
     proc = subprocess.run([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force"], cwd=ways["stock"],
-                          env=autograde.course_environment(), capture_output=True, text=True, timeout=900)
+                          env=coursedir.script_environment(), capture_output=True, text=True, timeout=900)
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
     status, out, err = _run(["--course-root", str(ways["calcgrade"]), "--workers", "2"], capsys)
     assert status == 1, out + err  # the broken submissions fail alone, as with nbgrader

@@ -104,7 +104,7 @@ def test_the_demo_runs_from_an_empty_folder_and_keeps_its_pages_in_a_folder_it_n
     results, scratch = Path(kept.group(1)), Path(kept.group(2))
     try:
         assert not scratch.exists()
-        assert "<h2>Questions</h2>" in (results / "reports" / "00_starter.html").read_text(encoding="utf-8")
+        assert ">Questions</h2>" in (results / "reports" / "00_starter.html").read_text(encoding="utf-8")
         assert (results / "reports" / "course.html").is_file()
         assert (results / "feedback" / "perfect" / "00_starter" / "starter.html").is_file()
         assert "status,reason" in (results / "grades.csv").read_text(encoding="utf-8").splitlines()[0]
