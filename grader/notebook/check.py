@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:  # pragma: no cover
     from grader.notebook.display import CheckResult
 
-__all__ = ["check", "question", "Deferred", "VERDICT_MIME", "RECORD_ENV", "answer_cell_error", "assigned_names",
+__all__ = ["check", "question", "Deferred", "recorded_entry", "answer_to_wire", "VERDICT_MIME", "RECORD_ENV", "answer_cell_error", "assigned_names",
            "cell_error_of", "cell_error_message", "install_hooks", "is_unanswered"]
 
 VERDICT_MIME = "application/vnd.calcgrade.verdict+json"
@@ -89,25 +89,60 @@ def question(
     tests: list[tuple[Any, bool | str]] | None = None,
     hints: list[str] | None = None,
     partial: bool = False,
+    params: Any = None,
+    statement: str | None = None,
+    seed: int = 0,
+    variants: int | None = None,
+    where: Callable[[Any], bool] | None = None,
 ) -> None:
     """Declare the reference answer of question ``qid`` and its grading options.
 
     A no-op unless the key builder runs the notebook (``CALCGRADE_RECORD`` is set).
+
+    A *variant question* (docs/VARIANTS.md) passes ``params``: a dict of value lists (every combination),
+    a list of dicts, or a generator ``rng -> dict`` (``variants`` of them); ``where`` filters them and
+    ``seed`` shuffles the pool.  Then ``reference`` and each mistake's or test's answer are functions of
+    the params (``lambda p: ...``), and ``statement`` and mistake messages are templates with ``{{name}}``
+    placeholders.  The student reads their numbers with ``variant(qid)``.
     """
     record = os.environ.get(RECORD_ENV)
     if not record:
         return None
+    from functools import partial as bind
+
     from grader.key.entries import make_question_record
 
     with _quiet():
-        rec = make_question_record(
-            qid, reference, kind=kind, var=var, rtol=rtol, atol=atol, mistakes=mistakes,
-            inputs=inputs, domain=domain, plot=plot, call=_call_student, tests=tests, hints=hints,
-            partial=partial,
-        )
+        if params is not None:
+            from grader.key.variants import make_variant_record
+
+            one = bind(make_question_record, qid, kind=kind, var=var, rtol=rtol, atol=atol, domain=domain,
+                       plot=plot, call=_call_student, hints=None, partial=partial)
+            rec = make_variant_record(
+                qid, reference, params=params, seed=seed, count=variants, where=where, statement=statement,
+                mistakes=mistakes, tests=tests, hints=hints, inputs=inputs,
+                make_record=lambda ref, **kw: one(ref, **kw))
+            if partial:
+                rec["partial"] = True
+        else:
+            rec = make_question_record(
+                qid, reference, kind=kind, var=var, rtol=rtol, atol=atol, mistakes=mistakes,
+                inputs=inputs, domain=domain, plot=plot, call=_call_student, tests=tests, hints=hints,
+                partial=partial,
+            )
     _RECORDED[qid] = rec
     _append_record(record, {"question": rec})
     return None
+
+
+def recorded_entry(qid: str) -> dict[str, Any] | None:
+    """What ``question(qid, ...)`` recorded in this kernel (only while the key builder runs it)."""
+    return _RECORDED.get(qid)
+
+
+def answer_to_wire(value: Any, entry: dict[str, Any] | None) -> Any:
+    """The wire form ``check`` grades for ``value`` (``practice`` grades the same form)."""
+    return _to_wire_answer(value, entry)
 
 
 def _append_record(path: str, item: dict[str, Any]) -> None:
@@ -263,7 +298,9 @@ def _check(qid: str, value: Any) -> "CheckResult":
     key, source, problem = files.find_key_for_check(Path.cwd())
     if key is None:
         return CheckResult.no_key(qid, problem)
-    entry = key.get("questions", {}).get(qid)
+    from grader.notebook.variants import entry_for_check
+
+    entry = entry_for_check(key, qid)  # a variant question: this student's own variant
     if entry is None:
         return CheckResult.no_key(qid, f"the answer key ({source}) has no question {qid!r}")
     answer = _to_wire_answer(value, entry)

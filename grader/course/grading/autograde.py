@@ -128,6 +128,7 @@ class _Context:
 
 def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]:
     """nbgrader's bookkeeping for one student, and a Job per submitted notebook."""
+    from grader.key.variants import params_for_student  # issue 23: the gradebook's student's numbers
     import nbformat
     from nbgrader.utils import find_all_files
 
@@ -187,7 +188,7 @@ def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]
             nb, resources = step(nb, resources)
         restored = json.loads(json.dumps(nb))
         job = Job(key=f"{student}/{ctx.assignment}/{nb_entry.name}.ipynb", notebook=restored, files=files,
-                  inputs=ctx.inputs, limits=ctx.limits)
+                  inputs=ctx.inputs, limits=ctx.limits, variants=params_for_student(ctx.key, student))
         out.append((job, _Pending(student, nb_entry.name, dest, restored, resources)))
     if not out:
         raise GradingRefused(f"no notebook of {ctx.assignment} was submitted")

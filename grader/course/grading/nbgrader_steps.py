@@ -310,8 +310,11 @@ class SandboxedExecute(NbGraderPreprocessor):
                                  "(set c.SandboxedExecute.allow_unsandboxed = True to grade anyway)")
         folder = Path(((resources.get("metadata") or {}).get("path")) or ".")
         restored = json.loads(json.dumps(nb))
+        from grader.key.variants import params_for_student
+
         job = Job(key=f"{student}/{assignment}/{notebook_id}.ipynb", notebook=restored,
-                  files=submission_files(folder), inputs=function_inputs(key), limits=self.limits())
+                  files=submission_files(folder), inputs=function_inputs(key), limits=self.limits(),
+                  variants=params_for_student(key, student))  # the gradebook's student, never the notebook
         execution = _pool(sandbox).run(job)
         resources["calcgrade"] = {"execution": execution, "restored": restored, "key": key,
                                   "course_root": str(root)}
@@ -332,9 +335,12 @@ class TrustedGrade(NbGraderPreprocessor):
         state = resources.get("calcgrade") or {}
         if "execution" not in state:
             raise GradingRefused("TrustedGrade needs SandboxedExecute before it in c.Autograde.autograde_preprocessors")
-        _, _, notebook_id, _ = _ids(resources)
+        _, student, notebook_id, _ = _ids(resources)
+        from grader.key.variants import key_for_student
+
+        state["key"] = key_for_student(state["key"], student)  # variant questions: the gradebook's student's
         graded = grade_execution(state["execution"], state["key"], notebook_name=f"{notebook_id}.ipynb",
-                                 restored=state["restored"], plots=self.plots)
+                                 restored=state["restored"], plots=self.plots, student=student)
         state["graded"] = graded
         return nbformat.from_dict(graded.notebook), resources
 
