@@ -19,6 +19,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("grader.course.release.validation", "validate_main", "check solutions, releases and keys are consistent"),
     "autograde": ("grader.course.grading.autograde", "main", "grade submissions: sandboxed execution, trusted verdicts"),
     "report": ("grader.course.report.pages", "main", "what the class got wrong: an offline HTML page (or --json)"),
+    "variant": ("grader.course.release.variantnb", "main",
+                "write the notebook one student sees, with their own numbers (--solution: answered)"),
     "init": ("grader.course.release.init", "main", "write a fresh course folder to start from"),
     "demo": ("grader.course.demo.run", "main", "run a whole course cycle on the bundled sample class"),
 }
