@@ -135,6 +135,18 @@ def _students_table(rows: Iterable, max_total: float, with_missed: bool) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
+# --- issue 23: answers right for another student's numbers (kept apart from the page's template) -------------
+def _copying_block(report: AssignmentReport) -> str:
+    """The list of likely copies (variant questions), or nothing when the assignment has none."""
+    flags = getattr(report, "copying", None) or []
+    if not flags:
+        return ""
+    items = "".join(f"<li><b>{_e(f.student)}</b>: the answer to <code>{_e(f.qid)}</code> is wrong for their own "
+                    f"numbers but right for the numbers of <b>{_e(', '.join(f.sources))}</b></li>" for f in flags)
+    return (f"<section class=copying aria-labelledby=copying-h><h2 id=copying-h>Possible copying ({len(flags)})</h2>"
+            f"<p class=muted>Every student has their own numbers in variant questions.</p><ul>{items}</ul></section>")
+
+
 def assignment_html(report: AssignmentReport) -> str:
     """The whole page of one assignment."""
     parts = [f"<h1>{_e(report.assignment)}: what the class got wrong</h1>",
@@ -159,6 +171,7 @@ def assignment_html(report: AssignmentReport) -> str:
     parts.append("<p class=muted>Discrimination below 0.2 (in red) means the question does not separate "
                  "strong from weak submissions: check its wording and its key. Hover a mistake for the "
                  "message students saw.</p>")
+    parts.append(_copying_block(report))
     below = report.below_threshold
     parts.append(f"<h2>Students below {report.threshold:.0%} of the points ({len(below)})</h2>")
     parts.append(_students_table(below, report.max_total, True) if below else "<p class=muted>None.</p>")
