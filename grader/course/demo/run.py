@@ -209,6 +209,20 @@ def main(args: argparse.Namespace) -> int:
             print(f"\nRemoved the demo folder {target} (keep it with --keep DIR).")
 
 
+def _print_copying(course_root: Path, assignments: list[str]) -> None:
+    """The report's copying flags (variant questions: an answer right for a classmate's numbers only)."""
+    from grader.course.report.data import assignment_report
+
+    lines = []
+    for name in assignments:
+        for flag in assignment_report(course_root, name).copying:
+            lines.append(f"  {name}/{flag.qid}: {flag.student} answered the numbers of {', '.join(flag.sources)}")
+    if lines:
+        print()
+        print("Possible copying (every student has their own numbers in variant questions):")
+        print("\n".join(lines))
+
+
 def _run(args: argparse.Namespace, source_root: Path, origin: str, target: Path, assignments: list[str],
          keep: bool) -> int:
     timer = StepTimer()
@@ -259,6 +273,7 @@ def _run(args: argparse.Namespace, source_root: Path, origin: str, target: Path,
     print()
     for page in pages:
         print(f"Report (HTML):      {page}")
+    _print_copying(target, assignments)
     print()
     print("Time per step:")
     for name, seconds in timer.steps:

@@ -23,7 +23,7 @@ from typing import Any
 from grader.key import files
 from grader.key import variants as kv
 
-__all__ = ["variant_notebook", "main", "add_arguments", "VariantNotebookError"]
+__all__ = ["variant_notebook", "pin_variants", "student_numbers", "main", "add_arguments", "VariantNotebookError"]
 
 _CALL = re.compile(r"""variant\(\s*["']([^"']+)["']\s*\)""")
 _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -48,11 +48,8 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
-def _solution_source(source: str, numbers: dict[str, dict[str, Any]]) -> str:
-    from grader.course.release.releaseprep import drop_declaration_regions
-
-    kept = [line for line in drop_declaration_regions(source).split("\n") if line.strip() not in (_BEGIN, _END)]
-    text = "\n".join(kept)
+def pin_variants(source: str, numbers: dict[str, dict[str, Any]]) -> str:
+    """``source`` with each ``variant("qid")`` call given the numbers of ``numbers[qid]`` literally."""
 
     def pin(match: "re.Match[str]") -> str:
         qid = match.group(1)
@@ -62,8 +59,25 @@ def _solution_source(source: str, numbers: dict[str, dict[str, Any]]) -> str:
         args = ", ".join(f"{k}={_literal(v)}" for k, v in given.items())
         return f'variant("{qid}", {args})'
 
-    text = _CALL.sub(pin, text)
+    return _CALL.sub(pin, source)
+
+
+def _solution_source(source: str, numbers: dict[str, dict[str, Any]]) -> str:
+    from grader.course.release.releaseprep import drop_declaration_regions
+
+    kept = [line for line in drop_declaration_regions(source).split("\n") if line.strip() not in (_BEGIN, _END)]
+    text = pin_variants("\n".join(kept), numbers)
     return re.sub(r"(?m)^(\s*[A-Za-z_]\w*\s*=\s*\.\.\.)\s*#.*\n", "", text)  # the placeholder line goes
+
+
+def _chosen(key: dict[str, Any], student: str) -> dict[str, dict[str, Any]]:
+    return {qid: (kv.student_variant(key, qid, student) or {}).get("variant") or {}
+            for qid, entry in (key.get("questions") or {}).items() if kv.is_variant(entry)}
+
+
+def student_numbers(key: dict[str, Any], student: str) -> dict[str, dict[str, Any]]:
+    """qid -> ``student``'s numbers (Python/SymPy values) for every variant question of ``key``."""
+    return {qid: dict(kv.read_params(v.get("params") or {})) for qid, v in _chosen(key, student).items()}
 
 
 def variant_notebook(course_root: Path, assignment: str, student: str, *, solution: bool = False,
@@ -90,10 +104,7 @@ def variant_notebook(course_root: Path, assignment: str, student: str, *, soluti
         raise VariantNotebookError(f"the public key {public_path} cannot be read ({exc.__class__.__name__}): "
                                    f"run `calcgrade release {assignment}`") from None
     nb = nbformat.read(str(path), as_version=4)
-    chosen: dict[str, dict[str, Any]] = {}
-    for qid, entry in (key.get("questions") or {}).items():
-        if kv.is_variant(entry):
-            chosen[qid] = (kv.student_variant(key, qid, student) or {}).get("variant") or {}
+    chosen = _chosen(key, student)
     numbers = {qid: dict(kv.read_params(v.get("params") or {})) for qid, v in chosen.items()}
     sources: dict[str, str] = {}
     if solution:
