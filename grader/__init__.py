@@ -31,7 +31,7 @@ _LAZY = {
     "hint": ("grader.notebook.hints", "hint"),
     "variant": ("grader.notebook.variants", "variant"),
     "practice": ("grader.notebook.variants", "practice"),
-    "set_student": ("grader.notebook.variants", "set_student"),
+    "set_student": ("grader.notebook.student", "set_student"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover

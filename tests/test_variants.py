@@ -223,7 +223,7 @@ def test_practice_works_from_the_public_key_alone_and_keeps_apart_from_graded_va
 
 
 def test_the_student_id_order_in_a_live_kernel(tmp_path, monkeypatch):
-    from grader.notebook import variants as nv
+    from grader.notebook import student as nv
 
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     monkeypatch.setenv("JUPYTERHUB_USER", "hub-user")

@@ -298,7 +298,7 @@ def _check(qid: str, value: Any) -> "CheckResult":
     key, source, problem = files.find_key_for_check(Path.cwd())
     if key is None:
         return CheckResult.no_key(qid, problem)
-    from grader.notebook.variants import entry_for_check
+    from grader.notebook.student import entry_for_check
 
     entry = entry_for_check(key, qid)  # a variant question: this student's own variant
     if entry is None:

@@ -4,7 +4,7 @@
 (``p = variant("sum_of_squares")``, then ``p.b``).  Which variant a student gets is a pure function of
 (course, assignment, question, student id, seed): ``grader.key.variants.variant_index``.
 
-Where the student id comes from, first found wins:
+Where the student id comes from, first found wins (``grader.notebook.student``):
 
 1. grading: the sandboxed run of a submission gets its variants from the trusted grader (the gradebook's
    student, the ``submitted/<student>/`` folder), handed over by the executor before any student cell runs;
@@ -28,53 +28,18 @@ checks an answer to it on the spot with the public key's fingerprints: as often 
 
 from __future__ import annotations
 
-import getpass
 import os
 import random
 from pathlib import Path
 from typing import Any, Mapping
 
 from grader.key import variants as kv
+from grader.notebook.student import STUDENT_ENV, entry_for_check, set_student, student_id
 
-__all__ = ["variant", "practice", "set_student", "student_id", "entry_for_check", "Practice", "STUDENT_ENV",
-           "RECORD_STUDENT"]
+__all__ = ["variant", "practice", "set_student", "student_id", "entry_for_check", "Practice", "STUDENT_ENV"]
 
-STUDENT_ENV = "CALCGRADE_STUDENT"
-RECORD_STUDENT = "(solution)"   # the id the key builder's run answers for: the graded pool's first variant
-_STUDENT: list[str] = []        # set_student()'s value in this kernel
 _PRACTICE: dict[str, "Practice"] = {}
 _RNG = random.Random()
-
-
-def set_student(student: str) -> str:
-    """Use ``student`` as this kernel's student id for ``variant`` and ``check`` (before the environment)."""
-    _STUDENT[:] = [str(student).strip()]
-    return _STUDENT[0]
-
-
-def student_id(cwd: Path | None = None) -> tuple[str, str]:
-    """(student id, where it came from) in a live kernel; the order is the module docstring's."""
-    here = Path(cwd or Path.cwd()).resolve()
-    if os.environ.get("NBGRADER_EXECUTION") == "autograde" and here.parent.parent.name == "autograded":
-        return here.parent.name, "the autograded/<student>/ folder"
-    if _STUDENT and _STUDENT[0]:
-        return _STUDENT[0], "set_student()"
-    for env in (STUDENT_ENV, "JUPYTERHUB_USER"):
-        value = os.environ.get(env, "").strip()
-        if value:
-            return value, f"${env}"
-    try:
-        return getpass.getuser(), "the login name"
-    except Exception:
-        return "student", "no id found"
-
-
-def entry_for_check(key: Mapping[str, Any], qid: str, cwd: Path | None = None) -> dict[str, Any] | None:
-    """The entry ``check`` grades with in a live kernel: the student's own variant of a variant question."""
-    entry = (key.get("questions") or {}).get(qid)
-    if not kv.is_variant(entry):
-        return entry
-    return kv.student_variant(key, qid, student_id(cwd)[0])
 
 
 def _show(markdown: str) -> None:
