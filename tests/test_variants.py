@@ -29,6 +29,7 @@ from grader.course.nbgraderapi import course_path, load_api
 from grader.course.release.variantnb import student_numbers, variant_notebook
 from grader.key import files, grading
 from grader.key import variants as kv
+from grader.key.wire import to_wire
 
 pytestmark = pytest.mark.slow
 
@@ -248,3 +249,62 @@ def test_calcgrade_variant_writes_notebooks_and_refuses_clearly(course, tmp_path
     assert cli(["variant", "99_nothing", "bob", "-o", str(out), "--course-root", str(course["root"])]) == 1
     err = capsys.readouterr().err
     assert err.startswith("calcgrade variant: exercises/99_nothing holds no released notebook") and "Traceback" not in err
+
+
+# --- properties of the pure functions (no kernel, no course) ----------------------------------------------------
+def _tiny_key() -> dict:
+    """A key with one variant question built in this process, as the key builder builds it."""
+    import sympy as sp
+
+    from grader.key.entries import make_question_record
+
+    x = sp.Symbol("x", real=True)
+
+    def one(ref, **kw):
+        return make_question_record("slope", ref, kind=None, var=x, rtol=1e-6, atol=1e-9, domain=None, plot=None,
+                                    call=lambda fn, args, timeout=2.0: ("ok", fn(*args)), hints=None, **kw)
+
+    entry = kv.make_variant_record(
+        "slope", lambda p: p.k * p.a**(p.k - 1), params={"k": [2, 3, 4], "a": [1, 2, 3, 5, 7]}, seed=3, count=None,
+        where=None, statement="the slope of $x^{{{k}}}$ at ${{a}}$", hints=["a", "b", "c"], inputs=None,
+        mistakes={"forgot_power": (lambda p: p.a**(p.k - 1), "Where did the exponent go?")},
+        tests=[(lambda p: p.k * p.a**(p.k - 1), True), (lambda p: p.a**(p.k - 1), "forgot_power")],
+        make_record=lambda ref, **kw: one(ref, **kw))
+    entry["points"] = 1.0
+    private = {"course": "c", "assignment": "a", "questions": {"slope": entry}}
+    public = {"course": "c", "assignment": "a", "questions": {"slope": files.public_entry(entry, "a")}}
+    return {"private": private, "public": public}
+
+
+_TINY: dict = {}
+
+
+def test_a_students_variant_is_stable_and_both_keys_agree_on_it():
+    """Over 300 student ids of every shape (unicode, spaces, long, empty-looking): the variant is the same on
+    every call, the public key picks the same numbers as the private one, holds no reference, and grades the
+    student's right answer and named mistake as the private key does."""
+    import random
+
+    keys = _TINY.setdefault("keys", _tiny_key())
+    rng = random.Random(23)
+    alphabet = "abcxyzABC019 _-.@éßλ中\t"
+    students = ["", " ", "alice", "Alice", "alice ", "a" * 300] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(294)]
+    seen = set()
+    for student in students:
+        mine = kv.key_for_student(keys["private"], student)["questions"]["slope"]
+        again = kv.key_for_student(keys["private"], student)["questions"]["slope"]
+        shown = kv.key_for_student(keys["public"], student)["questions"]["slope"]
+        assert mine == again and mine["variant"]["params"] == shown["variant"]["params"]
+        assert "reference" not in json.dumps(shown)
+        p = kv.read_params(mine["variant"]["params"])
+        seen.add((p.k, p.a))
+        for answer, want in ((p.k * p.a**(p.k - 1), (True, None)), (p.a**(p.k - 1), (False, "forgot_power"))):
+            wire = to_wire(answer)
+            a, b = grading.grade(wire, mine), grading.grade(wire, shown)
+            assert (a.correct, a.misconception) == (b.correct, b.misconception) == want, (student, p)
+    entry = keys["private"]["questions"]["slope"]
+    graded = {tuple(kv.read_params(v["params"]).values()) for v in kv.variants_of(entry)}
+    practice = {tuple(kv.read_params(v["params"]).values()) for v in kv.variants_of(entry, practice=True)}
+    assert len(graded) + len(practice) == 15 and not graded & practice
+    assert len(seen) == len(graded)  # 300 students reach every graded variant, and only those

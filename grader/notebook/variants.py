@@ -78,7 +78,8 @@ def variant(qid: str, **fixed: Any) -> kv.Params:
     if statement:
         _show(statement)
     elif params:
-        _show(f"**{qid}**, your numbers: {_numbers_text(params)}")
+        whose = "the numbers written in here" if fixed else "your numbers"
+        _show(f"**{qid}**, {whose}: {_numbers_text(params)}")
     return params
 
 
