@@ -220,7 +220,7 @@ def mistakes_notebook(solution: Path, out: Path) -> dict[int, tuple[Question, st
         for mistake, (wrong, _) in q.mistakes.items():
             answer = copy.deepcopy(cell)
             if wrong.lstrip().startswith("lambda p"):  # a variant question: the mistake with the kernel's numbers
-                wrong = f"({wrong})(p)"
+                wrong = f"({wrong})(my)"
             answer.source = f"{cell.source}\n{q.var} = (\n{wrong}\n)\n"
             test = copy.deepcopy(nb.cells[q.test_cell])
             answer.id, test.id = f"{cell.id}-{mistake}"[:64], f"{test.id}-{mistake}"[:64]

@@ -1,7 +1,7 @@
 """``variant(qid)``, ``practice(qid)`` and ``set_student(id)``: a student's own numbers in the kernel.
 
 ``variant("qid")`` shows the question's statement with the student's numbers and returns them
-(``p = variant("sum_of_squares")``, then ``p.b``).  Which variant a student gets is a pure function of
+(``my = variant("sum_of_squares")``, then ``my.b``).  Which variant a student gets is a pure function of
 (course, assignment, question, student id, seed): ``grader.key.variants.variant_index``.
 
 Where the student id comes from, first found wins (``grader.notebook.student``):

@@ -236,7 +236,7 @@ def _profile_notebooks(
             if len(q.mistakes) > r:
                 mistake_id, wrong = q.mistakes[r]
                 if wrong.startswith("lambda p"):  # a variant question: the mistake made with one's own numbers
-                    wrong = f"({wrong})(p)"
+                    wrong = f"({wrong})(my)"
                 _set_source(
                     nb,
                     q.answer_cell,
