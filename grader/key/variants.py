@@ -36,7 +36,7 @@ from grader.key.wire import from_wire, to_wire
 __all__ = [
     "Params", "VariantError", "pool_of", "render_statement", "variant_index", "is_variant", "resolve",
     "student_variant", "key_for_student", "params_for_student", "make_variant_record", "variants_of",
-    "variant_label", "MAX_POOL",
+    "variant_label", "read_params", "public_variant_entry", "MAX_POOL",
 ]
 
 MAX_POOL = 200            # variants built per question (graded + practice)
@@ -221,8 +221,6 @@ def read_params(wire: Mapping[str, Any]) -> Params:
     return Params({k: from_wire(v) for k, v in (wire or {}).items()})
 
 
-__all__.append("read_params")
-
 
 # --- building (the key builder's side) ----------------------------------------------------------------
 def _of(p: Params, value: Any) -> Any:
@@ -304,5 +302,3 @@ def public_variant_entry(entry: Mapping[str, Any], assignment: str,
     top["variants"] = out
     return top
 
-
-__all__.append("public_variant_entry")
