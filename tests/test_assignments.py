@@ -107,6 +107,8 @@ def questions_of(nb: nbformat.NotebookNode) -> list[Question]:
                     for k, v in zip(kw.value.keys, kw.value.values):
                         assert isinstance(v, ast.Tuple) and len(v.elts) == 2
                         wrong = ast.get_source_segment(source, v.elts[0])
+                        if any(kw.arg == "params" for kw in qcall.keywords):  # a variant question (docs/VARIANTS.md):
+                            wrong = f"({wrong})(my)"                           # the mistake with the kernel's numbers
                         mistakes[ast.literal_eval(k)] = (wrong, ast.literal_eval(v.elts[1]))
             found.append(Question(qid, var, float(meta["points"]), answer_index, index, mistakes))
     return found
@@ -219,8 +221,6 @@ def mistakes_notebook(solution: Path, out: Path) -> dict[int, tuple[Question, st
         q = questions[index]
         for mistake, (wrong, _) in q.mistakes.items():
             answer = copy.deepcopy(cell)
-            if wrong.lstrip().startswith("lambda p"):  # a variant question: the mistake with the kernel's numbers
-                wrong = f"({wrong})(my)"
             answer.source = f"{cell.source}\n{q.var} = (\n{wrong}\n)\n"
             test = copy.deepcopy(nb.cells[q.test_cell])
             answer.id, test.id = f"{cell.id}-{mistake}"[:64], f"{test.id}-{mistake}"[:64]

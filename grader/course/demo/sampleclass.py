@@ -120,6 +120,8 @@ def _mistakes_of(call: ast.Call, source: str) -> tuple[tuple[str, str], ...]:
                     continue
                 wrong = value.elts[0] if isinstance(value, ast.Tuple) and value.elts else value
                 text = ast.get_source_segment(source, wrong)
+                if text and any(k.arg == "params" for k in call.keywords):  # a variant question: the mistake
+                    text = f"({text})(my)"                                   # made with one's own numbers
                 if text:
                     found.append((key.value, " ".join(text.split("\n")).strip()))
             return tuple(found)
@@ -235,8 +237,6 @@ def _profile_notebooks(
         for q in questions:
             if len(q.mistakes) > r:
                 mistake_id, wrong = q.mistakes[r]
-                if wrong.startswith("lambda p"):  # a variant question: the mistake made with one's own numbers
-                    wrong = f"({wrong})(my)"
                 _set_source(
                     nb,
                     q.answer_cell,
