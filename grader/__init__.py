@@ -8,7 +8,9 @@ The public surface is deliberately small:
   against the course's answer key and shows the feedback;
 * ``question(question_id, reference, ...)`` declares a reference answer and its
   options inside an instructor's solution cell (it is stripped from releases);
-* ``hint(question_id)`` shows the author's next tier of hints for a question (no points lost).
+* ``hint(question_id)`` shows the author's next tier of hints for a question (no points lost);
+* ``variant(question_id)`` shows a variant question with the student's own numbers and returns them;
+  ``practice(question_id)`` draws an ungraded practice variant; ``set_student(id)`` names the student.
 
 Attributes are imported lazily so that ``import grader`` stays cheap in a kernel
 and the comparison core never pulls in Jupyter or plotting code.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["compare", "check", "question", "hint", "Verdict"]
+__all__ = ["compare", "check", "question", "hint", "variant", "practice", "set_student", "Verdict"]
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -27,6 +29,9 @@ _LAZY = {
     "check": ("grader.notebook.check", "check"),
     "question": ("grader.notebook.check", "question"),
     "hint": ("grader.notebook.hints", "hint"),
+    "variant": ("grader.notebook.variants", "variant"),
+    "practice": ("grader.notebook.variants", "practice"),
+    "set_student": ("grader.notebook.student", "set_student"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover

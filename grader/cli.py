@@ -22,6 +22,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("grader.course.report.export", "main", "grades as CSV: nbgrader's columns with a status, or Canvas/Moodle import"),
     "student-setup": ("grader.course.release.studentsetup", "main",
                       "set a student's Jupyter up for the course: its exchange, no instructor menus"),
+    "variant": ("grader.course.release.variantnb", "main",
+                "write the notebook one student sees, with their own numbers (--solution: answered)"),
     "init": ("grader.course.release.init", "main", "write a fresh course folder to start from"),
     "demo": ("grader.course.demo.run", "main", "run a whole course cycle on the bundled sample class"),
 }

@@ -107,6 +107,8 @@ def questions_of(nb: nbformat.NotebookNode) -> list[Question]:
                     for k, v in zip(kw.value.keys, kw.value.values):
                         assert isinstance(v, ast.Tuple) and len(v.elts) == 2
                         wrong = ast.get_source_segment(source, v.elts[0])
+                        if any(kw.arg == "params" for kw in qcall.keywords):  # a variant question (docs/VARIANTS.md):
+                            wrong = f"({wrong})(my)"                           # the mistake with the kernel's numbers
                         mistakes[ast.literal_eval(k)] = (wrong, ast.literal_eval(v.elts[1]))
             found.append(Question(qid, var, float(meta["points"]), answer_index, index, mistakes))
     return found
@@ -442,7 +444,7 @@ def test_question_tests_get_their_verdict_from_both_keys(course: Course, assignm
     private = files.load_key(files.private_key_path(course.root, assignment))["questions"]
     public = files.load_key(course.root / "solutions" / assignment / PUBLIC_KEY)["questions"]
     problems = []
-    for qid, entry in sorted(private.items()):
+    for qid, entry, public_entry in _every_variant(private, public):
         tests = entry.get("tests") or []
         mistake_ids = {m["id"] for m in entry.get("mistakes", [])}
         if not any(t["expect"] is True for t in tests):
@@ -451,12 +453,29 @@ def test_question_tests_get_their_verdict_from_both_keys(course: Course, assignm
         if untested:
             problems.append(f"{qid}: named mistakes without a question test: {sorted(untested)}")
         for n, test in enumerate(tests):
-            for which, key_entry in (("private", entry), ("public", public[qid])):
+            for which, key_entry in (("private", entry), ("public", public_entry)):
                 verdict = grade(test["answer"], key_entry)
                 if not _test_verdict_ok(verdict, test["expect"], mistake_ids):
                     problems.append(f"{qid} test {n} ({which} key): expected {test['expect']!r}, got "
                                     f"correct={verdict.correct} misconception={verdict.misconception} {verdict.message!r}")
     assert not problems, "\n".join(problems)
+
+
+def _every_variant(private: dict[str, Any], public: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(qid, private entry, public entry) of every question, and of every variant of a variant question."""
+    from grader.key import variants as kv
+
+    out = []
+    for qid, entry in sorted(private.items()):
+        if not kv.is_variant(entry):
+            out.append((qid, entry, public[qid]))
+            continue
+        for practice in (False, True):
+            for index, _ in enumerate(kv.variants_of(entry, practice=practice)):
+                out.append((f"{qid} (variant {index}{' of the practice pool' if practice else ''})",
+                            kv.resolve(entry, index, practice=practice),
+                            kv.resolve(public[qid], index, practice=practice)))
+    return out
 
 
 def _answer_texts(entry: dict[str, Any]) -> list[str]:
@@ -494,9 +513,10 @@ def test_every_question_has_hint_tiers_that_keep_the_answer(course: Course, assi
             problems.append(f"{qid}: {len(hints)} hints; three different tiers expected (a nudge, the rule, a worked step)")
         if public[qid].get("hints") != hints:
             problems.append(f"{qid}: the public key does not carry the hints")
-        for text in _answer_texts(entry):
-            if any(text in h.replace(" ", "") for h in hints):
-                problems.append(f"{qid}: a hint contains the answer {text}")
+        for name, variant, _ in _every_variant({qid: entry}, public):
+            for text in _answer_texts(variant):
+                if any(text in h.replace(" ", "") for h in hints):
+                    problems.append(f"{name}: a hint contains the answer {text}")
     assert not problems, "\n".join(problems)
 
 

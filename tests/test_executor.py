@@ -28,6 +28,13 @@ def _inputs() -> dict[str, list]:
     return {q: e["inputs"] for q, e in key["questions"].items() if e.get("kind") == "function"}
 
 
+def _variants() -> dict[str, dict]:
+    """alice's numbers of the variant questions (what the trusted side hands a job, docs/VARIANTS.md)."""
+    from grader.key.variants import params_for_student
+
+    return params_for_student(json.loads((ROOT / "solutions" / ASSIGNMENT / "calcgrade_public.json").read_text()), "alice")
+
+
 def _payloads_in_process(nb: dict[str, Any], inputs: dict[str, list], monkeypatch: pytest.MonkeyPatch
                          ) -> dict[str, dict]:
     """What check() emits for every question when this process is in grading mode (no sandbox)."""
@@ -41,7 +48,7 @@ def _payloads_in_process(nb: dict[str, Any], inputs: dict[str, list], monkeypatc
 
     monkeypatch.setattr(IPython.display, "display", display)
     monkeypatch.chdir(ROOT / "solutions" / ASSIGNMENT)
-    capture.configure(inputs)
+    capture.configure(inputs, _variants())
     try:
         namespace: dict[str, Any] = {}
         for cell in nb["cells"]:
@@ -65,7 +72,7 @@ def _canonical(payload: dict) -> dict:
 def test_honest_notebook_hands_over_the_wire_answers_check_produces(monkeypatch):
     nb = json.loads((ROOT / "solutions" / ASSIGNMENT / "derivatives.ipynb").read_text())
     inputs = _inputs()
-    ex = es.pool().run(Job(f"alice/{ASSIGNMENT}/derivatives.ipynb", nb, {}, inputs, Limits()))
+    ex = es.pool().run(Job(f"alice/{ASSIGNMENT}/derivatives.ipynb", nb, {}, inputs, Limits(), _variants()))
     assert ex.stopped is None and ex.sandboxed and ex.timed_out_cells == []
     expected = _payloads_in_process(nb, inputs, monkeypatch)
     got = {p["qid"]: p for ps in ex.payloads.values() for p in ps}

@@ -21,6 +21,7 @@ import pytest
 from grader import cli
 from grader.course import coursedir
 from grader.course.grading import autograde
+from grader.key.variants import student_variant
 from grader.course.demo import sampleclass
 from grader.course.grading.answerlog import answer_fingerprint, read_records
 from grader.course.report.data import gradebook_url
@@ -119,10 +120,11 @@ def test_report_numbers_are_those_the_profiles_imply(course: dict, capsys: pytes
                              f"mistakes_{chr(ord('a') + r)}" in graded) for mid in named}
         assert {m: n for m, n in row["mistakes"].items() if m in named} == expected, q.qid
         # the wrong answers of the mistakes_* students are listed, grouped by value, once each
-        entry = course["key"]["questions"][q.qid]
         listed = {w["fingerprint"]: w["count"] for w in row["wrong_answers"]}
         assert len(row["wrong_answers"]) <= 3
-        for m in entry["mistakes"]:
+        for r, (mid, _) in enumerate(q.mistakes):  # a variant question: each made with that student's numbers
+            entry = student_variant(course["key"], q.qid, f"mistakes_{chr(ord('a') + r)}")
+            m = next(m for m in entry["mistakes"] if m["id"] == mid)
             assert listed.get(answer_fingerprint(m["answer"], entry)) == 1, (q.qid, m["id"])
 
 

@@ -31,7 +31,10 @@ PUBLIC_FORMAT = "calcgrade-public-key/1"
 # --- building public entries --------------------------------------------------------------------------
 def public_entry(entry: Mapping[str, Any], assignment: str) -> dict[str, Any]:
     from grader.key.publicbuild import build_public_entry
+    from grader.key.variants import is_variant, public_variant_entry
 
+    if is_variant(entry):  # fingerprints per variant, never a reference nor its generator
+        return public_variant_entry(entry, assignment, build_public_entry)
     return build_public_entry(entry, assignment)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from grader.key.wire import Unsupported, WireError, from_wire
 from grader.key.entries import is_tag
 from grader.key.answertext import answer_text
-from grader.key.outputs import describe_args, output_matches, shape_of, shape_text
+from grader.key.outputs import describe_args, output_matches, shape_text
 
 __all__ = ["grade"]
 
@@ -37,6 +37,9 @@ def grade(answer: Any, entry: Mapping[str, Any]) -> Any:
         # an answer cell whose latest run raised (grader.notebook.check.answer_cell_error): said as such
         reason = "cell_error" if answer.get("cell_error") else "unreadable"
         return Verdict.invalid(_sentence(answer.get("message", "Your answer could not be read.")), reason)
+    if isinstance(entry.get("variants"), Mapping):  # never a silent grade against some other variant
+        return Verdict.invalid("This question gives every student their own numbers; it is graded against a "
+                               "student's variant (grader.key.variants.key_for_student).", "internal")
     try:
         if entry.get("kind") == "function":
             return _grade_function(answer, entry)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 from grader.key.mediatypes import ANSWER_MIME
 
 __all__ = [
-    "ANSWER_MIME", "PAYLOAD_VERSION", "configure", "deconfigure", "active", "inputs_for",
+    "ANSWER_MIME", "PAYLOAD_VERSION", "configure", "deconfigure", "active", "inputs_for", "variant_for",
     "answer_payload", "emit",
 ]
 
@@ -31,14 +31,27 @@ PAYLOAD_VERSION = 1
 _INPUTS: dict[str, list[Any]] | None = None
 
 
-def configure(inputs: Mapping[str, list[Any]] | None = None) -> None:
+_VARIANTS: dict[str, dict[str, Any]] = {}
+
+
+def configure(inputs: Mapping[str, list[Any]] | None = None,
+              variants: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     """Switch this process into grading mode (the executor calls it before the student's cells).
 
     ``inputs`` maps the qid of every function question to the wire argument tuples its answer is
-    called on (from the private key); other questions need none.
+    called on (from the private key); other questions need none.  ``variants`` maps the qid of every
+    variant question to the graded student's ``{"params", "statement"}``, chosen by the trusted grader
+    from the gradebook's student id (what ``variant(qid)`` returns in this process).
     """
     global _INPUTS
     _INPUTS = {str(k): list(v) for k, v in (inputs or {}).items()}
+    _VARIANTS.clear()
+    _VARIANTS.update({str(k): dict(v) for k, v in (variants or {}).items() if isinstance(v, Mapping)})
+
+
+def variant_for(qid: str) -> dict[str, Any] | None:
+    """The graded student's params and statement of variant question ``qid`` while grading."""
+    return _VARIANTS.get(qid) if _INPUTS is not None else None
 
 
 def deconfigure() -> None:

@@ -42,7 +42,7 @@ from grader.key.mediatypes import VERDICT_MIME
 if TYPE_CHECKING:  # pragma: no cover
     from grader.notebook.display import CheckResult
 
-__all__ = ["check", "question", "Deferred", "VERDICT_MIME", "RECORD_ENV", "answer_cell_error", "assigned_names",
+__all__ = ["check", "question", "Deferred", "recorded_entry", "answer_to_wire", "VERDICT_MIME", "RECORD_ENV", "answer_cell_error", "assigned_names",
            "cell_error_of", "cell_error_message", "install_hooks", "is_unanswered"]
 
 RECORD_ENV = "CALCGRADE_RECORD"
@@ -90,6 +90,11 @@ def question(
     hints: list[str] | None = None,
     partial: bool = False,
     layout: str | None = None,
+    params: Any = None,
+    statement: str | None = None,
+    seed: int = 0,
+    variants: int | None = None,
+    where: Callable[[Any], bool] | None = None,
 ) -> None:
     """Declare the reference answer of question ``qid`` and its grading options.
 
@@ -98,21 +103,52 @@ def question(
     (a probability, a label), so the public key's feedback points and the plot stay inside it.
     ``layout``: how strictly an array's orientation is read (``grader.core.shapes``): ``"convention"`` (the
     default: the course's convention, a row for a column is the transpose), ``"exact"`` or ``"any"``.
+
+    A *variant question* (docs/VARIANTS.md) passes ``params``: a dict of value lists (every combination),
+    a list of dicts, or a generator ``rng -> dict`` (``variants`` of them); ``where`` filters them and
+    ``seed`` shuffles the pool.  Then ``reference`` and each mistake's or test's answer are functions of
+    the params (``lambda p: ...``), and ``statement`` and mistake messages are templates with ``{{name}}``
+    placeholders.  The student reads their numbers with ``variant(qid)``.
     """
     record = os.environ.get(RECORD_ENV)
     if not record:
         return None
+    from functools import partial as bind
+
     from grader.key.entries import make_question_record
 
     with _quiet():
-        rec = make_question_record(
-            qid, reference, kind=kind, var=var, rtol=rtol, atol=atol, mistakes=mistakes,
-            inputs=inputs, domain=domain, plot=plot, call=_call_student, tests=tests, hints=hints,
-            partial=partial, layout=layout,
-        )
+        if params is not None:
+            from grader.key.variants import make_variant_record
+
+            one = bind(make_question_record, qid, kind=kind, var=var, rtol=rtol, atol=atol, domain=domain,
+                       plot=plot, call=_call_student, hints=None, partial=partial,
+                       layout=layout)
+            rec = make_variant_record(
+                qid, reference, params=params, seed=seed, count=variants, where=where, statement=statement,
+                mistakes=mistakes, tests=tests, hints=hints, inputs=inputs,
+                make_record=lambda ref, **kw: one(ref, **kw))
+            if partial:
+                rec["partial"] = True
+        else:
+            rec = make_question_record(
+                qid, reference, kind=kind, var=var, rtol=rtol, atol=atol, mistakes=mistakes,
+                inputs=inputs, domain=domain, plot=plot, call=_call_student, tests=tests, hints=hints,
+                partial=partial, layout=layout,
+            )
     _RECORDED[qid] = rec
     _append_record(record, {"question": rec})
     return None
+
+
+def recorded_entry(qid: str) -> dict[str, Any] | None:
+    """What ``question(qid, ...)`` recorded in this kernel (only while the key builder runs it)."""
+    return _RECORDED.get(qid)
+
+
+def answer_to_wire(value: Any, entry: dict[str, Any] | None) -> Any:
+    """The wire form ``check`` grades for ``value`` (``practice`` grades the same form)."""
+    return _to_wire_answer(value, entry)
 
 
 def _append_record(path: str, item: dict[str, Any]) -> None:
@@ -268,7 +304,9 @@ def _check(qid: str, value: Any) -> "CheckResult":
     key, source, problem = files.find_key_for_check(Path.cwd())
     if key is None:
         return CheckResult.no_key(qid, problem)
-    entry = key.get("questions", {}).get(qid)
+    from grader.notebook.student import entry_for_check
+
+    entry = entry_for_check(key, qid)  # a variant question: this student's own variant
     if entry is None:
         return CheckResult.no_key(qid, f"the answer key ({source}) has no question {qid!r}")
     answer = _to_wire_answer(value, entry)

@@ -250,6 +250,20 @@ def _keep_results(target: Path, results: Path, csv_path: Path) -> Path:
     return results / csv_path.name
 
 
+def _print_copying(course_root: Path, assignments: list[str]) -> None:
+    """The report's copying flags (variant questions: an answer right for a classmate's numbers only)."""
+    from grader.course.report.data import assignment_report
+
+    lines = []
+    for name in assignments:
+        for flag in assignment_report(course_root, name).copying:
+            lines.append(f"  {name}/{flag.qid}: {flag.student} answered the numbers of {', '.join(flag.sources)}")
+    if lines:
+        print()
+        print("Possible copying (every student has their own numbers in variant questions):")
+        print("\n".join(lines))
+
+
 def _run(args: argparse.Namespace, source_root: Path, origin: str, target: Path, assignments: list[str],
          keep: bool, results: Path) -> int:
     timer = StepTimer()
@@ -300,6 +314,7 @@ def _run(args: argparse.Namespace, source_root: Path, origin: str, target: Path,
     print()
     for page in pages:
         print(f"Report (HTML):      {page}")
+    _print_copying(target, assignments)
     print()
     print("Time per step:")
     for name, seconds in timer.steps:

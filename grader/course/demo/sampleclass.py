@@ -22,6 +22,9 @@ infinite_loop          right, except one answer cell that never ends
 kernel_crash           right up to one answer cell that kills its own kernel
 invalid_json           a file that is not a notebook at all (truncated JSON)
 monkeypatch            answers untouched, ``check`` replaced by a fake that "passes"
+copies_perfect         every answer of ``perfect``, numbers included: right for perfect's
+                       variants, so every variant question with other numbers scores 0
+                       (the report flags the copy); only with variant questions
 =====================  ==========================================================
 """
 
@@ -117,6 +120,8 @@ def _mistakes_of(call: ast.Call, source: str) -> tuple[tuple[str, str], ...]:
                     continue
                 wrong = value.elts[0] if isinstance(value, ast.Tuple) and value.elts else value
                 text = ast.get_source_segment(source, wrong)
+                if text and any(k.arg == "params" for k in call.keywords):  # a variant question: the mistake
+                    text = f"({text})(my)"                                   # made with one's own numbers
                 if text:
                     found.append((key.value, " ".join(text.split("\n")).strip()))
             return tuple(found)
@@ -206,6 +211,7 @@ def _profile_notebooks(
     solution: nbformat.NotebookNode,
     release: nbformat.NotebookNode,
     questions: list[Question],
+    key: dict | None = None,
 ) -> Iterable[tuple[str, str, nbformat.NotebookNode | str, dict[str, float], dict[str, float]]]:
     """Yield (profile, description, notebook or raw text, expected, nbgrader_expected)."""
     full = {q.qid: q.points for q in questions}
@@ -307,6 +313,26 @@ def _profile_notebooks(
     )
     yield "monkeypatch", "replaces check() with a fake", nb, dict(zero), dict(full)
 
+    if key is not None and any(_is_variant(e) for e in (key.get("questions") or {}).values()):
+        from grader.course.release.variantnb import pin_variants, student_numbers
+
+        theirs, mine = student_numbers(key, "perfect"), student_numbers(key, COPIER)
+        nb = copy.deepcopy(release)
+        for i in answer_cells:
+            _set_source(nb, i, pin_variants(right[i], theirs))
+        expected = {q.qid: (0.0 if q.qid in theirs and theirs[q.qid] != mine.get(q.qid) else q.points)
+                    for q in questions}
+        yield COPIER, "perfect's answers, perfect's numbers", nb, expected, dict(expected)
+
+
+COPIER = "copies_perfect"
+
+
+def _is_variant(entry: object) -> bool:
+    from grader.key.variants import is_variant
+
+    return is_variant(entry)
+
 
 def build_submissions(solution_path: Path, release_path: Path, assignment: str) -> list[Submission]:
     """Every sample submission of one notebook of one assignment."""
@@ -318,8 +344,14 @@ def build_submissions(solution_path: Path, release_path: Path, assignment: str) 
         )
     questions = questions_of(solution)
     submissions = []
+    from grader.key import files
+
+    try:
+        key = files.load_key(solution_path.parent / files.PUBLIC_KEY_NAME)
+    except (OSError, ValueError):
+        key = None
     for profile, description, nb, expected, nbgrader_expected in _profile_notebooks(
-        solution, release, questions
+        solution, release, questions, key
     ):
         content = nb if isinstance(nb, str) else nbformat.writes(nb)
         submissions.append(

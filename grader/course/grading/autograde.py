@@ -154,6 +154,7 @@ def _copy_submission(ctx: _Context, student: str) -> list[str]:
 def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]:
     """nbgrader's bookkeeping for one student, then each notebook through the sanitising steps and the steps
     before execution: a Job per submitted notebook."""
+    from grader.key.variants import params_for_student  # issue 23: the gradebook's student's numbers
     import nbformat
     from nbgrader.utils import setenv
 
@@ -183,7 +184,7 @@ def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]
                 nb, resources = step(nb, resources)
         restored = json.loads(json.dumps(nb))
         job = Job(key=f"{student}/{ctx.assignment}/{name}.ipynb", notebook=restored, files=files,
-                  inputs=ctx.inputs, limits=ctx.limits)
+                  inputs=ctx.inputs, limits=ctx.limits, variants=params_for_student(ctx.key, student))
         out.append((job, _Pending(student, name, dest, restored, resources)))
     gb.db.commit()
     return out

@@ -269,8 +269,11 @@ class SandboxedExecute(NbGraderPreprocessor):
         folder = Path(((resources.get("metadata") or {}).get("path")) or ".")
         _refuse_links(self.config, root, student, assignment, folder)
         restored = json.loads(json.dumps(nb))
+        from grader.key.variants import params_for_student
+
         job = Job(key=f"{student}/{assignment}/{notebook_id}.ipynb", notebook=restored,
-                  files=submission_files(folder), inputs=function_inputs(key), limits=self.limits())
+                  files=submission_files(folder), inputs=function_inputs(key), limits=self.limits(),
+                  variants=params_for_student(key, student))  # the gradebook's student, never the notebook
         execution = _pool(sandbox).run(job)
         resources["calcgrade"] = {"execution": execution, "restored": restored, "key": key,
                                   "course_root": str(root)}
@@ -303,7 +306,10 @@ class TrustedGrade(NbGraderPreprocessor):
         state = resources.get("calcgrade") or {}
         if "execution" not in state:
             raise GradingRefused("TrustedGrade needs SandboxedExecute before it in c.Autograde.autograde_preprocessors")
-        _, _, notebook_id, _ = _ids(resources)
+        _, student, notebook_id, _ = _ids(resources)
+        from grader.key.variants import key_for_student
+
+        state["key"] = key_for_student(state["key"], student)  # variant questions: the gradebook's student's
         graded = grade_within_budget(state["execution"], state["key"], notebook_name=f"{notebook_id}.ipynb",
                                      restored=state["restored"], plots=self.plots, budget=self.budget)
         state["graded"] = graded

@@ -180,14 +180,20 @@ def _structure_problem(answer: Any) -> str | None:
 
 # --- grading --------------------------------------------------------------------------------------------
 def grade_execution(execution: Any, private_key: Mapping[str, Any], *, notebook_name: str,
-                    restored: Mapping[str, Any] | None = None, plots: bool = False) -> GradedNotebook:
+                    restored: Mapping[str, Any] | None = None, plots: bool = False,
+                    student: str | None = None) -> GradedNotebook:
     """Grade one executed submission against the private key.
 
     ``restored`` is the notebook as nbgrader restored it before execution (what the parent sent in the
     Job); when given, cell sources and metadata come from it and only outputs from the execution, so a
     compromised executor cannot change which cells are graded or for how many points.
     ``plots``: draw the plot of a wrong function-shaped answer into its verdict (about 0.1 s each).
+    ``student``: the gradebook's student id; variant questions are graded against that student's variant.
     """
+    if student is not None:
+        from grader.key.variants import key_for_student
+
+        private_key = key_for_student(private_key, student)
     base = restored if restored is not None else execution.notebook
     notebook = _merge_outputs(base, getattr(execution, "notebook", None) or {})
     payloads = _payloads_by_cell(getattr(execution, "payloads", None))

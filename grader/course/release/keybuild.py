@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.key import files, grading
+from grader.key import files, grading, variants
 from grader.course.release import questiontests
 from grader.course.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
 
@@ -210,6 +210,8 @@ def build_keys(
         for which, entry in (("private", private[qid]), ("public", public.get(qid))):
             if entry is None:
                 continue
+            if variants.is_variant(entry):  # the solution ran with the graded pool's first variant
+                entry = variants.resolve(entry, 0)
             v = grading.grade(answers[-1], entry)
             if not (v.correct and v.score >= 1.0):
                 problems.append(f"question {qid!r}: the solution's own answer is not accepted by the {which} key: "
@@ -218,9 +220,12 @@ def build_keys(
     if problems:
         raise KeyBuildError(assignment, problems)
 
-    private_key = {"format": files.PRIVATE_FORMAT, "assignment": assignment, "questions": private,
+    from grader.course.coursedir import course_id
+
+    course = course_id(root)  # with the assignment, what every student's variant is computed from
+    private_key = {"format": files.PRIVATE_FORMAT, "assignment": assignment, "course": course, "questions": private,
                    "solutions_digest": digest}
-    public_key = {"format": files.PUBLIC_FORMAT, "assignment": assignment, "questions": public,
+    public_key = {"format": files.PUBLIC_FORMAT, "assignment": assignment, "course": course, "questions": public,
                   "note": "Seeded fingerprints only: the reference answers are not in this file."}
     private_text = files.dump_key(private_key)
     public_text = files.dump_key(public_key)

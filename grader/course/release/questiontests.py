@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from grader.key import grading
+from grader.key import grading, variants
 from grader.key.answertext import wire_answer_text
 
 __all__ = ["expectation_text", "declared_test_problems", "mistake_problems", "question_problems"]
@@ -57,6 +57,8 @@ def declared_test_problems(qid: str, private: Mapping[str, Any], public: Mapping
             if entry is None:
                 continue
             verdict = grading.grade(answer, entry)
+            if not _meets(verdict, expect):  # once more: per-evaluation deadlines can trip on a loaded machine
+                verdict = grading.grade(answer, entry)
             if not _meets(verdict, expect):
                 problems.append(f"{label}: should be {expectation_text(expect)}, the {which} key says "
                                 f"{_verdict_text(verdict)}")
@@ -80,6 +82,20 @@ def mistake_problems(qid: str, private: Mapping[str, Any]) -> list[str]:
 
 
 def question_problems(qid: str, private: Mapping[str, Any], public: Mapping[str, Any] | None) -> list[str]:
-    """Everything the question tests find wrong with one question (empty: it may be released)."""
+    """Everything the question tests find wrong with one question (empty: it may be released).
+
+    A variant question is tested on every variant of its graded and practice pools (each a few
+    milliseconds: pools are at most ``grader.key.variants.MAX_POOL``); a problem names the variant's
+    parameters, so the author sees which numbers break the question."""
+    if variants.is_variant(private):
+        problems: list[str] = []
+        for practice in (False, True):
+            for index, v in enumerate(variants.variants_of(private, practice=practice)):
+                label = variants.variant_label(variants.read_params(v.get("params") or {}))
+                pool = "practice" if practice else "graded"
+                concrete = variants.resolve(private, index, practice=practice)
+                shown = variants.resolve(public, index, practice=practice) if variants.is_variant(public) else None
+                problems += [f"{p} (in the {pool} variant {label})" for p in question_problems(qid, concrete, shown)]
+        return problems
     structural = mistake_problems(qid, private)
     return structural + declared_test_problems(qid, private, public)

@@ -70,12 +70,23 @@ def _parity_problems(private: dict[str, Any], public: dict[str, Any]) -> tuple[i
     """Public and private keys must agree on the reference and on every named mistake."""
     from grader.key import grading
 
+    from grader.key import variants
+
     checked, problems = 0, []
+    pairs = []
     for qid, entry in private.get("questions", {}).items():
         pub = public.get("questions", {}).get(qid)
         if pub is None:
             problems.append(f"{qid} is missing from the public key")
             continue
+        if not (variants.is_variant(entry) and variants.is_variant(pub)):
+            pairs.append((qid, entry, pub))
+            continue
+        for practice in (False, True):  # every variant of a variant question, both pools
+            for index, _ in enumerate(variants.variants_of(entry, practice=practice)):
+                pairs.append((qid, variants.resolve(entry, index, practice=practice),
+                              variants.resolve(pub, index, practice=practice)))
+    for qid, entry, pub in pairs:
         answers = [("reference", entry["reference"])]
         answers += [(f"mistake {m['id']}", m["answer"]) for m in entry.get("mistakes", [])]
         for label, answer in answers:

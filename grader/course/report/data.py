@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from grader.course.gradebook import CellScore, question_scores
 from grader.course.grading.answerlog import AnswerRecord, read_records
@@ -20,7 +21,7 @@ from grader.course.report.stats import (
     DEFAULT_THRESHOLD, AssignmentReport, CourseOverview, Failure, build_assignment_report, build_overview,
 )
 
-__all__ = ["gradebook_url", "question_layout", "assignment_report", "course_overview",
+__all__ = ["gradebook_url", "question_layout", "variant_questions", "assignment_report", "course_overview",
            "course_assignments", "failure_reason"]
 
 
@@ -29,6 +30,13 @@ def gradebook_url(course_root: Path) -> str:
     from grader.course.coursedir import nbgrader_api
 
     return str(nbgrader_api(Path(course_root)).coursedir.db_url)
+
+
+def _mistakes_of(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The named mistakes of a key entry (of a variant question: its first variant's, same ids for all)."""
+    from grader.key.variants import is_variant, resolve
+
+    return list((resolve(entry, 0) if is_variant(entry) else entry).get("mistakes", []))
 
 
 def question_layout(course_root: Path, assignment: str) -> tuple[list[tuple[str, str]], dict[str, float],
@@ -64,12 +72,25 @@ def question_layout(course_root: Path, assignment: str) -> tuple[list[tuple[str,
         except (OSError, ValueError):
             key = {"questions": {}}
         for qid, entry in key["questions"].items():
-            messages[qid] = {m["id"]: m.get("message", "") for m in entry.get("mistakes", [])}
+            messages[qid] = {m["id"]: m.get("message", "") for m in _mistakes_of(entry)}
             if "points" in entry:
                 points[qid] = float(entry["points"])
             if qid not in {q for _, q in order}:
                 order.append((str(entry.get("notebook", "")), qid))
     return order, points, messages
+
+
+def variant_questions(course_root: Path, assignment: str) -> set[str]:
+    """The qids of the assignment's variant questions (every student their own numbers), from its key."""
+    from grader.key import files
+    from grader.key.variants import is_variant
+
+    for path in (files.private_key_path(Path(course_root), assignment), files.public_key_path(Path(course_root), assignment)):
+        try:
+            return {q for q, e in files.load_key(path)["questions"].items() if is_variant(e)}
+        except (OSError, ValueError):
+            continue
+    return set()
 
 
 def failure_reason(course_root: Path, student: str, assignment: str, in_gradebook: bool = False) -> str:
@@ -129,7 +150,8 @@ def assignment_report(course_root: Path, assignment: str, *, threshold: float = 
     failed = [Failure(s, failure_reason(root, s, assignment, s in book))
               for s in sorted(set(_submitted(root, assignment)) | set(book)) if s not in graded]
     report = build_assignment_report(assignment, all_records, failed=failed, order=order, max_points=points,
-                                     threshold=threshold, sources=sources, mistake_messages=messages)
+                                     threshold=threshold, sources=sources, mistake_messages=messages,
+                                     variant_qids=variant_questions(root, assignment))
     from grader.course.report.functions import load_references
 
     report.functions = load_references(root, assignment)  # wrong function answers drawn against these

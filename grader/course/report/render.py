@@ -114,6 +114,7 @@ def assignment_html(report: AssignmentReport) -> str:
         "below": _students(report.below_threshold),
         "everyone": _students(sorted(report.students, key=lambda s: s.student)),
         "threshold": f"{report.threshold:.0%}",
+        "copying": list(getattr(report, "copying", None) or []),  # variant questions: right for another's numbers
     }
     return _env().get_template("assignment.html.j2").render(**context)
 

@@ -32,7 +32,7 @@ from grader.course.grading.answerlog import UNANSWERED, UNREADABLE, AnswerRecord
 __all__ = [
     "WrongAnswer", "QuestionStats", "StudentRow", "Failure", "AssignmentReport", "CourseOverview",
     "pearson", "question_order", "build_assignment_report", "build_overview", "histogram",
-    "assignment_json", "overview_json", "DEFAULT_THRESHOLD", "TOP_WRONG",
+    "assignment_json", "overview_json", "DEFAULT_THRESHOLD", "TOP_WRONG", "CopyFlag", "copy_flags",
 ]
 
 DEFAULT_THRESHOLD = 0.5   # students below this fraction of the maximum total are listed
@@ -93,6 +93,7 @@ class AssignmentReport:
     mistake_messages: dict[str, dict[str, str]] = field(default_factory=dict)  # qid -> id -> message
     notes: list[str] = field(default_factory=list)
     functions: dict[str, Any] = field(default_factory=dict)  # qid -> FunctionReference (report.functions)
+    copying: list["CopyFlag"] = field(default_factory=list)   # issue 23: answers right for another's numbers
 
     @property
     def submissions(self) -> int:
@@ -190,6 +191,43 @@ def _question(qid: str, notebook: str, by_student: Mapping[str, AnswerRecord], s
     )
 
 
+# --- variant questions: an answer right for another student's numbers (issue 23) -----------------------------
+@dataclass(frozen=True)
+class CopyFlag:
+    """``student``'s answer to variant question ``qid`` is wrong for their own numbers but equal (same answer
+    fingerprint) to the accepted answer of ``sources``, who have other numbers: a likely copy."""
+
+    qid: str
+    student: str
+    sources: tuple[str, ...]
+
+
+def copy_flags(records: Iterable[AnswerRecord], variant_qids: Iterable[str]) -> list[CopyFlag]:
+    """Every likely copy among the records of variant questions.
+
+    Why fingerprints suffice: an answer the grader accepted for one student and rejected for another is
+    the same answer judged against two different variants, so equal fingerprints of a right and a wrong
+    answer to a variant question mean the wrong one answers someone else's numbers.  One pass per question
+    (a dictionary of accepted fingerprints), so a class of hundreds costs nothing noticeable."""
+    wanted = set(variant_qids)
+    right: dict[tuple[str, str], set[str]] = {}
+    latest: dict[tuple[str, str], AnswerRecord] = {}
+    for r in records:
+        if r.qid in wanted:
+            latest[(r.qid, r.student)] = r
+    for r in latest.values():
+        if r.correct and r.fingerprint not in (UNANSWERED, UNREADABLE, ""):
+            right.setdefault((r.qid, r.fingerprint), set()).add(r.student)
+    flags = []
+    for (qid, student), r in sorted(latest.items()):
+        if r.correct:
+            continue
+        sources = sorted(right.get((qid, r.fingerprint), set()) - {student})
+        if sources:
+            flags.append(CopyFlag(qid, student, tuple(sources)))
+    return flags
+
+
 def build_assignment_report(
     assignment: str,
     records: Iterable[AnswerRecord],
@@ -200,6 +238,7 @@ def build_assignment_report(
     threshold: float = DEFAULT_THRESHOLD,
     sources: Mapping[str, str] | None = None,
     mistake_messages: Mapping[str, Mapping[str, str]] | None = None,
+    variant_qids: Iterable[str] = (),
 ) -> AssignmentReport:
     """Every figure of one assignment's report, from its answer records.
 
@@ -233,6 +272,7 @@ def build_assignment_report(
         assignment=assignment, questions=questions, students=rows,
         failed=sorted(failed, key=lambda f: f.student), max_total=max_total, threshold=threshold,
         mistake_messages={q: dict(m) for q, m in (mistake_messages or {}).items()},
+        copying=copy_flags(records, variant_qids),
     )
 
 
@@ -264,6 +304,7 @@ def assignment_json(report: AssignmentReport) -> dict[str, Any]:
             for s in report.students
         ],
         "notes": list(report.notes),
+        "copying": [{"qid": f.qid, "student": f.student, "right_for": list(f.sources)} for f in report.copying],
     }
 
 

@@ -68,6 +68,7 @@ class Job:
     files: dict[str, bytes]
     inputs: dict[str, list]
     limits: Limits = field(default_factory=Limits)
+    variants: dict[str, dict] = field(default_factory=dict)   # qid -> the graded student's params (issue 23)
 
 
 @dataclass
@@ -113,6 +114,7 @@ def _job_bytes(job: Job) -> bytes:
         "notebook": job.notebook,
         "files": {str(k): base64.b64encode(bytes(v)).decode("ascii") for k, v in (job.files or {}).items()},
         "inputs": job.inputs or {},
+        "variants": getattr(job, "variants", None) or {},
         "limits": asdict(limits),
     }
     return json.dumps(doc).encode("utf-8")

@@ -210,7 +210,7 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -
         from grader.course.sandbox import cellrunner
         from grader.notebook import capture
 
-        capture.configure(job.get("inputs") or {})
+        capture.configure(job.get("inputs") or {}, job.get("variants") or {})
         cells = (job.get("notebook") or {}).get("cells") or []
         del job
         cellrunner.run_cells(shell, cells if isinstance(cells, list) else [], cellrunner.Recorder(out_fd),
