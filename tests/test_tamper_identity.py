@@ -21,12 +21,9 @@ import shutil
 import nbformat
 import pytest
 
-try:
-    import course_support
-except ImportError:  # pragma: no cover - run from the repository root as a package
-    from tests import course_support
+import course_support
 from grader.course.grading import autograde
-from grader.course.nbgraderapi import course_path, load_api
+from grader.course.coursedir import nbgrader_api as load_api, scripts_on_path as course_path
 from grader.course.release.variantnb import student_numbers, variant_notebook
 from grader.key import files
 
@@ -100,8 +97,8 @@ def _ids(key: dict, prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
-    root = course_support.released_course(tmp_path_factory.mktemp("identity") / "course", ASSIGNMENT)
+def attacked(tmp_path_factory, make_released_course):
+    root = make_released_course(tmp_path_factory.mktemp("identity") / "course", ASSIGNMENT)
     key = files.load_key(files.public_key_path(root, ASSIGNMENT))
     victim_solution = variant_notebook(root, ASSIGNMENT, VICTIM, solution=True)
     expected: dict[str, str] = {}   # student -> "copy" (loses the variant points) | "own" (full marks)

@@ -19,13 +19,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-try:
-    import course_support
-except ImportError:  # pragma: no cover - run from the repository root as a package
-    from tests import course_support
+import course_support
 from grader.cli import main as cli
 from grader.course.grading import autograde
-from grader.course.nbgraderapi import course_path, load_api
+from grader.course.coursedir import nbgrader_api as load_api, scripts_on_path as course_path
 from grader.course.release.variantnb import student_numbers, variant_notebook
 from grader.key import files, grading
 from grader.key import variants as kv
@@ -53,8 +50,8 @@ def _differing_students(key: dict, count: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    root = course_support.released_course(tmp_path_factory.mktemp("variants") / "course", ASSIGNMENT)
+def course(tmp_path_factory, make_released_course):
+    root = make_released_course(tmp_path_factory.mktemp("variants") / "course", ASSIGNMENT)
     public = files.load_key(files.public_key_path(root, ASSIGNMENT))
     private = files.load_key(files.private_key_path(root, ASSIGNMENT))
     alice, bob, carol = _differing_students(public, 3)
