@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grader.key import grading
+from grader.key import grading, variants
 from grader.course.coursedir import assignments_of
 from grader.course.release.keybuild import KeyBuildError, build_keys
 from grader.key.wire import from_wire, to_wire
@@ -146,15 +146,39 @@ def _triple(v: Any) -> tuple[bool, float, str | None]:
 
 # The core names an added constant only when it is not tiny next to the largest value of the reference at
 # its sample points; the public key cannot know the constant without the reference, so it names every
-# constant offset. For that one case only the verdict (correct, score) must agree.
-LENIENT = {("added_constant", None)}
+# constant offset. Likewise the public key names "opposite sign" for an answer within the tolerance of the
+# negated reference (e.g. -17915901.5 for 17915904), where the private key, comparing an exact reference
+# exactly, names nothing. For these cases only the verdict (correct, score) must agree.
+LENIENT = {("added_constant", None), ("opposite_sign", None)}
+
+
+VARIANTS_PER_POOL = 8   # of a variant question, up to this many variants of each pool (spread over the pool)
+
+
+def concrete_pairs(private: dict[str, Any], public: dict[str, Any]) -> Iterator[tuple[str, dict, dict]]:
+    """(label, private entry, public entry) for every question; a variant question gives one pair per variant
+    checked (every variant of a small pool, an even spread of a large one; graded and practice pools), each
+    resolved the same way in both keys, as grading and self-check resolve a student's variant."""
+    for qid, entry in private["questions"].items():
+        pub = public["questions"][qid]
+        if not variants.is_variant(entry):
+            yield qid, entry, pub
+            continue
+        assert variants.is_variant(pub), f"{qid}: a variant question in the private key only"
+        for practice in (False, True):
+            size = len(variants.variants_of(entry, practice=practice))
+            assert size == len(variants.variants_of(pub, practice=practice)), f"{qid}: pools differ"
+            step = max(1, -(-size // VARIANTS_PER_POOL))
+            for index in range(0, size, step):
+                yield (f"{qid} ({'practice' if practice else 'graded'} variant {index})",
+                       variants.resolve(entry, index, practice=practice),
+                       variants.resolve(pub, index, practice=practice))
 
 
 def assert_parity(private: dict[str, Any], public: dict[str, Any]) -> int:
     checked = 0
     problems = []
-    for qid, entry in private["questions"].items():
-        pub = public["questions"][qid]
+    for qid, entry, pub in concrete_pairs(private, public):
         for label, answer in cases(entry):
             a, b = grading.grade(answer, entry), grading.grade(answer, pub)
             if label == "reference":
@@ -220,12 +244,11 @@ def _reference_numbers(entry: dict[str, Any]) -> list[float]:
 
 def assert_no_leak(private: dict[str, Any], public: dict[str, Any]) -> None:
     """Fingerprints hold only hashes, grid exponents and indices; no reference in any printed form."""
-    for qid, entry in private["questions"].items():
-        pub = public["questions"][qid]
+    for qid, entry, pub in concrete_pairs(private, public):
         # the grader's inputs and sample points are public by design; everything else is checked
         # the author's hints are prose (a hint tier may say "weights 1, 4, 2, 4"); tests/test_assignments.py
-        # checks that no hint holds its reference
-        text = json.dumps({k: v for k, v in pub.items() if k not in ("inputs", "sample", "hints")})
+        # checks that no hint holds its reference; a variant's params and statement are the student's numbers
+        text = json.dumps({k: v for k, v in pub.items() if k not in ("inputs", "sample", "hints", "variant")})
         assert "reference" not in pub and all("answer" not in m for m in pub.get("mistakes", []))
         prints = [pub.get("fp"), pub.get("alt"), pub.get("outputs")] + [
             m.get("fp") or m.get("outputs") for m in pub.get("mistakes", [])]
