@@ -17,13 +17,13 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from grader.key import files
 from grader.key.files import CONFIG_NAME
 
 __all__ = ["CONFIG_NAME", "CourseNotFound", "UnknownAssignment", "find_course_root", "assignments_of",
-           "require_assignment", "scripts_on_path", "script_environment", "nbgrader_config", "nbgrader_api",
+           "require_assignment", "course_of_command", "scripts_on_path", "script_environment", "nbgrader_config", "nbgrader_api",
            "exchange_root", "course_id"]
 
 
@@ -88,6 +88,19 @@ def require_assignment(course_root: Path, assignment: str, *, known: list[str] |
     hint = f": did you mean {close[0]}?" if close else ""
     raise UnknownAssignment(f"no assignment {assignment!r} in the course at {Path(course_root)}{hint} "
                             f"(assignments: {listed})")
+
+
+def course_of_command(command: str, course_root: Path | str | None, assignments: Iterable[str] = ()) -> Path | None:
+    """The course folder of ``calcgrade COMMAND`` with every named assignment checked; None after one
+    sentence on stderr (``calcgrade COMMAND: ...``) when there is no course or a name is not one of it."""
+    try:
+        root = find_course_root(course_root)
+        for assignment in assignments:
+            require_assignment(root, assignment)
+    except CourseNotFound as exc:
+        print(f"calcgrade {command}: {exc.message}", file=sys.stderr)
+        return None
+    return root
 
 
 def script_environment(extra_path: str | None = None) -> dict[str, str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-__all__ = ["CheckedQuestion", "checked_question", "NO_CHECK"]
+__all__ = ["CheckedQuestion", "checked_question", "call_name", "NO_CHECK"]
 
 NO_CHECK = 'the test cell calls no check("<question>", ...): grade it by hand'
 
@@ -51,7 +51,10 @@ def _without_magics(source: str) -> str:
     return "\n".join(lines)
 
 
-def _call_name(node: ast.Call) -> str | None:
+def call_name(node: ast.AST) -> str | None:
+    """The name a call is made by (``check`` for ``check(...)`` and ``grader.check(...)``); None otherwise."""
+    if not isinstance(node, ast.Call):
+        return None
     func = node.func
     if isinstance(func, ast.Name):
         return func.id
@@ -87,7 +90,7 @@ def checked_question(source: str, *, calls: tuple[str, ...] = ("check",)) -> Che
     named: set[str] = set()
     unnamed = 0
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or _call_name(node) not in calls:
+        if not isinstance(node, ast.Call) or call_name(node) not in calls:
             continue
         arg = _qid_argument(node)
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):

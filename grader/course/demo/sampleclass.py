@@ -39,6 +39,8 @@ from typing import Iterable
 
 import nbformat
 
+from grader.key.testcell import call_name
+
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
 
@@ -75,16 +77,6 @@ def _nbgrader(cell: nbformat.NotebookNode) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
-def _call_name(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Call):
-        func = node.func
-        if isinstance(func, ast.Name):
-            return func.id
-        if isinstance(func, ast.Attribute):
-            return func.attr
-    return None
-
-
 def _check_call(source: str) -> tuple[str, str] | None:
     """(question id, answer variable) of the ``check(...)`` call in a test cell."""
     try:
@@ -92,7 +84,7 @@ def _check_call(source: str) -> tuple[str, str] | None:
     except SyntaxError:
         return None
     for node in ast.walk(tree):
-        if _call_name(node) == "check" and isinstance(node, ast.Call) and len(node.args) >= 2:
+        if call_name(node) == "check" and isinstance(node, ast.Call) and len(node.args) >= 2:
             qid, value = node.args[0], node.args[1]
             if not (isinstance(qid, ast.Constant) and isinstance(qid.value, str)):
                 continue
@@ -108,7 +100,7 @@ def _question_calls(source: str) -> list[ast.Call]:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _call_name(n) == "question"]
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and call_name(n) == "question"]
 
 
 def _mistakes_of(call: ast.Call, source: str) -> tuple[tuple[str, str], ...]:
@@ -185,7 +177,7 @@ def student_answer_source(solution_source: str) -> str:
         tree = None
     if tree is not None:
         for node in ast.walk(tree):
-            if isinstance(node, ast.Expr) and _call_name(node.value) == "question":
+            if isinstance(node, ast.Expr) and call_name(node.value) == "question":
                 drop.update(range(node.lineno - 1, (node.end_lineno or node.lineno)))
     kept = [
         line

@@ -240,12 +240,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def release_main(args: argparse.Namespace) -> int:
-    try:
-        root = coursedir.find_course_root(args.course_root)
-        for assignment in args.assignment:
-            coursedir.require_assignment(root, assignment)
-    except coursedir.CourseNotFound as exc:
-        print(f"calcgrade release: {exc.message}", file=sys.stderr)
+    root = coursedir.course_of_command("release", args.course_root, args.assignment)
+    if root is None:
         return 2
     verbose = bool(getattr(args, "verbose", False))
     status = 0

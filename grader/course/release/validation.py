@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,12 +210,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def validate_main(args: argparse.Namespace) -> int:
-    try:
-        root = coursedir.find_course_root(args.course_root)
-        for assignment in args.assignment:
-            coursedir.require_assignment(root, assignment)
-    except coursedir.CourseNotFound as exc:
-        print(f"calcgrade validate: {exc.message}", file=sys.stderr)
+    root = coursedir.course_of_command("validate", args.course_root, args.assignment)
+    if root is None:
         return 2
     report = validate_course(root, args.assignment or None)
     print(format_report(report))
