@@ -252,7 +252,7 @@ def test_a_course_that_executes_outside_the_sandbox_is_refused(course_root, tmp_
 
 
 @pytest.mark.parametrize("damage", ["none", "points_not_a_number", "unknown_key_type", "old_schema", "new_schema",
-                                    "grade_id_missing"])
+                                    "grade_id_missing", "duplicate_grade_id"])
 def test_calcgrades_cell_metadata_check_gives_nbgraders_verdicts(damage):
     """CheckCellMetadata (schema compiled once) accepts and refuses exactly what nbgrader's own does."""
     from nbgrader.preprocessors import CheckCellMetadata as Stock
@@ -271,6 +271,8 @@ def test_calcgrades_cell_metadata_check_gives_nbgraders_verdicts(damage):
         meta["schema_version"] = 99
     elif damage == "grade_id_missing":
         del meta["grade_id"]
+    elif damage == "duplicate_grade_id":  # a rule of nbgrader's validate_nb, not of its per-cell check
+        nb.cells.append(copy.deepcopy(next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))))
 
     def verdict(step):
         try:

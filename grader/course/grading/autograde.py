@@ -273,6 +273,9 @@ def autograde_assignment(
         except cluster.ClusterUnavailable as exc:
             raise GradingRefused(str(exc)) from None
     warming = None if (scheduler or pool is not None) else _WarmPool(workers, sandbox)
+    from grader.course.grading.gradingprocess import start_grading_process
+
+    start_grading_process()  # its imports overlap the executors' warm-up and the course's reading
     try:
         return _run(course_root, assignment, started, students=students, workers=workers, scheduler=scheduler,
                     sandbox=sandbox, cell_timeout=cell_timeout, on_result=on_result, pool=pool, warming=warming,
@@ -291,16 +294,28 @@ class _WarmPool:
         self.pool: Any = None
         self.error: BaseException | None = None
         self.count = max(1, int(workers or os.cpu_count() or 1))
+        self.checked = threading.Event()   # the sandbox's check has run (its answer: self.usable)
+        self.usable = not sandbox
         self.thread = threading.Thread(target=self._start, args=(sandbox,), daemon=True)
         self.thread.start()
 
     def _start(self, sandbox: bool) -> None:
         try:
-            from grader.course.sandbox.executor import ExecutorPool
+            from grader.course.sandbox.executor import ExecutorPool, sandbox_available
 
+            if sandbox:
+                self.usable = sandbox_available()[0]   # cached: the pool's own check is then free
+            self.checked.set()
             self.pool = ExecutorPool(self.count, sandbox=sandbox)
         except BaseException as exc:  # reported by get()
             self.error = exc
+        finally:
+            self.checked.set()
+
+    def sandbox_usable(self) -> bool:
+        """True once the sandbox is known to work here (or is not asked for): work may be prepared."""
+        self.checked.wait()
+        return self.usable and self.error is None
 
     def get(self) -> Any:
         self.thread.join()
@@ -345,21 +360,29 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
         except MissingEntry:
             raise GradingRefused(f"{assignment} is not in the gradebook: release it first "
                                  f"(`calcgrade release {assignment}`)") from None
-        executor = pool if pool is not None else (warming.get() if warming is not None else None)
-
         def report(student: str) -> None:
             results[student].seconds = time.perf_counter() - clock.get(student, started)
             if on_result:
                 on_result(results[student])
 
+        def prepare(student: str) -> list[tuple[Any, _Pending]] | None:
+            clock[student] = time.perf_counter()
+            try:
+                return _prepare(ctx, gb, student)
+            except Exception as exc:
+                _fail(ctx, results[student], exc)
+                report(student)
+                return None
+
+        # the first students are prepared while the executors warm up (one per executor: they start at once)
+        # (only where the sandbox works: a refused run must leave every earlier autograded copy alone)
+        ahead = {s: prepare(s) for s in chosen[:workers]} if warming is not None and warming.sandbox_usable() else {}
+        executor = pool if pool is not None else (warming.get() if warming is not None else None)
+
         def jobs() -> Iterator[Any]:
             for student in chosen:
-                clock[student] = time.perf_counter()
-                try:
-                    prepared = _prepare(ctx, gb, student)
-                except Exception as exc:
-                    _fail(ctx, results[student], exc)
-                    report(student)
+                prepared = ahead.pop(student) if student in ahead else prepare(student)
+                if prepared is None:
                     continue
                 left[student] = len(prepared)
                 for job, item in prepared:

@@ -77,7 +77,13 @@ __import__("grader.notebook.capture", fromlist=["configure"]).configure({"warm_f
 check("warm_expression", _e)
 check("warm_function", lambda f, a, h: (f(a + h) - f(a - h)) / (2 * h))
 __import__("grader.notebook.capture", fromlist=["deconfigure"]).deconfigure()
-_fig = _plt.figure(); _plt.plot([0, 1], [1, 0]); _plt.title("x"); _fig.savefig(_io.BytesIO(), format="png")
+_fig, (_ax, _bx) = _plt.subplots(1, 2, figsize=(6, 4))
+_ax.plot([0, 1], [1, 0], color="black", label="$f(x) = x^2$"); _ax.plot([0, 1], [0, 1], "--", lw=1, label="h = 0.5")
+_ax.plot([1], [1], "o"); _ax.set_ylim(-1, 2); _ax.set_xlim(-1, 2); _ax.legend(fontsize=8); _ax.legend()
+_ax.set_title("$x^2$"); _ax.set_xlabel("$x$"); _ax.set_ylabel("y")
+_g = _np.meshgrid(_np.linspace(-1, 1, 5), _np.linspace(-1, 1, 5)); _bx.contour(_g[0], _g[1], _g[0]**2 + _g[1]**2)
+_bx.quiver(_g[0], _g[1], _g[0], _g[1])
+__import__("IPython.core.pylabtools", fromlist=["print_figure"]).print_figure(_fig, "png")
 _plt.close("all")
 """
 
