@@ -52,8 +52,8 @@ c.Autograde.sanitize_preprocessors = [
     "grader.course.grading.nbgrader_steps.CheckSubmissionCells",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
-    "nbgrader.preprocessors.OverwriteKernelspec",
-    "nbgrader.preprocessors.OverwriteCells",
+    "grader.course.grading.sharedgradebook.OverwriteKernelspec",
+    "grader.course.grading.sharedgradebook.OverwriteCells",
     "grader.course.grading.nbgrader_steps.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
@@ -63,7 +63,7 @@ c.Autograde.autograde_preprocessors = [
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "grader.course.grading.nbgrader_steps.SaveTrustedGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
+    "grader.course.grading.sharedgradebook.AssignLatePenalties",
     "grader.course.grading.nbgrader_steps.CheckCellMetadata",
 ]
 

@@ -89,11 +89,11 @@ class _Context:
 
     def __init__(self, course_root: Path, assignment: str, sandbox: bool, cell_timeout: float | None) -> None:
         from nbconvert.writers import FilesWriter
-        from nbgrader.converters import Autograde
         from nbgrader.coursedir import CourseDirectory
 
         from grader.course.coursedir import nbgrader_config
         from grader.course.grading.nbgrader_steps import autograde_steps, load_private_key
+        from grader.course.grading.sharedgradebook import SharedGradebookAutograde
         from grader.course.grading.trusted import function_inputs
         from grader.course.sandbox.executor import Limits
 
@@ -105,7 +105,8 @@ class _Context:
         self.db_url = self.coursedir.db_url
         self.key = load_private_key(course_root, assignment)
         self.inputs = function_inputs(self.key)
-        self.converter = Autograde(coursedir=self.coursedir, config=self.config)
+        # nbgrader's converter; its per-student bookkeeping runs on the run's open gradebook (sharedgradebook)
+        self.converter = SharedGradebookAutograde(coursedir=self.coursedir, config=self.config)
         self.converter.force = True
         # nbgrader's per-student notes ("Removing existing assignment", "Copying ...") are not the summary's;
         # its errors still show
@@ -355,6 +356,7 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
     pending: dict[str, _Pending] = {}
     left: dict[str, int] = {}
     with scripts_on_path(), _quiet_nbgrader(), Gradebook(ctx.db_url, ctx.coursedir.course_id) as gb:
+        ctx.converter.gradebook = gb
         try:
             gb.find_assignment(assignment)
         except MissingEntry:
