@@ -341,7 +341,9 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
          workers: int | None, scheduler: str | None, sandbox: bool, cell_timeout: float | None,
          on_result: Callable[[StudentResult], None] | None, pool: Any, warming: _WarmPool | None,
          per_worker: dict[str, int]) -> AutogradeRun:
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
+
+    from grader.course.grading.sharedgradebook import RunGradebook
 
     ctx = _Context(course_root, assignment, sandbox, cell_timeout)
     everyone = submitted_students(course_root, assignment)
@@ -355,7 +357,7 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
     clock: dict[str, float] = {}
     pending: dict[str, _Pending] = {}
     left: dict[str, int] = {}
-    with scripts_on_path(), _quiet_nbgrader(), Gradebook(ctx.db_url, ctx.coursedir.course_id) as gb:
+    with scripts_on_path(), _quiet_nbgrader(), RunGradebook(ctx.db_url, ctx.coursedir.course_id) as gb:
         ctx.converter.gradebook = gb
         try:
             gb.find_assignment(assignment)

@@ -22,7 +22,7 @@ import shutil
 from typing import Any
 
 from nbgrader import utils
-from nbgrader.api import MissingEntry
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter, NbGraderException
 from nbgrader.preprocessors import AssignLatePenalties as NbgraderAssignLatePenalties
@@ -30,7 +30,33 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.preprocessors import OverwriteCells as NbgraderOverwriteCells
 from nbgrader.preprocessors import OverwriteKernelspec as NbgraderOverwriteKernelspec
 
-__all__ = ["SharedGradebookAutograde", "OverwriteKernelspec", "OverwriteCells", "AssignLatePenalties"]
+__all__ = ["RunGradebook", "SharedGradebookAutograde", "OverwriteKernelspec", "OverwriteCells", "AssignLatePenalties"]
+
+
+class RunGradebook(Gradebook):
+    """nbgrader's Gradebook, opened once for a whole ``calcgrade autograde`` run, which looks up each cell of
+    the released notebooks once per run instead of once per cell of every submission.
+
+    OverwriteCells asks for the released version of every nbgrader cell of every submitted notebook (a
+    joined query each, some sixty per notebook); those rows are written by the release and never by
+    grading, so the answer cannot change during the run.  Misses are not remembered (MissingEntry each
+    time, as nbgrader's), and the rows stay in the run's session (refreshed after a commit, as any row)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.released_cells: dict[tuple[str, str, str, str], Any] = {}
+
+    def _released(self, kind: str, name: str, notebook: str, assignment: str, find: Any) -> Any:
+        key = (kind, name, notebook, assignment)
+        if key not in self.released_cells:
+            self.released_cells[key] = find(name, notebook, assignment)
+        return self.released_cells[key]
+
+    def find_source_cell(self, name: str, notebook: str, assignment: str) -> Any:
+        return self._released("source", name, notebook, assignment, super().find_source_cell)
+
+    def find_graded_cell(self, name: str, notebook: str, assignment: str) -> Any:
+        return self._released("graded", name, notebook, assignment, super().find_graded_cell)
 
 
 def _shared(resources: Any) -> Any:
