@@ -378,6 +378,42 @@ for _ in range(8):
             os._exit(0)
 _time.sleep(120)
 """,
+    # signal every process it can find (kill and pidfd_send_signal on /proc/<pid>): its executor must go on
+    "signal_everything": """
+import ctypes as _ct, signal as _signal, time as _time
+_libc = _ct.CDLL(None, use_errno=True)
+_here, _outer = os.getpid(), int(os.readlink("/proc/self"))
+for _name in os.listdir("/proc"):
+    if not _name.isdigit() or int(_name) == _outer:
+        continue
+    for _sig in (_signal.SIGSTOP, _signal.SIGKILL):
+        if int(_name) != _here:
+            try:
+                os.kill(int(_name), _sig)
+            except OSError:
+                pass
+        try:
+            _fd = os.open(f"/proc/{_name}", os.O_RDONLY | os.O_DIRECTORY)
+            _libc.syscall(424, _fd, int(_sig), None, 0)
+            os.close(_fd)
+        except OSError:
+            pass
+_time.sleep(1)
+""",
+    # a POSIX message queue and a System V segment for the next job; the reader looks for them
+    "ipc_planter": """
+import ctypes as _ct
+_libc = _ct.CDLL(None, use_errno=True)
+_libc.mq_open(b"/calcgrade-tamper", os.O_CREAT | os.O_RDWR, 0o666, None)
+_libc.shmget(4244, 4096, 0o1000 | 0o666)
+""",
+    "ipc_reader": """
+import ctypes as _ct
+_libc = _ct.CDLL(None, use_errno=True)
+_seen = [_libc.mq_open(b"/calcgrade-tamper", os.O_RDWR, 0, None) >= 0, _libc.shmget(4244, 0, 0) >= 0,
+         len(open("/proc/sysvipc/shm").read().splitlines()) > 1]
+print("IPC: seen" if any(_seen) else "IPC: nothing")
+""",
 }
 ATTACKS.update(ROUND_TWO)
 # submissions that are (or hold) links: refused with a sentence naming the link
@@ -547,6 +583,8 @@ def _check_class(root: Path, expected: dict[str, float], before: dict[str, str],
         for path in (root / folder).rglob("*") if (root / folder).exists() else []:
             assert not path.is_symlink(), path
             assert not path.is_file() or secret not in path.read_bytes(), f"the private key reached {path}"
+    reader = (root / "autograded" / "ipc_reader" / ASSIGNMENT / NOTEBOOK).read_text(encoding="utf-8")
+    assert "IPC: nothing" in reader and "IPC: seen" not in reader
     for name in ROUND_TWO:
         text = (root / "autograded" / name / ASSIGNMENT / NOTEBOOK).read_text(encoding="utf-8")
         assert len(text) < 5_000_000, f"{name}: an autograded notebook of {len(text)} characters"

@@ -46,6 +46,7 @@ PARENT_POLL = 0.5              # seconds between two looks of the parent at a jo
 PARENT_MEMORY_FACTOR = 1.25    # the parent kills above this share of the limit (the executor's poll is exact)
 MAX_RESULT_BYTES = 32 << 20    # the largest result file read back
 _LOG = logging.getLogger(__name__)
+_SAID: set[str] = set()        # what was logged once per process
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class _Worker:
         self.warm_seconds = 0.0
         self._log: Any = None
         self._own_pids: set[int] = set()
+        self.no_namespaces: str | None = None
 
     # -- life cycle --
     def start(self) -> None:
@@ -184,6 +186,11 @@ class _Worker:
                                 " (set CALCGRADE_EXECUTOR_DEBUG=1 to see its messages)")
         self.pid = self.proc.pid
         self.warm_seconds = float(msg.get("warm_seconds", 0.0))
+        why = msg.get("no_namespaces")
+        self.no_namespaces = why if isinstance(why, str) else None
+        if isinstance(why, str) and "namespaces" not in _SAID:
+            _SAID.add("namespaces")
+            _LOG.warning("jobs run without namespaces of their own (a job could signal its executor): %s", why[:300])
         self._own_pids = {self.proc.pid, *cleanup.descendants(self.proc.pid)}   # bubblewrap and the executor
 
     def _last_log_line(self) -> str:
@@ -418,6 +425,12 @@ class ExecutorPool:
     @property
     def workers(self) -> int:
         return len(self._workers)
+
+    @property
+    def namespaces_problem(self) -> str | None:
+        """Why jobs run without user, pid and IPC namespaces of their own (None: they have them, or the pool
+        is not sandboxed)."""
+        return next((w.no_namespaces for w in self._workers if w.no_namespaces), None)
 
     def run(self, job: Job) -> Execution:
         """Run one job on a free executor (waits for one); never raises for a bad job."""
