@@ -7,6 +7,7 @@ The autograde side (both ways of grading) is in tests/test_tamper.py (``signal_e
 
 from __future__ import annotations
 
+import os
 import platform
 
 import pytest
@@ -127,3 +128,70 @@ print(len(status['NSpid'].split()), os.getpid(), int(status['Seccomp_filters']))
     assert lines[1].split() == ["0000000000000000"] * 5 + ["1"]
     levels, pid = lines[2].split()[:2]
     assert levels == "2" and pid == "2"               # pid 2 of its own namespace, under a tiny init
+
+
+# --- kernel-enforced limits: the executor's cgroup (grader.course.sandbox.cgroups) ------------------------------
+@pytest.fixture(scope="module")
+def cgroup():
+    from grader.course.sandbox import cgroups
+
+    found = es.pool().cgroups
+    if not found:
+        pytest.skip(f"no writable cgroup here: {cgroups.unavailable()}")
+    return found[0]
+
+
+_FILL_AND_ALLOCATE = """
+import os
+for i in range(10):       # 450 MiB in the private /tmp: files in memory that no process maps (the polls miss them)
+    with open(f'/tmp/fill{i}', 'wb') as fh:
+        fh.write(b'x' * (45 << 20))
+block = bytearray(400 << 20)   # under RLIMIT_AS, but 850 MiB together
+for i in range(0, len(block), 4096):
+    block[i] = 1
+print('not stopped')
+"""
+
+
+def test_a_job_past_its_memory_limit_is_stopped_by_the_kernel_and_its_executor_goes_on(pool, cgroup):
+    kills = cgroup.oom_kills()
+    first = pool.run(es.job("warm/a/n.ipynb", "print('warm')"))
+    ex = pool.run(es.job("filler/a/n.ipynb", "from grader import check\ncheck('kept', 1)", _FILL_AND_ALLOCATE,
+                         "check('lost', 2)",
+                         limits=Limits(memory_bytes=768 << 20, cell_timeout=30.0, notebook_timeout=60.0)))
+    assert "not stopped" not in es.texts(ex, 2)
+    assert ex.stopped is not None and "memory limit" in ex.stopped and "kernel" in ex.stopped, ex.stopped
+    assert ex.stopped_at == 2 and ex.payloads == {1: [{"qid": "kept", "answer": 1, "v": 1}]}
+    assert cgroup.oom_kills() > kills
+    _honest_after(pool, first.worker)
+
+
+def test_a_fork_bomb_is_stopped_by_the_pids_limit_and_its_executor_goes_on(pool, cgroup):
+    refused = cgroup.fork_refusals()
+    first = pool.run(es.job("warm/a/n.ipynb", "print('warm')"))
+    ex = pool.run(es.job(
+        "forker/a/n.ipynb",
+        "from grader import check\ncheck('kept', 1)",
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+        limits=Limits(processes=16, cell_timeout=1.0, notebook_timeout=30.0),
+    ))
+    assert ex.timed_out_cells == [2] or (ex.stopped is not None and ex.stopped_at == 2)
+    assert ex.payloads.get(1) == [{"qid": "kept", "answer": 1, "v": 1}]
+    assert cgroup.fork_refusals() > refused
+    _honest_after(pool, first.worker)
+
+
+def test_the_cgroup_goes_with_its_pool_and_stale_ones_are_removed(cgroup):
+    from grader.course.sandbox import cgroups
+    from grader.course.sandbox.executor import ExecutorPool
+
+    dead = next(pid for pid in range(4_000_000, 4_100_000) if not os.path.exists(f"/proc/{pid}"))
+    stale = [folder.parent / f"{cgroups.PREFIX}{dead}-0badf00d" for folder in cgroup.folders]
+    for folder in stale:
+        folder.mkdir()
+    with ExecutorPool(1) as own:
+        folders = own.cgroups[0].folders
+        assert all(f.is_dir() for f in folders) and not any(f.exists() for f in stale)
+        ex = own.run(es.job("one/a/n.ipynb", "print('ran')"))
+        assert es.texts(ex, 1).strip() == "ran"
+    assert not any(f.exists() for f in folders)

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator
 
 from grader.course.sandbox import bubblewrap as _sandbox
+from grader.course.sandbox import cgroups
 from grader.course.sandbox import jobcleanup as cleanup
 from grader.course.sandbox.recorded import ANSWER_MIME, MAX_EVENTS, apply_events, payloads_of
 
@@ -45,6 +46,7 @@ RESPONSE_MARGIN = 30.0         # seconds past the notebook's wall time before th
 PARENT_POLL = 0.5              # seconds between two looks of the parent at a job's memory
 PARENT_MEMORY_FACTOR = 1.25    # the parent kills above this share of the limit (the executor's poll is exact)
 MAX_RESULT_BYTES = 32 << 20    # the largest result file read back
+EXECUTOR_TASKS = 8             # the sandbox's own tasks in its cgroup's pids limit (bubblewrap, init, executor, ...)
 _LOG = logging.getLogger(__name__)
 _SAID: set[str] = set()        # what was logged once per process
 
@@ -143,6 +145,7 @@ class _Worker:
         self._log: Any = None
         self._own_pids: set[int] = set()
         self.no_namespaces: str | None = None
+        self.cgroup: cgroups.ExecutorCgroup | None = None
 
     # -- life cycle --
     def start(self) -> None:
@@ -192,6 +195,10 @@ class _Worker:
             _SAID.add("namespaces")
             _LOG.warning("jobs run without namespaces of their own (a job could signal its executor): %s", why[:300])
         self._own_pids = {self.proc.pid, *cleanup.descendants(self.proc.pid)}   # bubblewrap and the executor
+        if self.sandboxed:   # kernel-enforced limits where the machine offers a cgroup (the polls stay)
+            self.cgroup = cgroups.ExecutorCgroup.create()
+            if self.cgroup is not None:
+                self.cgroup.adopt(sorted(self._own_pids))
 
     def _last_log_line(self) -> str:
         if self._log is None:
@@ -215,6 +222,9 @@ class _Worker:
             except subprocess.TimeoutExpired:
                 pass
             self.proc = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -256,6 +266,25 @@ class _Worker:
                         "stopped": (f"the notebook's processes used more than its memory limit together "
                                     f"({used / (1 << 30):.1f} GiB of {limits.memory_bytes / (1 << 30):g} GiB)")}
 
+    def _cgroup_limits(self, limits: Limits) -> int | None:
+        """Set this job's limits on the sandbox's cgroup; the cgroup's count of memory kills so far (None: no
+        cgroup)."""
+        if self.cgroup is None:
+            return None
+        try:
+            self.cgroup.set_limits(limits.memory_bytes, limits.processes + EXECUTOR_TASKS)
+        except OSError as exc:
+            _LOG.debug("the cgroup's limits could not be set: %s", exc)
+        return self.cgroup.oom_kills()
+
+    def _killed_for_memory(self, outcome: dict[str, Any], kills_before: int) -> bool:
+        """The kernel killed a process of the sandbox for memory during this job, and the job ended by a kill
+        (its process, or the whole executor)."""
+        if self.cgroup is None or self.cgroup.oom_kills() <= kills_before:
+            return False
+        stopped = outcome.get("stopped")
+        return outcome.get("op") == "eof" or (isinstance(stopped, str) and "killed" in stopped)
+
     def _job_memory(self) -> int:
         """Proportional memory of the sandbox's processes that were not there when the executor was ready."""
         if self.proc is None:
@@ -279,6 +308,7 @@ class _Worker:
         job_fd = os.memfd_create("calcgrade-job")
         out_fd = os.memfd_create("calcgrade-result")
         outcome: dict[str, Any] | None = None
+        oom_kills: int | None = None
         try:
             os.write(job_fd, data)
             del data
@@ -290,6 +320,7 @@ class _Worker:
                     self.stop()
                     self.start()
                     worker = f"{socket.gethostname()}/{self.pid}"
+                oom_kills = self._cgroup_limits(limits)
                 try:
                     socket.send_fds(self.sock, [request], [job_fd, out_fd])
                     break
@@ -300,6 +331,10 @@ class _Worker:
             os.close(job_fd)
             job_fd = -1
             outcome = self._watch(limits)
+            if oom_kills is not None and outcome is not None and self._killed_for_memory(outcome, oom_kills):
+                outcome = {"op": "done", "stopped_at": outcome.get("stopped_at"), "timed_out_cells": [],
+                           "stopped": (f"the notebook's processes went over its memory limit "
+                                       f"({limits.memory_bytes / (1 << 30):g} GiB) and the kernel stopped them")}
             if outcome is None or outcome.get("op") != "done":
                 # the executor died (the job's code killed it) or stopped answering: replace it
                 why = ("the executor process was killed while the notebook ran"
@@ -425,6 +460,11 @@ class ExecutorPool:
     @property
     def workers(self) -> int:
         return len(self._workers)
+
+    @property
+    def cgroups(self) -> list[cgroups.ExecutorCgroup]:
+        """The executors' cgroups (empty where the machine offers none: ``cgroups.unavailable()`` says why)."""
+        return [w.cgroup for w in self._workers if w.cgroup is not None]
 
     @property
     def namespaces_problem(self) -> str | None:

@@ -196,6 +196,11 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str, n
         if namespaces:
             jobns.enter([job_fd, out_fd, timing_fd])
         _prctl(PR_SET_DUMPABLE, 1)  # the executor reads this job's memory use (smaps_rollup)
+        try:   # the job, not the executor, is the kernel's first choice when memory runs out
+            with open("/proc/self/oom_score_adj", "w") as fh:
+                fh.write("1000")
+        except OSError:
+            pass
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
