@@ -9,7 +9,7 @@ classmates (zeroing their scores, a detached process that strikes after grading,
 rewriting the keys, hijacking another kernel, an atexit hook, a duplicated test cell), plus a memory bomb, a
 fork bomb, a network call and a scan of the process's memory for key entries.  Round two (issue 21) adds
 malformed numbers (a Float from a tuple mpmath never makes, an unnormalised one, 2**26 bits of precision),
-an unevaluated ``3**(2**28)``, a flood of display events (some written straight into the result file), forged
+an unevaluated ``3**(2**28)`` (also as ``(x - x + 3)**(2**28)``), a flood of display events (some written straight into the result file), forged
 lines on the executor's timing pipe, a job that stops its executor and then uses 2.4 GiB, a symbol whose LaTeX
 is a script plus raw HTML with scripts (the class's feedback is generated and opened in Chromium), and two
 submissions that are links (to the private key, to a classmate's notebook).  The attackers know the
@@ -318,6 +318,9 @@ ROUND_TWO: dict[str, str] = {
     # 3**(2**28) left unevaluated: xreplace would evaluate it in C for minutes
     "huge_power": FORGE_CHECK.replace("{forged}", repr(
         {"$": "sym", "tree": ["Pow", ["Integer", "3"], ["Integer", str(2**28)]]})),
+    # the same behind a base that only looks symbolic: (x - x + 3)**(2**28), refused for its exponent alone
+    "disguised_power": FORGE_CHECK.replace("{forged}", repr({"$": "sym", "tree": ["Pow", ["Add", ["Symbol", "x", {}], [
+        "Mul", ["Integer", "-1"], ["Symbol", "x", {}]], ["Integer", "3"]], ["Integer", str(2**28)]]})),
     # a Float with 2**26 bits of precision: millions of digits in the display and the answer log
     "huge_precision": FORGE_CHECK.replace("{forged}", repr(
         {"$": "sym", "tree": ["Float", [0, "0x1", 0, 1], 2**26]})),
