@@ -143,10 +143,10 @@ def cgroup():
 
 _FILL_AND_ALLOCATE = """
 import os
-for i in range(10):       # 450 MiB in the private /tmp: files in memory that no process maps (the polls miss them)
+for i in range(10):       # 500 MiB in the private /tmp: files in memory that no process maps (the polls miss them)
     with open(f'/tmp/fill{i}', 'wb') as fh:
-        fh.write(b'x' * (45 << 20))
-block = bytearray(400 << 20)   # under RLIMIT_AS, but 850 MiB together
+        fh.write(b'x' * (50 << 20))
+block = bytearray(300 << 20)   # under RLIMIT_AS, but 800 MiB together: past the kernel's ceiling (1.25 x 640 MiB)
 for i in range(0, len(block), 4096):
     block[i] = 1
 print('not stopped')
@@ -158,7 +158,7 @@ def test_a_job_past_its_memory_limit_is_stopped_by_the_kernel_and_its_executor_g
     first = pool.run(es.job("warm/a/n.ipynb", "print('warm')"))
     ex = pool.run(es.job("filler/a/n.ipynb", "from grader import check\ncheck('kept', 1)", _FILL_AND_ALLOCATE,
                          "check('lost', 2)",
-                         limits=Limits(memory_bytes=768 << 20, cell_timeout=30.0, notebook_timeout=60.0)))
+                         limits=Limits(memory_bytes=640 << 20, cell_timeout=30.0, notebook_timeout=60.0)))
     assert "not stopped" not in es.texts(ex, 2)
     assert ex.stopped is not None and "memory limit" in ex.stopped and "kernel" in ex.stopped, ex.stopped
     assert ex.stopped_at == 2 and ex.payloads == {1: [{"qid": "kept", "answer": 1, "v": 1}]}

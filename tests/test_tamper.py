@@ -415,7 +415,7 @@ import ctypes as _ct
 _libc = _ct.CDLL(None, use_errno=True)
 _seen = [_libc.mq_open(b"/calcgrade-tamper", os.O_RDWR, 0, None) >= 0, _libc.shmget(4244, 0, 0) >= 0,
          len(open("/proc/sysvipc/shm").read().splitlines()) > 1]
-print("IPC: seen" if any(_seen) else "IPC: nothing")
+print("IPC-" + ("SEEN" if any(_seen) else "NONE"))
 """,
 }
 ATTACKS.update(ROUND_TWO)
@@ -587,7 +587,7 @@ def _check_class(root: Path, expected: dict[str, float], before: dict[str, str],
             assert not path.is_symlink(), path
             assert not path.is_file() or secret not in path.read_bytes(), f"the private key reached {path}"
     reader = (root / "autograded" / "ipc_reader" / ASSIGNMENT / NOTEBOOK).read_text(encoding="utf-8")
-    assert "IPC: nothing" in reader and "IPC: seen" not in reader
+    assert "IPC-NONE" in reader and "IPC-SEEN" not in reader
     for name in ROUND_TWO:
         text = (root / "autograded" / name / ASSIGNMENT / NOTEBOOK).read_text(encoding="utf-8")
         assert len(text) < 5_000_000, f"{name}: an autograded notebook of {len(text)} characters"

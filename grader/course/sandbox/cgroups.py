@@ -25,6 +25,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 __all__ = ["ExecutorCgroup", "unavailable", "PREFIX"]
 
@@ -193,6 +194,23 @@ class ExecutorCgroup:
                     if path != memsw:
                         raise
         _write(self.pids / "pids.max", str(int(processes)))
+
+    def start_job(self, memory_bytes: int, processes: int) -> int:
+        """Set a job's limits (a failure is logged, the polls remain); the memory kills so far, to compare
+        with ``killed_for_memory`` when the job is over."""
+        try:
+            self.set_limits(memory_bytes, processes)
+        except OSError as exc:
+            _LOG.debug("the cgroup's limits could not be set: %s", exc)
+        return self.oom_kills()
+
+    def killed_for_memory(self, kills_before: int, outcome: dict[str, Any]) -> bool:
+        """The kernel killed a process of the sandbox for memory since ``start_job``, and the job ended by a
+        kill (its own process, or the whole executor: ``outcome`` is the executor's answer)."""
+        if self.oom_kills() <= kills_before:
+            return False
+        stopped = outcome.get("stopped")
+        return outcome.get("op") == "eof" or (isinstance(stopped, str) and "killed" in stopped)
 
     def oom_kills(self) -> int:
         """How many processes of the cgroup the kernel killed for memory so far."""

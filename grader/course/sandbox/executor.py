@@ -266,25 +266,6 @@ class _Worker:
                         "stopped": (f"the notebook's processes used more than its memory limit together "
                                     f"({used / (1 << 30):.1f} GiB of {limits.memory_bytes / (1 << 30):g} GiB)")}
 
-    def _cgroup_limits(self, limits: Limits) -> int | None:
-        """Set this job's limits on the sandbox's cgroup; the cgroup's count of memory kills so far (None: no
-        cgroup)."""
-        if self.cgroup is None:
-            return None
-        try:
-            self.cgroup.set_limits(limits.memory_bytes, limits.processes + EXECUTOR_TASKS)
-        except OSError as exc:
-            _LOG.debug("the cgroup's limits could not be set: %s", exc)
-        return self.cgroup.oom_kills()
-
-    def _killed_for_memory(self, outcome: dict[str, Any], kills_before: int) -> bool:
-        """The kernel killed a process of the sandbox for memory during this job, and the job ended by a kill
-        (its process, or the whole executor)."""
-        if self.cgroup is None or self.cgroup.oom_kills() <= kills_before:
-            return False
-        stopped = outcome.get("stopped")
-        return outcome.get("op") == "eof" or (isinstance(stopped, str) and "killed" in stopped)
-
     def _job_memory(self) -> int:
         """Proportional memory of the sandbox's processes that were not there when the executor was ready."""
         if self.proc is None:
@@ -320,7 +301,11 @@ class _Worker:
                     self.stop()
                     self.start()
                     worker = f"{socket.gethostname()}/{self.pid}"
-                oom_kills = self._cgroup_limits(limits)
+                # the kernel's ceiling has the parent watch's margin: the executor's exact poll stops a job whose
+                # processes go over together as a whole; the kernel would kill them one by one
+                oom_kills = (self.cgroup.start_job(int(limits.memory_bytes * PARENT_MEMORY_FACTOR),
+                                                   limits.processes + EXECUTOR_TASKS)
+                             if self.cgroup is not None else None)
                 try:
                     socket.send_fds(self.sock, [request], [job_fd, out_fd])
                     break
@@ -331,7 +316,8 @@ class _Worker:
             os.close(job_fd)
             job_fd = -1
             outcome = self._watch(limits)
-            if oom_kills is not None and outcome is not None and self._killed_for_memory(outcome, oom_kills):
+            if (outcome is not None and oom_kills is not None and self.cgroup is not None
+                    and self.cgroup.killed_for_memory(oom_kills, outcome)):
                 outcome = {"op": "done", "stopped_at": outcome.get("stopped_at"), "timed_out_cells": [],
                            "stopped": (f"the notebook's processes went over its memory limit "
                                        f"({limits.memory_bytes / (1 << 30):g} GiB) and the kernel stopped them")}
