@@ -9,7 +9,7 @@ classmates (zeroing their scores, a detached process that strikes after grading,
 rewriting the keys, hijacking another kernel, an atexit hook, a duplicated test cell), plus a memory bomb, a
 fork bomb, a network call and a scan of the process's memory for key entries.  Round two (issue 21) adds
 malformed numbers (a Float from a tuple mpmath never makes, an unnormalised one, 2**26 bits of precision),
-an unevaluated ``3**(2**28)``, a flood of display events (some written straight into the result file), forged
+an unevaluated ``3**(2**28)`` (also as ``(x - x + 3)**(2**28)``), a flood of display events (some written straight into the result file), forged
 lines on the executor's timing pipe, a job that stops its executor and then uses 2.4 GiB, a symbol whose LaTeX
 is a script plus raw HTML with scripts (the class's feedback is generated and opened in Chromium), and two
 submissions that are links (to the private key, to a classmate's notebook).  The attackers know the
@@ -318,6 +318,9 @@ ROUND_TWO: dict[str, str] = {
     # 3**(2**28) left unevaluated: xreplace would evaluate it in C for minutes
     "huge_power": FORGE_CHECK.replace("{forged}", repr(
         {"$": "sym", "tree": ["Pow", ["Integer", "3"], ["Integer", str(2**28)]]})),
+    # the same behind a base that only looks symbolic: (x - x + 3)**(2**28), refused for its exponent alone
+    "disguised_power": FORGE_CHECK.replace("{forged}", repr({"$": "sym", "tree": ["Pow", ["Add", ["Symbol", "x", {}], [
+        "Mul", ["Integer", "-1"], ["Symbol", "x", {}]], ["Integer", "3"]], ["Integer", str(2**28)]]})),
     # a Float with 2**26 bits of precision: millions of digits in the display and the answer log
     "huge_precision": FORGE_CHECK.replace("{forged}", repr(
         {"$": "sym", "tree": ["Float", [0, "0x1", 0, 1], 2**26]})),
@@ -377,6 +380,42 @@ for _ in range(8):
         finally:
             os._exit(0)
 _time.sleep(120)
+""",
+    # signal every process it can find (kill and pidfd_send_signal on /proc/<pid>): its executor must go on
+    "signal_everything": """
+import ctypes as _ct, signal as _signal, time as _time
+_libc = _ct.CDLL(None, use_errno=True)
+_here, _outer = os.getpid(), int(os.readlink("/proc/self"))
+for _name in os.listdir("/proc"):
+    if not _name.isdigit() or int(_name) == _outer:
+        continue
+    for _sig in (_signal.SIGSTOP, _signal.SIGKILL):
+        if int(_name) != _here:
+            try:
+                os.kill(int(_name), _sig)
+            except OSError:
+                pass
+        try:
+            _fd = os.open(f"/proc/{_name}", os.O_RDONLY | os.O_DIRECTORY)
+            _libc.syscall(424, _fd, int(_sig), None, 0)
+            os.close(_fd)
+        except OSError:
+            pass
+_time.sleep(1)
+""",
+    # a POSIX message queue and a System V segment for the next job; the reader looks for them
+    "ipc_planter": """
+import ctypes as _ct
+_libc = _ct.CDLL(None, use_errno=True)
+_libc.mq_open(b"/calcgrade-tamper", os.O_CREAT | os.O_RDWR, 0o666, None)
+_libc.shmget(4244, 4096, 0o1000 | 0o666)
+""",
+    "ipc_reader": """
+import ctypes as _ct
+_libc = _ct.CDLL(None, use_errno=True)
+_seen = [_libc.mq_open(b"/calcgrade-tamper", os.O_RDWR, 0, None) >= 0, _libc.shmget(4244, 0, 0) >= 0,
+         len(open("/proc/sysvipc/shm").read().splitlines()) > 1]
+print("IPC-" + ("SEEN" if any(_seen) else "NONE"))
 """,
 }
 ATTACKS.update(ROUND_TWO)
@@ -547,6 +586,8 @@ def _check_class(root: Path, expected: dict[str, float], before: dict[str, str],
         for path in (root / folder).rglob("*") if (root / folder).exists() else []:
             assert not path.is_symlink(), path
             assert not path.is_file() or secret not in path.read_bytes(), f"the private key reached {path}"
+    reader = (root / "autograded" / "ipc_reader" / ASSIGNMENT / NOTEBOOK).read_text(encoding="utf-8")
+    assert "IPC-NONE" in reader and "IPC-SEEN" not in reader
     for name in ROUND_TWO:
         text = (root / "autograded" / name / ASSIGNMENT / NOTEBOOK).read_text(encoding="utf-8")
         assert len(text) < 5_000_000, f"{name}: an autograded notebook of {len(text)} characters"

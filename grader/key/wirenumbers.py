@@ -10,7 +10,11 @@ rules keep decoding and every later step (comparison, display, answer log) finit
   and an exponent cap: a denormal tuple is not a number mpmath's arithmetic is defined on;
 * an expression that SymPy would evaluate exactly later (``3**(2**28)``, ``factorial(10**9)``,
   ``Derivative(f, (x, 10**9))``) is refused while decoding, from a conservative estimate of the size
-  of the exact integers its evaluation can create (``ExactSize``).
+  of the exact integers its evaluation can create (``ExactSize``);
+* a power whose exponent is an integer or a rational number (a literal, or arithmetic on literals) is
+  refused when the exponent's numerator or denominator is above ``MAX_EXPONENT``, whatever the base:
+  a base that only looks symbolic (``x - x + 3``, ``sin(x)**2 + cos(x)**2``) becomes a number as soon as
+  SymPy rebuilds or simplifies it, and no course answer needs such an exponent.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 __all__ = ["Refused", "MAX_INT_BITS", "MAX_FLOAT_PREC", "MAX_FLOAT_EXP", "MAX_EXACT_BITS", "MAX_NAME_CHARS",
+           "MAX_EXPONENT",
            "int_from_text", "small_int", "plain_int", "plain_float", "mpf_tuple", "checked_name", "ExactSize"]
 
 MAX_INT_BITS = 400_000            # one integer on the wire (about 120 000 decimal digits)
@@ -28,6 +33,8 @@ MAX_FLOAT_PREC = 4_000            # bits of a SymPy Float (about 1 200 digits); 
 MAX_FLOAT_EXP = 1 << 24           # binary exponent of a Float (|value| up to about 10**5000000)
 MAX_EXACT_BITS = 1 << 22          # exact integers an answer's evaluation may create (~1.3 million digits)
 MAX_NAME_CHARS = 200              # a symbol's or an undefined function's name
+MAX_EXPONENT = 10_000             # numerator and denominator of an integer or rational exponent, whatever the base
+_EXPONENT_MAG = math.log2(MAX_EXPONENT) + 2   # the same for an exponent known by bounds only (arithmetic on literals)
 
 _INT_TEXT = re.compile(r"-?(?:0x[0-9a-f]+|[0-9]+)")
 _NAME_BAD = re.compile(r"[\x00-\x1f\x7f<>&\"]")
@@ -135,16 +142,19 @@ class ExactSize:
     bits: float
     mag: float
     exact: bool
+    rational: bool = False                     # integer and rational literals and arithmetic on them alone
+    den: float = 0.0                           # then: log2 bound of the denominator
+    ratio: tuple[int, int] | None = None       # a literal's own numerator and denominator
 
     @staticmethod
     def of_int(value: int) -> "ExactSize":
         b = abs(value).bit_length() + 1
-        return ExactSize(b, b, True)
+        return ExactSize(b, b, True, True, 0.0, (value, 1))
 
     @staticmethod
     def of_rational(p: int, q: int) -> "ExactSize":
         bp, bq = abs(p).bit_length() + 1, abs(q).bit_length()
-        return ExactSize(bp + bq, max(1, bp - bq + 1), True)
+        return ExactSize(bp + bq, max(1, bp - bq + 1), True, True, float(bq), (p, q))
 
     @staticmethod
     def of_float(exp: int, bc: int, prec: int) -> "ExactSize":
@@ -164,8 +174,10 @@ class ExactSize:
         args = list(args) or [ExactSize.constant()]
         exact = all(a.exact for a in args)
         total = sum(a.bits for a in args)
+        rational = head in ("Add", "Mul", "Pow") and len(args) >= 2 and all(a.rational for a in args)
         if head == "Pow" and len(args) == 2:
             base, exponent = args
+            _check_exponent(exponent)
             if exponent.exact:
                 _count(exponent.mag, "a power")
             if exponent.exact and base.exact:
@@ -192,7 +204,25 @@ class ExactSize:
             out = ExactSize(total, max(a.mag for a in args) + math.log2(len(args)) + 1, exact)
         if out.bits > MAX_EXACT_BITS or (out.exact and out.mag > MAX_EXACT_BITS):
             _refuse("the answer is too large to be checked (its exact value would have millions of digits)")
+        if rational:
+            if head == "Pow":   # p**(a/b): numerator and denominator swap or grow by the exponent's size
+                den = (args[0].den + args[0].mag) * 2.0 ** args[1].mag
+            else:
+                den = sum(a.den for a in args)
+            out = ExactSize(out.bits, out.mag, out.exact, True, den)
         return out
+
+
+def _check_exponent(exponent: ExactSize) -> None:
+    """Refuse an integer or rational exponent above MAX_EXPONENT (numerator or denominator), whatever the base."""
+    if exponent.ratio is not None:
+        p, q = exponent.ratio
+        too_large = abs(p) > MAX_EXPONENT or q > MAX_EXPONENT
+    else:
+        too_large = exponent.rational and (exponent.mag > _EXPONENT_MAG or exponent.den > _EXPONENT_MAG)
+    if too_large:
+        _refuse(f"the answer contains a power whose exponent is too large to be checked (an integer or fraction "
+                f"above {MAX_EXPONENT:,} in size)")
 
 
 def _count(mag: float, what: str) -> None:

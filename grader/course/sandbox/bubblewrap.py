@@ -193,7 +193,7 @@ def passwd_fds() -> dict[str, int]:
     from grader.course.sandbox import seccomp
 
     items: list[tuple[str, bytes]] = [("/etc/passwd", _PASSWD.encode()), ("/etc/group", _GROUP.encode())]
-    prog = seccomp.program()
+    prog = seccomp.program(job_namespaces=True)
     if prog is not None:
         items.append((SECCOMP, prog))
     fds = {}

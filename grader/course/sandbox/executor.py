@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator
 
 from grader.course.sandbox import bubblewrap as _sandbox
+from grader.course.sandbox import cgroups
 from grader.course.sandbox import jobcleanup as cleanup
 from grader.course.sandbox.recorded import ANSWER_MIME, MAX_EVENTS, apply_events, payloads_of
 
@@ -45,7 +46,9 @@ RESPONSE_MARGIN = 30.0         # seconds past the notebook's wall time before th
 PARENT_POLL = 0.5              # seconds between two looks of the parent at a job's memory
 PARENT_MEMORY_FACTOR = 1.25    # the parent kills above this share of the limit (the executor's poll is exact)
 MAX_RESULT_BYTES = 32 << 20    # the largest result file read back
+EXECUTOR_TASKS = 8             # the sandbox's own tasks in its cgroup's pids limit (bubblewrap, init, executor, ...)
 _LOG = logging.getLogger(__name__)
+_SAID: set[str] = set()        # what was logged once per process
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ class _Worker:
         self.warm_seconds = 0.0
         self._log: Any = None
         self._own_pids: set[int] = set()
+        self.no_namespaces: str | None = None
+        self.cgroup: cgroups.ExecutorCgroup | None = None
 
     # -- life cycle --
     def start(self) -> None:
@@ -184,7 +189,16 @@ class _Worker:
                                 " (set CALCGRADE_EXECUTOR_DEBUG=1 to see its messages)")
         self.pid = self.proc.pid
         self.warm_seconds = float(msg.get("warm_seconds", 0.0))
+        why = msg.get("no_namespaces")
+        self.no_namespaces = why if isinstance(why, str) else None
+        if isinstance(why, str) and "namespaces" not in _SAID:
+            _SAID.add("namespaces")
+            _LOG.warning("jobs run without namespaces of their own (a job could signal its executor): %s", why[:300])
         self._own_pids = {self.proc.pid, *cleanup.descendants(self.proc.pid)}   # bubblewrap and the executor
+        if self.sandboxed:   # kernel-enforced limits where the machine offers a cgroup (the polls stay)
+            self.cgroup = cgroups.ExecutorCgroup.create()
+            if self.cgroup is not None:
+                self.cgroup.adopt(sorted(self._own_pids))
 
     def _last_log_line(self) -> str:
         if self._log is None:
@@ -208,6 +222,9 @@ class _Worker:
             except subprocess.TimeoutExpired:
                 pass
             self.proc = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -272,6 +289,7 @@ class _Worker:
         job_fd = os.memfd_create("calcgrade-job")
         out_fd = os.memfd_create("calcgrade-result")
         outcome: dict[str, Any] | None = None
+        oom_kills: int | None = None
         try:
             os.write(job_fd, data)
             del data
@@ -283,6 +301,11 @@ class _Worker:
                     self.stop()
                     self.start()
                     worker = f"{socket.gethostname()}/{self.pid}"
+                # the kernel's ceiling has the parent watch's margin: the executor's exact poll stops a job whose
+                # processes go over together as a whole; the kernel would kill them one by one
+                oom_kills = (self.cgroup.start_job(int(limits.memory_bytes * PARENT_MEMORY_FACTOR),
+                                                   limits.processes + EXECUTOR_TASKS)
+                             if self.cgroup is not None else None)
                 try:
                     socket.send_fds(self.sock, [request], [job_fd, out_fd])
                     break
@@ -293,6 +316,11 @@ class _Worker:
             os.close(job_fd)
             job_fd = -1
             outcome = self._watch(limits)
+            if (outcome is not None and oom_kills is not None and self.cgroup is not None
+                    and self.cgroup.killed_for_memory(oom_kills, outcome)):
+                outcome = {"op": "done", "stopped_at": outcome.get("stopped_at"), "timed_out_cells": [],
+                           "stopped": (f"the notebook's processes went over its memory limit "
+                                       f"({limits.memory_bytes / (1 << 30):g} GiB) and the kernel stopped them")}
             if outcome is None or outcome.get("op") != "done":
                 # the executor died (the job's code killed it) or stopped answering: replace it
                 why = ("the executor process was killed while the notebook ran"
@@ -418,6 +446,17 @@ class ExecutorPool:
     @property
     def workers(self) -> int:
         return len(self._workers)
+
+    @property
+    def cgroups(self) -> list[cgroups.ExecutorCgroup]:
+        """The executors' cgroups (empty where the machine offers none: ``cgroups.unavailable()`` says why)."""
+        return [w.cgroup for w in self._workers if w.cgroup is not None]
+
+    @property
+    def namespaces_problem(self) -> str | None:
+        """Why jobs run without user, pid and IPC namespaces of their own (None: they have them, or the pool
+        is not sandboxed)."""
+        return next((w.no_namespaces for w in self._workers if w.no_namespaces), None)
 
     def run(self, job: Job) -> Execution:
         """Run one job on a free executor (waits for one); never raises for a bad job."""

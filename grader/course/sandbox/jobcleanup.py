@@ -63,13 +63,14 @@ def memory_of(pid: int) -> int:
         return 0
 
 
-def job_memory(sandboxed: bool) -> int:
-    """Memory in use by all of a running job's processes together, in bytes.
+def job_memory(sandboxed: bool, ours: set[int] | frozenset[int] = frozenset()) -> int:
+    """Memory in use by all of a running job's processes together, in bytes (``ours``: processes of the
+    executor's own left out, e.g. the keeper and init of the job's namespaces).
 
     RLIMIT_AS bounds each process; this bounds what a job's processes use together (a job that
     forks twenty processes of 1.9 GiB each), without needing a cgroup."""
     pids = _other_pids() if sandboxed else descendants(os.getpid())
-    return sum(memory_of(p) for p in pids)
+    return sum(memory_of(p) for p in pids if p not in ours)
 
 
 def _reap() -> None:

@@ -6,6 +6,14 @@ channel between sandboxes), no new namespaces or mounts, no BPF, perf events, us
 kernel modules, kexec, swap, reboot.  ``clone`` with a namespace flag fails with EPERM and ``clone3``
 with ENOSYS, so the C library falls back to ``clone`` (threads and subprocesses keep working).
 
+Two filters, stacked (the kernel applies every filter a process has, the strictest answer wins):
+
+* the sandbox's, handed to bubblewrap: everything above, except that ``unshare`` with exactly
+  ``JOB_NAMESPACES`` (a new user, pid and IPC namespace; the flags argument is checked, its upper half
+  too) is let through, so that each job can enter its own namespaces (``grader.course.sandbox.jobns``);
+* the job's, installed by the job's own process before any student code runs (``install``): the full list,
+  ``unshare`` included, so nothing the student runs can make a namespace.
+
 The program is classic BPF, built here (no libseccomp needed) and handed to bubblewrap's
 ``--seccomp FD``.  Only x86-64 has a table; elsewhere ``program()`` returns None and the sandbox runs
 without the filter.
@@ -13,10 +21,12 @@ without the filter.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import platform
 import struct
 
-__all__ = ["program", "BLOCKED_X86_64"]
+__all__ = ["program", "install", "BLOCKED_X86_64", "JOB_NAMESPACES"]
 
 # struct sock_filter: u16 code, u8 jt, u8 jf, u32 k
 _LD_W_ABS = 0x20
@@ -30,6 +40,7 @@ _EPERM, _ENOSYS = 1, 38
 _AUDIT_ARCH_X86_64 = 0xC000003E
 _X32_BIT = 0x40000000
 _CLONE_NAMESPACES = 0x7E020000  # NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
+JOB_NAMESPACES = 0x38000000     # CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC: a job's own namespaces
 
 BLOCKED_X86_64 = {
     "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312,
@@ -50,11 +61,15 @@ def _ins(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
-def program() -> bytes | None:
-    """The filter as bytes for ``bwrap --seccomp FD``, or None on a machine without a table."""
+def program(job_namespaces: bool = False) -> bytes | None:
+    """The filter as bytes (for ``bwrap --seccomp FD`` or ``install``), or None on a machine without a table.
+
+    ``job_namespaces``: the sandbox's filter, which lets ``unshare(JOB_NAMESPACES)`` through and nothing else
+    of ``unshare``."""
     if platform.machine() not in ("x86_64", "AMD64"):
         return None
     deny = _ins(_RET_K, _RET_ERRNO | _EPERM)
+    allow = _ins(_RET_K, _RET_ALLOW)
     out = [
         _ins(_LD_W_ABS, 4),                       # arch
         _ins(_JEQ_K, _AUDIT_ARCH_X86_64, 1, 0),
@@ -63,6 +78,16 @@ def program() -> bytes | None:
         _ins(_JGE_K, _X32_BIT, 0, 1),
         deny,                                     # x32 system calls
     ]
+    if job_namespaces:
+        out += [
+            _ins(_JEQ_K, BLOCKED_X86_64["unshare"], 0, 6),
+            _ins(_LD_W_ABS, 16),                  # unshare's flags, low 32 bits
+            _ins(_JEQ_K, JOB_NAMESPACES, 0, 2),
+            _ins(_LD_W_ABS, 20),                  # and the high 32 bits: zero
+            _ins(_JEQ_K, 0, 1, 0),
+            deny,
+            allow,
+        ]
     for nr in sorted(BLOCKED_X86_64.values()):
         out += [_ins(_JEQ_K, nr, 0, 1), deny]
     out += [
@@ -71,6 +96,32 @@ def program() -> bytes | None:
         _ins(_LD_W_ABS, 16),                      # clone's flags (low 32 bits of args[0])
         _ins(_JSET_K, _CLONE_NAMESPACES, 0, 1),
         deny,
-        _ins(_RET_K, _RET_ALLOW),
+        allow,
     ]
     return b"".join(out)
+
+
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install(prog: bytes) -> None:
+    """Install ``prog`` on this process (and everything it starts from now on); OSError if the kernel refuses.
+
+    ``no_new_privs`` is set first (bubblewrap and setpriv set it already; the kernel requires it of a process
+    without CAP_SYS_ADMIN)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    ulong = ctypes.c_ulong
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, ulong(1), ulong(0), ulong(0), ulong(0)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"no_new_privs: {os.strerror(err)}")
+    buf = ctypes.create_string_buffer(prog, len(prog))
+    fprog = _SockFprog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    if libc.prctl(_PR_SET_SECCOMP, ulong(_SECCOMP_MODE_FILTER), ctypes.byref(fprog), ulong(0), ulong(0)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp: {os.strerror(err)}")

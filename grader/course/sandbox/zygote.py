@@ -33,6 +33,7 @@ import time
 from typing import Any
 
 from grader.course.sandbox import jobcleanup as cleanup
+from grader.course.sandbox import jobns
 
 __all__ = ["main", "INTERRUPT_GRACE"]
 
@@ -178,8 +179,10 @@ def _write_submission(workdir: str, job: dict[str, Any]) -> None:
             pass
 
 
-def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -> None:
-    """The job's process (never returns)."""
+def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str, namespaces: bool,
+           sandboxed: bool) -> None:
+    """The job's process (never returns): in its own namespaces when ``namespaces`` (``grader.course.sandbox.jobns``),
+    locked down (no capability, the full seccomp filter) before the cells run when ``sandboxed``."""
     code = 0
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -196,7 +199,14 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -
             os.setsid()
         except OSError:
             pass
+        if namespaces:
+            jobns.enter([job_fd, out_fd, timing_fd])
         _prctl(PR_SET_DUMPABLE, 1)  # the executor reads this job's memory use (smaps_rollup)
+        try:   # the job, not the executor, is the kernel's first choice when memory runs out
+            with open("/proc/self/oom_score_adj", "w") as fh:
+                fh.write("1000")
+        except OSError:
+            pass
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -219,6 +229,8 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str) -
         capture.configure(job.get("inputs") or {}, job.get("variants") or {})
         cells = (job.get("notebook") or {}).get("cells") or []
         del job
+        if sandboxed:
+            jobns.lock_down()
         cellrunner.run_cells(shell, cells if isinstance(cells, list) else [], cellrunner.Recorder(out_fd),
                              timing_fd)
     except MemoryError:
@@ -317,6 +329,7 @@ class _Supervisor:
         pidfd = os.pidfd_open(self.pid)
         timing_open = True
         next_memory_look = started + MEMORY_POLL
+        ours: set[int] = set()   # the job's keeper and init (jobns): our processes, not the job's memory
         try:
             while True:
                 now = time.monotonic()
@@ -344,7 +357,8 @@ class _Supervisor:
                 now = time.monotonic()
                 if now >= next_memory_look:
                     next_memory_look = now + MEMORY_POLL
-                    used = cleanup.job_memory(self.sandboxed)
+                    ours = ours or jobns.keepers(self.pid)
+                    used = cleanup.job_memory(self.sandboxed, ours)
                     if used > self.memory:
                         self._kill(f"the notebook's processes used more than its memory limit together "
                                    f"({used / (1 << 30):.1f} GiB of {self.memory / (1 << 30):g} GiB)")
@@ -403,7 +417,7 @@ class _Supervisor:
 
 
 # --- the loop -------------------------------------------------------------------------------------
-def serve(sock: socket.socket, shell: Any, sandboxed: bool) -> None:
+def serve(sock: socket.socket, shell: Any, sandboxed: bool, namespaces: bool = False) -> None:
     import tempfile
 
     while True:
@@ -430,7 +444,7 @@ def serve(sock: socket.socket, shell: Any, sandboxed: bool) -> None:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child's code is measured through its outputs
             os.close(r)
-            _child(shell, job_fd, out_fd, w, workdir)
+            _child(shell, job_fd, out_fd, w, workdir, namespaces, sandboxed)
         os.close(w)
         os.close(job_fd)
         os.close(out_fd)
@@ -471,8 +485,11 @@ def main(argv: list[str] | None = None) -> None:
     except BaseException as exc:
         sock.send(json.dumps({"op": "failed", "message": f"{exc.__class__.__name__}: {exc}"}).encode())
         raise
-    sock.send(json.dumps({"op": "ready", "pid": os.getpid(), "warm_seconds": time.perf_counter() - started}).encode())
-    serve(sock, shell, sandboxed)
+    # each job in its own user, pid and IPC namespaces, where the kernel allows it (sandboxed runs only)
+    no_namespaces = jobns.probe() if sandboxed else None
+    sock.send(json.dumps({"op": "ready", "pid": os.getpid(), "warm_seconds": time.perf_counter() - started,
+                          "no_namespaces": no_namespaces}).encode())
+    serve(sock, shell, sandboxed, sandboxed and no_namespaces is None)
 
 
 if __name__ == "__main__":  # pragma: no cover
