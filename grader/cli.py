@@ -17,7 +17,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "key": ("grader.course.release.keybuild", "main", "build the private and public answer keys from solutions/"),
     "release": ("grader.course.release.publish", "release_main", "validate solutions, build keys, release to exercises/"),
     "validate": ("grader.course.release.validation", "validate_main", "check solutions, releases and keys are consistent"),
-    "autograde": ("grader.course.grading.autograde", "main", "grade submissions: sandboxed execution, trusted verdicts"),
+    "autograde": ("grader.course.grading.autogradecli", "main", "grade submissions: sandboxed execution, trusted verdicts"),
     "report": ("grader.course.report.pages", "main", "what the class got wrong: an offline HTML page (or --json)"),
     "export": ("grader.course.report.export", "main", "grades as CSV: nbgrader's columns with a status, or Canvas/Moodle import"),
     "student-setup": ("grader.course.release.studentsetup", "main",
