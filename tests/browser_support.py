@@ -334,6 +334,24 @@ def chromium_context(profile: Path) -> Iterator[BrowserContext]:
             context.close()
 
 
+@contextlib.contextmanager
+def offline_page(page_path: Path, profile: Path, *, click_everything: bool = False) -> Iterator[tuple[Page, list[str]]]:
+    """A saved page open in Chromium with every request but ``file:`` refused (optionally after clicking
+    every link and button on it, as a reader baited by a submission would), and the dialogs it opened:
+    where a hostile submission's script would show (``window.PWNED`` set, a dialog)."""
+    with chromium_context(profile) as context:
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                      else route.abort())
+        tab = context.new_page()
+        dialogs: list[str] = []
+        tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        tab.goto(page_path.as_uri())
+        if click_everything:
+            tab.evaluate("document.querySelectorAll('a, button').forEach(e => { try { e.click(); } catch (x) {} })")
+            tab.wait_for_timeout(500)
+        yield tab, dialogs
+
+
 # ---------------------------------------------------------------- notebook gestures
 
 

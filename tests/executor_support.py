@@ -47,3 +47,11 @@ def texts(execution: Any, cell: int) -> str:
 def errors(execution: Any, cell: int) -> list[str]:
     return [o["ename"] for o in execution.notebook["cells"][cell].get("outputs", [])
             if o.get("output_type") == "error"]
+
+
+def fork_bomb_job(key: str) -> Job:
+    """A notebook whose first cell hands over ``kept`` = 1 and whose second forks until refused, forever
+    (16 processes allowed, 1 s per cell)."""
+    return job(key, "from grader import check\ncheck('kept', 1)",
+               "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+               limits=Limits(processes=16, cell_timeout=1.0, notebook_timeout=30.0))

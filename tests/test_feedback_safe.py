@@ -66,7 +66,7 @@ def test_maths_and_our_verdict_classes_survive_but_no_script_does():
 
 
 def test_a_page_made_from_hostile_answers_runs_no_script_in_chromium(tmp_path):
-    from browser_support import CHROMIUM, chromium_context
+    from browser_support import CHROMIUM, offline_page
 
     page = _page(tmp_path)
     body = page.lower().split("<body", 1)[-1]
@@ -77,15 +77,7 @@ def test_a_page_made_from_hostile_answers_runs_no_script_in_chromium(tmp_path):
         pytest.skip("no /usr/bin/chromium")
     path = tmp_path / "page.html"
     path.write_text(page, encoding="utf-8")
-    with chromium_context(tmp_path / "profile") as context:
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
-                      else route.abort())
-        tab = context.new_page()
-        dialogs: list[str] = []
-        tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        tab.goto(path.as_uri())
-        # clicking whatever a student could bait a reader into (links, buttons)
-        tab.evaluate("document.querySelectorAll('a, button').forEach(e => { try { e.click(); } catch (x) {} })")
-        tab.wait_for_timeout(500)
+    # clicking whatever a student could bait a reader into (links, buttons)
+    with offline_page(path, tmp_path / "profile", click_everything=True) as (tab, dialogs):
         assert tab.evaluate("typeof window.PWNED") == "undefined" and not dialogs
         assert tab.evaluate("document.querySelectorAll('math').length") >= 2   # the formulas are still there

@@ -169,12 +169,7 @@ def test_a_job_past_its_memory_limit_is_stopped_by_the_kernel_and_its_executor_g
 def test_a_fork_bomb_is_stopped_by_the_pids_limit_and_its_executor_goes_on(pool, cgroup):
     refused = cgroup.fork_refusals()
     first = pool.run(es.job("warm/a/n.ipynb", "print('warm')"))
-    ex = pool.run(es.job(
-        "forker/a/n.ipynb",
-        "from grader import check\ncheck('kept', 1)",
-        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
-        limits=Limits(processes=16, cell_timeout=1.0, notebook_timeout=30.0),
-    ))
+    ex = pool.run(es.fork_bomb_job("forker/a/n.ipynb"))
     assert ex.timed_out_cells == [2] or (ex.stopped is not None and ex.stopped_at == 2)
     assert ex.payloads.get(1) == [{"qid": "kept", "answer": 1, "v": 1}]
     assert cgroup.fork_refusals() > refused

@@ -650,7 +650,7 @@ def test_calcgrade_autograde_is_safe(graded, listener, victim):
 def test_feedback_of_the_attacked_class_runs_no_script_and_holds_no_key(graded, tmp_path):
     """Class 6 and class 1 at the feedback step: nbgrader's generate_feedback on the class graded by stock
     nbgrader; the hostile answers' page runs no script in Chromium and no feedback file holds the key."""
-    from browser_support import CHROMIUM, chromium_context
+    from browser_support import CHROMIUM, offline_page
 
     root = graded["nbgrader"]["root"]
     api = coursedir.nbgrader_api(root)
@@ -666,11 +666,5 @@ def test_feedback_of_the_attacked_class_runs_no_script_and_holds_no_key(graded, 
     assert "<script>window.PWNED" not in page and not re.search(r"<[a-z][^<>]*\son[a-z]+\s*=", page.split("<body", 1)[1])
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium")
-    with chromium_context(tmp_path / "profile") as context:
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
-                      else route.abort())
-        tab = context.new_page()
-        dialogs: list[str] = []
-        tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        tab.goto(page_path.as_uri())
+    with offline_page(page_path, tmp_path / "profile") as (tab, dialogs):
         assert tab.evaluate("typeof window.PWNED") == "undefined" and not dialogs

@@ -160,7 +160,7 @@ def _prepare(ctx: _Context, gb: Any, student: str) -> list[tuple[Any, _Pending]]
     from grader.course.grading.nbgrader_steps import submission_files
     from grader.course.sandbox.executor import Job
 
-    gb.db.commit()  # nothing of this process's session may hold the database while nbgrader's bookkeeping writes
+    gb.db.commit()  # the student's bookkeeping (through this same session) starts a transaction of its own
     notebooks = _copy_submission(ctx, student)
     dest = ctx.path(ctx.coursedir.autograded_directory, student)
     files = submission_files(dest)

@@ -35,6 +35,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer
 
 from grader.course import coursedir
+from grader.course.grading.sharedgradebook import shared_gradebook
 from grader.course.grading.submission_files import MAX_FILES, MAX_FILES_BYTES
 from grader.course.grading.trusted import GradingRefused
 
@@ -223,7 +224,7 @@ class CheckSubmissionCells(NbGraderPreprocessor):
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
         assignment, _, notebook_id, db_url = _ids(resources)
-        shared = (resources.get("calcgrade") or {}).get("gradebook")
+        shared = shared_gradebook(resources)
         if shared is not None:  # the fast path: one gradebook, the released cells read once per class
             cache = resources["calcgrade"].setdefault("released_cells", {})
             if notebook_id not in cache:
@@ -328,7 +329,7 @@ class SaveTrustedGrades(NbGraderPreprocessor):
         state = resources.get("calcgrade") or {}
         if "graded" not in state:
             raise GradingRefused("SaveTrustedGrades needs TrustedGrade before it in c.Autograde.autograde_preprocessors")
-        shared = state.get("gradebook")
+        shared = shared_gradebook(resources)
         if shared is not None:  # the fast path's one open gradebook (its only writer)
             self._save(shared, nb, resources)
         else:

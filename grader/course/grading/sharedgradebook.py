@@ -30,7 +30,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.preprocessors import OverwriteCells as NbgraderOverwriteCells
 from nbgrader.preprocessors import OverwriteKernelspec as NbgraderOverwriteKernelspec
 
-__all__ = ["RunGradebook", "SharedGradebookAutograde", "OverwriteKernelspec", "OverwriteCells", "AssignLatePenalties"]
+__all__ = ["shared_gradebook", "RunGradebook", "SharedGradebookAutograde", "OverwriteKernelspec", "OverwriteCells",
+           "AssignLatePenalties"]
 
 
 class RunGradebook(Gradebook):
@@ -59,8 +60,9 @@ class RunGradebook(Gradebook):
         return self._released("graded", name, notebook, assignment, super().find_graded_cell)
 
 
-def _shared(resources: Any) -> Any:
-    """The run's open gradebook, or None (stock nbgrader: the step opens its own)."""
+def shared_gradebook(resources: Any) -> Any:
+    """The open gradebook ``calcgrade autograde`` hands its steps (``resources["calcgrade"]["gradebook"]``),
+    or None (stock nbgrader: each step opens its own)."""
     state = resources.get("calcgrade") if hasattr(resources, "get") else None
     return state.get("gradebook") if isinstance(state, dict) else None
 
@@ -147,7 +149,7 @@ class OverwriteKernelspec(NbgraderOverwriteKernelspec):
     the run's open gradebook when there is one."""
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
-        gb = _shared(resources)
+        gb = shared_gradebook(resources)
         if gb is None:
             return super().preprocess(nb, resources)
         nbg = resources["nbgrader"]
@@ -164,7 +166,7 @@ class OverwriteCells(NbgraderOverwriteCells):
     run's open gradebook when there is one.  Its per-cell rules are nbgrader's methods, inherited."""
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
-        gb = _shared(resources)
+        gb = shared_gradebook(resources)
         if gb is None:
             return super().preprocess(nb, resources)
         nbg = resources["nbgrader"]
@@ -185,7 +187,7 @@ class AssignLatePenalties(NbgraderAssignLatePenalties):
     score), on the run's open gradebook when there is one."""
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
-        gb = _shared(resources)
+        gb = shared_gradebook(resources)
         if gb is None:
             return super().preprocess(nb, resources)
         nbg = resources["nbgrader"]
