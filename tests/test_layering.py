@@ -190,3 +190,30 @@ def test_old_dotted_names_in_course_configs_still_resolve() -> None:
     assert import_item("grader.course.nbgrader_steps.SaveTrustedGrades") is nbgrader_steps.SaveTrustedGrades
     assert import_item("grader.course.releaseprep.DropKeyDeclarations") is releaseprep.DropKeyDeclarations
     assert import_item("grader.course.feedbackhtml.RenderFeedback") is feedbackhtml.RenderFeedback
+
+
+def test_the_process_that_runs_calcgrade_autograde_imports_no_sympy() -> None:
+    """``calcgrade autograde``'s own process never evaluates an answer (its grading process does, and the
+    sandbox runs the notebooks), so SymPy, NumPy and mpmath stay out of it: a second or so of every run's
+    start-up.  Imports every module that process uses, and runs the per-notebook calls that once pulled
+    SymPy in (hints read from a notebook, a student's variant numbers, an answer-log row the grading process
+    already printed), in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import grader.course.grading.autogradecli, grader.course.grading.autograde, grader.course.grading.nbgrader_steps
+import grader.course.grading.sharedgradebook, grader.course.grading.gradingprocess, grader.course.grading.answerlog
+import grader.course.release.keystate, grader.course.scorecard
+from grader.course.grading.nbgrader_steps import hints_seen
+from grader.key.variants import params_for_student
+hints_seen({"cells": [{"cell_type": "code", "outputs": [{"output_type": "display_data", "data": {
+    "application/vnd.calcgrade.hint+json": {"qid": "q", "tier": 1, "tiers": 2, "v": 1}}}]}]})
+params_for_student({"course": "c", "assignment": "a", "questions": {"q": {"qid": "q", "kind": "expression"}}}, "s")
+print(" ".join(m for m in ("sympy", "numpy", "mpmath") if m in sys.modules) or "none")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=str(PACKAGE.parent))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "none"

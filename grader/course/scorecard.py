@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.key.testcell import checked_question
-from grader.notebook.display import VERDICT_MIME
+from grader.key.mediatypes import VERDICT_MIME
 from grader.course.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
 
 __all__ = ["QuestionScore", "NotebookScore", "score_notebook", "one_line", "main", "add_arguments"]

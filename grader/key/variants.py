@@ -31,7 +31,6 @@ import random
 import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from grader.key.wire import from_wire, to_wire
 
 __all__ = [
     "Params", "VariantError", "pool_of", "render_statement", "variant_index", "is_variant", "resolve",
@@ -218,6 +217,8 @@ def params_for_student(key: Mapping[str, Any], student: str) -> dict[str, dict[s
 
 def read_params(wire: Mapping[str, Any]) -> Params:
     """Wire params -> a ``Params`` of Python/SymPy values."""
+    from grader.key.wire import from_wire  # SymPy: not imported where only the key's data is read
+
     return Params({k: from_wire(v) for k, v in (wire or {}).items()})
 
 
@@ -252,6 +253,8 @@ def make_variant_record(
     if not callable(reference) or _is_sympy(reference):
         raise VariantError(f"question {qid!r}: with params=..., the reference must be a function of the params "
                            "(lambda p: ...)")
+    from grader.key.wire import to_wire
+
     graded, practice = pool_of(params, seed=seed, count=count, where=where)
     common: dict[str, Any] | None = None
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from grader.key.mediatypes import HINT_MIME
-from grader.notebook.display import message_html
 
 __all__ = ["hint", "HintResult", "HINT_MIME", "hints_used"]
 
@@ -58,6 +57,9 @@ class HintResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        # imported here: the trusted side reads hints_used without SymPy, which display's answer text needs
+        from grader.notebook.display import message_html
+
         head = (f'<div class="calcgrade-hints" data-qid="{html.escape(self.qid)}" data-tier="{self.tier}" '
                 f'style="border-left:4px solid #1565c0;padding:6px 10px;margin:4px 0;background:#e8f0fe;'
                 f'font-family:var(--jp-content-font-family, sans-serif);">')

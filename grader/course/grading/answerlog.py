@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
 
 from grader.course.gradebook import sqlite_file_missing
-from grader.course.grading.answerprint import UNANSWERED, UNREADABLE, answer_fingerprint, answer_text
 
 __all__ = [
     "AnswerRecord", "answer_fingerprint", "answer_text", "make_record", "write_records", "replace_records",
@@ -28,6 +27,17 @@ __all__ = [
 ]
 
 TABLE_NAME = "calcgrade_answers"
+# answerprint's names, re-exported; it needs SymPy, which the process writing the log does not otherwise import
+# (the grading process computes each answer's fingerprint and text): loaded on first use
+_FROM_ANSWERPRINT = ("UNANSWERED", "UNREADABLE", "answer_fingerprint", "answer_text")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_ANSWERPRINT:
+        from grader.course.grading import answerprint
+
+        return getattr(answerprint, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ def make_record(*, assignment: str, student: str, notebook: str, qid: str, wire_
                 entry: Mapping[str, Any], verdict: Any, max_points: float, hints_used: int = 0) -> AnswerRecord:
     """The record of one graded answer: the verdict (a ``grader.core.verdict.Verdict``) scaled to the
     question's points, with the answer's fingerprint and display text.  What a grader writes per answer."""
+    from grader.course.grading.answerprint import answer_fingerprint, answer_text
+
     return AnswerRecord(
         assignment=assignment, student=student, notebook=notebook, qid=qid,
         points=round(float(verdict.score) * float(max_points), 9), max_points=float(max_points),

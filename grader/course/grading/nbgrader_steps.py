@@ -121,7 +121,7 @@ def load_private_key(course_root: Path, assignment: str) -> dict[str, Any]:
 
     Called for every notebook of a stock ``nbgrader autograde`` run: the key and its staleness check (which
     reads every solution notebook) are reused while neither the key file nor a solution notebook changed."""
-    from grader.course.release.keybuild import private_key_problem
+    from grader.course.release.keystate import private_key_problem
     from grader.key import files
 
     path = files.private_key_path(course_root, assignment)
@@ -180,17 +180,21 @@ def record_answers(db_url: str, assignment: str, student: str, records: list[dic
     earlier ones.  With ``session`` (an open gradebook's session) the rows join its transaction, so a notebook's
     grades and answers are committed together; else in a transaction of their own.  Returns True once written."""
     from grader.course.grading import answerlog
-    from grader.key.entries import unanswered_answer
 
     rows = []
     for r in records:
-        answer, entry = r["answer"], r["entry"]
-        if answer is None:  # nothing was handed over: the log counts it as unanswered
-            answer = unanswered_answer("")
         fields = {k: v for k, v in r.items() if k not in ("answer", "entry", "fingerprint", "answer_text")}
-        # computed within the notebook's grading budget when the grading process could (gradingprocess.py)
-        fingerprint = r.get("fingerprint") or answerlog.answer_fingerprint(answer, entry)
-        text = r.get("answer_text") if r.get("answer_text") is not None else answerlog.answer_text(answer)
+        # computed within the notebook's grading budget when the grading process could (gradingprocess.py);
+        # only otherwise here (which needs SymPy in this process)
+        fingerprint, text = r.get("fingerprint"), r.get("answer_text")
+        if not fingerprint or text is None:
+            from grader.key.entries import unanswered_answer
+
+            answer = r["answer"]
+            if answer is None:  # nothing was handed over: the log counts it as unanswered
+                answer = unanswered_answer("")
+            fingerprint = fingerprint or answerlog.answer_fingerprint(answer, r["entry"])
+            text = text if text is not None else answerlog.answer_text(answer)
         rows.append(answerlog.AnswerRecord(**fields, fingerprint=fingerprint, answer_text=text))
     if session is not None:
         answerlog.replace_records(session, assignment, student, rows)

@@ -41,7 +41,7 @@ class RunGradebook(Gradebook):
     OverwriteCells asks for the released version of every nbgrader cell of every submitted notebook (a
     joined query each, some sixty per notebook); those rows are written by the release and never by
     grading, so the answer cannot change during the run.  Misses are not remembered (MissingEntry each
-    time, as nbgrader's), and the rows stay in the run's session (refreshed after a commit, as any row)."""
+    time, as nbgrader's).  The rows are kept detached from the run's session: its commits never expire them."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -50,7 +50,11 @@ class RunGradebook(Gradebook):
     def _released(self, kind: str, name: str, notebook: str, assignment: str, find: Any) -> Any:
         key = (kind, name, notebook, assignment)
         if key not in self.released_cells:
-            self.released_cells[key] = find(name, notebook, assignment)
+            cell = find(name, notebook, assignment)
+            # detached from the run's session, whose commits (five per notebook) would otherwise expire it and
+            # make the next notebook reload it, one query per cell; its columns stay as loaded
+            self.db.expunge(cell)
+            self.released_cells[key] = cell
         return self.released_cells[key]
 
     def find_source_cell(self, name: str, notebook: str, assignment: str) -> Any:

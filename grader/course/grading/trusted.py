@@ -29,7 +29,7 @@ from typing import Any, Mapping
 from grader.key.testcell import checked_question
 from grader.course.sandbox.recorded import MAX_OUTPUTS, clean_output, json_size
 from grader.notebook.capture import ANSWER_MIME, PAYLOAD_VERSION
-from grader.notebook.display import VERDICT_MIME
+from grader.key.mediatypes import VERDICT_MIME
 
 __all__ = [
     "GradingRefused", "ANSWER_MIME", "MAX_PAYLOAD_BYTES", "QuestionResult", "GradedNotebook", "GradedCell", "grade_execution",

@@ -15,7 +15,6 @@ the public key.  Output is canonical JSON, so the same solutions give byte-ident
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from typing import Any, Callable
 from grader.key import files, grading, variants
 from grader.course.release import questiontests
 from grader.course.kernelrun import NotebookRunError, read_notebook, run_notebook, test_cells
+from grader.course.release.keystate import private_key_problem, solution_notebooks, solutions_digest
 
 __all__ = ["KeyBuildError", "KeyBuildResult", "build_keys", "solutions_digest",
            "private_key_problem", "main", "add_arguments"]
@@ -52,74 +52,6 @@ class KeyBuildResult:
     points: float
     seconds: float
     notebooks: list[str] = field(default_factory=list)
-
-
-def _notebooks(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-
-
-def _grades_by(cell: Any) -> bool:
-    """Whether a cell can change a grade: code (answers, question declarations, test cells, the setup
-    they run in) and graded or solution Markdown.  Prose (any other Markdown or raw cell) cannot."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" or bool(meta.get("solution") or meta.get("grade") or meta.get("task"))
-
-
-def _support_files(folder: Path) -> list[Path]:
-    """The assignment's other files the solutions may read (data, helper modules); not the public key the
-    build itself writes, nor caches and checkpoints."""
-    from grader.key.files import PUBLIC_KEY_NAME
-
-    skip = {".ipynb_checkpoints", "__pycache__"}
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".ipynb"
-                  and p.name != PUBLIC_KEY_NAME and not p.name.startswith(".")
-                  and not skip.intersection(p.relative_to(folder).parts))
-
-
-def solutions_digest(course_root: Path, assignment: str) -> str:
-    """A digest of what can change a grade: each solution notebook's code cells and graded cells (source
-    and nbgrader metadata: points, grade ids; so answer and test cells, question declarations with their
-    options), and the assignment's other files.  Not prose, not outputs: a typo fixed in a Markdown cell,
-    or a notebook re-run or re-saved, leaves a released key valid in the middle of a course."""
-    import nbformat
-
-    folder = Path(course_root) / "solutions" / assignment
-    h = hashlib.sha256(b"calcgrade-solutions/2")
-    for path in _notebooks(folder):
-        h.update(b"\0" + path.name.encode())
-        try:
-            nb = nbformat.read(str(path), as_version=4)
-        except Exception:  # unreadable: its bytes stand for it
-            h.update(path.read_bytes())
-            continue
-        for cell in nb.cells:
-            if not _grades_by(cell):
-                continue
-            meta = dict(cell.get("metadata", {}).get("nbgrader", {}))
-            meta.pop("checksum", None)
-            h.update(json.dumps([cell.cell_type, cell.source, meta], sort_keys=True).encode())
-    for path in _support_files(folder):
-        h.update(b"\1" + path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
-def private_key_problem(course_root: Path, assignment: str) -> str | None:
-    """None when the private key exists and was built from the current solutions; else one sentence
-    ending with "run `calcgrade release <assignment>`" (grading refuses on it, validate reports it)."""
-    fix = f"run `calcgrade release {assignment}`"
-    path = files.private_key_path(Path(course_root), assignment)
-    if not path.is_file():
-        return f"{assignment} has no private key ({path} is missing): {fix}"
-    try:
-        key = files.load_key(path)
-    except (OSError, ValueError) as exc:
-        return f"the private key {path} cannot be read ({exc.__class__.__name__}): {fix}"
-    if not key.get("solutions_digest"):
-        return f"the private key of {assignment} does not say which solutions it was built from: {fix}"
-    if key.get("solutions_digest") != solutions_digest(Path(course_root), assignment):
-        return (f"the private key of {assignment} was built from older solutions (solutions/{assignment} "
-                f"changed since): {fix}")
-    return None
 
 
 def _cell_errors(nb: Any) -> list[str]:
@@ -148,7 +80,7 @@ def build_keys(
     started = time.perf_counter()
     root = Path(course_root).resolve()
     folder = root / "solutions" / assignment
-    notebooks = _notebooks(folder)
+    notebooks = solution_notebooks(folder)
     if not notebooks:
         raise KeyBuildError(assignment, [f"no solution notebook in {folder}"])
     digest = solutions_digest(root, assignment)  # before running them: the key describes what was run
