@@ -66,12 +66,60 @@ def make_class(base: Path, students: int) -> list[str]:
     return names
 
 
-def timed(cmd: list[str], cwd: Path, marker: str) -> tuple[float, list[float]]:
-    """Wall seconds of ``cmd`` and the moments (seconds from its start) its output lines holding ``marker``
-    arrived: one per graded notebook, for the steady-state rate."""
+class CpuMeter:
+    """CPU seconds used by a command and every process it starts (executors, kernels, grading processes),
+    counted by a cgroup of its own where this machine lets us make one (cgroup v1 ``cpuacct`` or a writable
+    cgroup v2); unlike wall time, barely moved by other work on a shared machine.  ``None`` readings where
+    no cgroup can be made."""
+
+    def __init__(self, name: str) -> None:
+        self.folder: Path | None = None
+        self.stat = ""
+        for root, stat in ((Path("/sys/fs/cgroup/cpuacct"), "cpuacct.usage"), (Path("/sys/fs/cgroup"), "cpu.stat")):
+            folder = root / f"calcgrade-bench-{os.getpid()}-{name}"
+            try:
+                if not (root / stat).exists() and not (root / "cgroup.procs").exists():
+                    continue
+                folder.mkdir(exist_ok=True)
+                if (folder / stat).exists():
+                    self.folder, self.stat = folder, stat
+                    break
+                folder.rmdir()
+            except OSError:
+                continue
+
+    def enter(self) -> None:
+        """In the child, before exec: join the cgroup."""
+        if self.folder is not None:
+            (self.folder / "cgroup.procs").write_text(str(os.getpid()))
+
+    def seconds(self) -> float | None:
+        if self.folder is None:
+            return None
+        text = (self.folder / self.stat).read_text()
+        if self.stat == "cpuacct.usage":
+            return int(text) / 1e9
+        fields = dict(line.split() for line in text.splitlines() if line.strip())
+        return int(fields["usage_usec"]) / 1e6
+
+    def close(self) -> None:
+        if self.folder is not None:
+            for _ in range(50):   # processes left by the command are gone a moment after it ends
+                try:
+                    self.folder.rmdir()
+                    return
+                except OSError:
+                    time.sleep(0.1)
+
+
+def timed(cmd: list[str], cwd: Path, marker: str) -> tuple[float, list[float], float | None]:
+    """Wall seconds of ``cmd``, the moments (seconds from its start) its output lines holding ``marker``
+    arrived (one per graded notebook, for the steady-state rate) and the CPU seconds it used (None where
+    they cannot be counted)."""
+    meter = CpuMeter(Path(cmd[0]).name)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=str(cwd), env=coursedir.script_environment(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+                            stderr=subprocess.STDOUT, text=True, bufsize=1, preexec_fn=meter.enter)
     moments, tail = [], []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -80,9 +128,12 @@ def timed(cmd: list[str], cwd: Path, marker: str) -> tuple[float, list[float]]:
         tail = (tail + [line])[-40:]
     status = proc.wait()
     seconds = time.perf_counter() - start
+    time.sleep(0.5)   # what the command started ends with it (executors, grading process)
+    cpu = meter.seconds()
+    meter.close()
     if status not in (0, 1):
         sys.exit(f"{' '.join(cmd[:2])} failed:\n{''.join(tail)}")
-    return seconds, moments
+    return seconds, moments, cpu
 
 
 def steady(moments: list[float]) -> float:
@@ -101,12 +152,12 @@ def measure(tmp: Path, students: int, workers: int | None) -> dict:
         fh.write(STOCK_PIPELINES)
     bin_dir = Path(sys.executable).parent
     print(f"{len(names)} honest students of {ASSIGNMENT}, graded both ways ...", flush=True)
-    t_stock, m_stock = timed([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force"], stock,
+    t_stock, m_stock, c_stock = timed([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force"], stock,
                              "Setting destination file permissions")
     cmd = [str(bin_dir / "calcgrade"), "autograde", ASSIGNMENT]
     if workers:
         cmd += ["--workers", str(workers)]
-    t_fast, m_fast = timed(cmd, fast, "] s")  # "[3] s02_mistakes_b: 5/23", one per notebook
+    t_fast, m_fast, c_fast = timed(cmd, fast, "] s")  # "[3] s02_mistakes_b: 5/23", one per notebook
     a, b = gradebook.all_scores(stock), gradebook.all_scores(fast)
     key = lambda n: (ASSIGNMENT, n, "derivatives")  # noqa: E731
     differ = [n for n in names if a.get(key(n)) != b.get(key(n))]
@@ -114,7 +165,7 @@ def measure(tmp: Path, students: int, workers: int | None) -> dict:
         print(f"  scores differ for {name}: stock {a.get(key(name))} calcgrade {b.get(key(name))}")
     return {"n": len(names), "load": " ".join(f"{x:.1f}" for x in os.getloadavg()), "stock": t_stock,
             "fast": t_fast, "s_stock": steady(m_stock), "s_fast": steady(m_fast),
-            "first": m_fast[0] if m_fast else float("nan"), "differ": differ,
+            "first": m_fast[0] if m_fast else float("nan"), "differ": differ, "cpu_stock": c_stock, "cpu_fast": c_fast,
             "points": sum(sum(a[key(x)].values()) for x in names if key(x) in a)}
 
 
@@ -126,6 +177,10 @@ def report(r: dict) -> None:
     print(f"{'stock nbgrader autograde':25}  {r['stock']:6.1f} s  {r['stock'] / n:10.3f} s  {r['s_stock']:10.3f} s")
     print(f"{'calcgrade autograde':25}  {r['fast']:6.1f} s  {r['fast'] / n:10.3f} s  {r['s_fast']:10.3f} s")
     print(f"{'ratio':25}  {'':8}  {r['stock'] / r['fast']:10.1f} x  {r['s_stock'] / r['s_fast']:10.1f} x")
+    if r["cpu_stock"] is not None and r["cpu_fast"] is not None:
+        print(f"CPU time, every process included: stock {r['cpu_stock']:.1f} s ({r['cpu_stock'] / n:.3f} s per notebook), "
+              f"calcgrade {r['cpu_fast']:.1f} s ({r['cpu_fast'] / n:.3f} s per notebook): "
+              f"{r['cpu_stock'] / r['cpu_fast']:.1f}x less")
     print(f"calcgrade's first notebook graded {r['first']:.1f} s after the command started; "
           f"scores: {'DIFFER for ' + ', '.join(r['differ']) if r['differ'] else 'identical'} "
           f"(total {r['points']:g} points)", flush=True)
