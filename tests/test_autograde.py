@@ -283,6 +283,7 @@ def test_calcgrades_cell_metadata_check_gives_nbgraders_verdicts(damage):
 
     stock, ours = verdict(Stock()), verdict(Ours())
     assert ours == stock
+    assert verdict(Ours()) == ours  # again: valid metadata is remembered, a refusal is never
     assert (stock[0] == "ok") is (damage == "none")
 
 

@@ -431,6 +431,7 @@ class CheckCellMetadata(NbgraderCheckCellMetadata):
 
 
 _VALIDATOR: list[Any] = []
+_VALID_METADATA_KEPT = 20_000   # distinct valid nbgrader metadata remembered per process (a few MB at most)
 _CHECKED_SCHEMA = "urn:calcgrade:nbgrader-metadata-already-checked"
 
 
@@ -451,14 +452,29 @@ def _metadata_validator() -> Any:
                 cls.check_schema(self.schema)
                 self.compiled = cls(self.schema)
                 self.schema = {"$schema": _CHECKED_SCHEMA}
+                self.valid: set[str] = set()
 
             def validate_cell(self, cell: Any) -> None:
                 meta = cell.metadata.get("nbgrader") if "nbgrader" in cell.metadata else None
                 if meta is not None and meta.get("schema_version", 0) == self.schema_version:
-                    error = jsonschema.exceptions.best_match(self.compiled.iter_errors(meta))
-                    if error is not None:
-                        raise error
+                    self.check_schema(meta)
                 super().validate_cell(cell)
+
+            def check_schema(self, meta: Any) -> None:
+                # the schema's verdict depends on the metadata's content only, and most cells of a class's
+                # submissions carry the same metadata (the released cell's, restored): a valid one is
+                # remembered by its JSON text; an invalid one is checked again each time
+                try:
+                    text = json.dumps(meta, sort_keys=True)
+                except (TypeError, ValueError):
+                    text = None
+                if text is not None and text in self.valid:
+                    return
+                error = jsonschema.exceptions.best_match(self.compiled.iter_errors(meta))
+                if error is not None:
+                    raise error
+                if text is not None and len(self.valid) < _VALID_METADATA_KEPT:
+                    self.valid.add(text)
 
         _VALIDATOR.append(CompiledSchemaValidator())
     return _VALIDATOR[0]
