@@ -275,6 +275,8 @@ class _Worker:
 
     def stop(self, generation: int | None = None) -> None:
         """Stop the executor process (only if it is still the one of ``generation``, when given)."""
+        if self.sock is None and self.proc is None and self.cgroup is None and self._log is None:
+            return   # nothing to stop (and no lock to take: at exit a frozen daemon thread may hold it)
         with self._lock:
             if generation is not None and generation != self._generation:
                 return
@@ -665,6 +667,8 @@ class ExecutorPool:
                         pending.add(pool.submit(self.run, nxt))
 
     def close(self) -> None:
+        if self._closed and not any(w.proc is not None for w in self._workers):
+            return
         self._closed = True
         for w in self._workers:
             w.stop()
