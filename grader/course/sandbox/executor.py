@@ -1,17 +1,20 @@
-"""Sandboxed execution of submissions: a pool of warm executors, one forked child per job.
+"""Sandboxed execution of submissions: warm executors, one forked child per job, several jobs per executor.
 
-``ExecutorPool(workers, sandbox=True)`` starts ``workers`` warm executor processes
-(``grader.course.sandbox.zygote``), each inside its own bubblewrap sandbox (``grader.course.sandbox.bubblewrap``).
+``ExecutorPool(workers, sandbox=True)`` starts ONE warm executor process (``grader.course.sandbox.zygote``) in
+its bubblewrap sandbox (``grader.course.sandbox.bubblewrap``) that runs up to ``workers`` jobs at once, each in
+namespaces of its own (``grader.course.sandbox.jobns``: as far from the other as two sandboxes); where the kernel
+refuses job namespaces, or with ``sandbox=False``, it starts ``workers`` executors of one job at a time.
 ``run(job)`` hands a ``Job`` (pure data: the notebook as nbgrader restored it, the other files of
-the submission, the function inputs from the private key, the limits) to a free executor, which
+the submission, the function inputs from the private key, the limits) to a free slot; the executor
 forks a child that runs the cells and hands over answers only (``grader.notebook.capture``).  The
 result is an ``Execution``: the executed notebook (outputs recorded like nbclient), the answer
 payloads per cell, and why the run stopped early, if it did.  Nothing here grades: the trusted
-grader (``grader.course.grading.trusted``) reads the payloads.
+grader (``grader.course.grading.trusted``) reads the payloads.  Requests and answers carry the job's id; a
+thread per executor hands each answer to the job waiting for it.
 
 Faults cost only what they must: a child that dies keeps the outputs and payloads of the cells run
 before; an endless loop loses only its cell; a bad notebook gives an Execution with ``stopped`` set;
-an executor that stops answering is killed and replaced.  ``run`` and ``map`` never raise for a job.
+an executor that stops answering is killed and replaced (its running jobs read that it was killed).  ``run`` and ``map`` never raise for a job.
 """
 
 from __future__ import annotations
