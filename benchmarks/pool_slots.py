@@ -41,13 +41,16 @@ def cmdline(pid):
     except OSError:
         return b""
 
-def executor(pid):
-    mark = b"zygote import main"
+def warm_python(pid):
+    argv = cmdline(pid).split(b"\0")
+    return os.path.basename(argv[0]).startswith(b"python") and b"sandbox.zygote import main" in cmdline(pid)
+
+def executor(pid):   # the warm executor itself (its jobs are forks of it: same command line, it as parent)
     try:
         parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError):
         return False
-    return mark in cmdline(pid) and mark not in cmdline(parent)
+    return warm_python(pid) and not warm_python(parent)
 
 def notebook(i):
     cells = [("from grader import check\nimport sympy as sp\nx = sp.Symbol('x')\n"
