@@ -44,6 +44,7 @@ import struct
 from typing import Any
 
 from grader.course.sandbox import seccomp
+from grader.course.sandbox.bubblewrap import SHM_SIZE, TMP_SIZE   # imported here, once: not in every job
 
 __all__ = ["probe", "enter", "lock_down", "init_of", "JOB_NAMESPACES"]
 
@@ -122,8 +123,6 @@ def _mounts_below(folder: str) -> list[str]:
 
 def _private_files() -> None:
     """In K, just after ``_unshare``: private mounts, and the job's own /tmp and /dev/shm (OSError if refused)."""
-    from grader.course.sandbox.bubblewrap import SHM_SIZE, TMP_SIZE
-
     _mount("none", "/", None, _MS_REC | _MS_PRIVATE)
     below = _mounts_below("/tmp")
     old_tmp = os.open("/tmp", os.O_PATH | os.O_DIRECTORY) if below else -1
