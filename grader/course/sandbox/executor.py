@@ -39,6 +39,7 @@ from typing import Any, Iterable, Iterator
 from grader.course.sandbox import bubblewrap as _sandbox
 from grader.course.sandbox import cgroups
 from grader.course.sandbox import jobcleanup as cleanup
+from grader.course.sandbox import sandboxprocs
 from grader.course.sandbox.recorded import ANSWER_MIME, MAX_EVENTS, apply_events, payloads_of
 from grader.course.sandbox.zygote import EXTRA_PROCESSES
 
@@ -137,26 +138,6 @@ def _empty_notebook(notebook: dict) -> dict:
     return nb
 
 
-def _nspid(pid: int) -> list[int]:
-    """A process's pid in each pid namespace from this /proc's down to its own (empty when gone)."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("NSpid:"):
-                    return [int(x) for x in line.split()[1:]]
-    except (OSError, ValueError):
-        pass
-    return []
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(k) for k in fh.read().split()]
-    except (OSError, ValueError):
-        return []
-
-
 class _Worker:
     """One warm executor process (in its sandbox), the socket to it, and the jobs it runs (``slots`` at once)."""
 
@@ -204,7 +185,7 @@ class _Worker:
         debug = os.environ.get("CALCGRADE_EXECUTOR_DEBUG")
         self._log = None if debug else tempfile.TemporaryFile()  # the executor's own messages, for errors
         try:
-            self.proc = _spawn(lambda: subprocess.Popen(
+            self.proc = sandboxprocs.spawn(lambda: subprocess.Popen(
                 cmd, pass_fds=[child.fileno(), *fds.values()], stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=self._log, env=env,
                 start_new_session=True,
@@ -231,7 +212,8 @@ class _Worker:
             self.slots = 1   # the executor runs one job at a time then
         self._own_pids = {self.proc.pid, *cleanup.descendants(self.proc.pid)}   # bubblewrap and the executor
         inside = msg.get("pid")
-        self._executor_pid = next((p for p in self._own_pids if _nspid(p)[-1:] == [inside]), self.proc.pid)
+        self._executor_pid = next((p for p in self._own_pids if sandboxprocs.nspid(p)[-1:] == [inside]),
+                                  self.proc.pid)
         if self.sandboxed:   # kernel-enforced limits where the machine offers a cgroup (the polls stay)
             self.cgroup = cgroups.ExecutorCgroup.create()
             if self.cgroup is not None:
@@ -358,8 +340,7 @@ class _Worker:
                     if msg.get("op") != "started":
                         return msg
                     if self.slots > 1 and isinstance(msg.get("pid"), int):
-                        keeper = next((c for c in _children(self._executor_pid) if _nspid(c)[-1:] == [msg["pid"]]),
-                                      None)
+                        keeper = sandboxprocs.child_named(self._executor_pid, msg["pid"])
                         if keeper is not None:
                             try:
                                 keeper_fd = os.pidfd_open(keeper)
@@ -513,37 +494,6 @@ class _Worker:
             stopped_at=stopped_at if stopped else None, timed_out_cells=timed, sandboxed=self.sandboxed,
             seconds=time.perf_counter() - started, worker=worker,
         )
-
-
-_SPAWN_QUEUE: "queue.Queue[tuple[Any, Future]]" = queue.Queue()
-_SPAWNER: threading.Thread | None = None
-_SPAWN_LOCK = threading.Lock()
-
-
-def _spawner_loop() -> None:
-    while True:
-        fn, fut = _SPAWN_QUEUE.get()
-        try:
-            fut.set_result(fn())
-        except BaseException as exc:
-            fut.set_exception(exc)
-
-
-def _spawn(fn: Any) -> Any:
-    """Run ``fn`` (a Popen) in one long-lived thread.
-
-    An executor dies with the thread that started it (``--die-with-parent`` and the kernel's
-    parent-death signal follow the creating *thread*), so executors are never started from a
-    short-lived worker thread of ``map``.
-    """
-    global _SPAWNER
-    with _SPAWN_LOCK:
-        if _SPAWNER is None or not _SPAWNER.is_alive():
-            _SPAWNER = threading.Thread(target=_spawner_loop, name="calcgrade-executor-spawner", daemon=True)
-            _SPAWNER.start()
-    fut: Future = Future()
-    _SPAWN_QUEUE.put((fn, fut))
-    return fut.result()
 
 
 def _log_internal_failure(key: str, events: list[dict[str, Any]]) -> None:
