@@ -229,3 +229,43 @@ def test_a_killed_executor_takes_its_running_jobs_with_it_and_is_replaced(pool):
         _honest_ok(ex)
     assert after[0].worker == after[1].worker != first.worker
     assert len(_executors()) == 1
+
+
+def _warm_python(pid: int) -> bool:
+    argv = _cmdline(pid).split(b"\0")
+    return os.path.basename(argv[0]).startswith(b"python") and MARK in _cmdline(pid)
+
+
+_HOARD = """
+import os, time
+for _ in range(8):               # eight processes of 0.3 GiB each: each under RLIMIT_AS, 2.4 GiB together
+    if os.fork() == 0:
+        block = bytearray(300 << 20)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        time.sleep(60)
+        os._exit(0)
+time.sleep(60)
+"""
+
+
+def test_the_parent_stops_a_job_past_its_memory_when_its_executor_cannot(pool):
+    """The executor is stopped (here from outside: a job cannot reach it) while a job goes far past its memory
+    limit; the parent's own watch finds the job's processes below its keeper, kills them, and replaces the
+    executor that does not answer; the next jobs run normally."""
+    def freeze() -> None:
+        time.sleep(1.0)
+        for pid in jobcleanup.descendants(os.getpid()):
+            if _warm_python(pid) and not _warm_python(_ppid(pid)):
+                os.kill(pid, signal.SIGSTOP)
+
+    stopper = threading.Thread(target=freeze)
+    stopper.start()
+    ex = pool.run(es.job("hoarder2/a/n.ipynb", "from grader import check\ncheck('kept', 1)",
+                         "import time\ntime.sleep(2)", _HOARD,
+                         limits=Limits(memory_bytes=1 << 30, cell_timeout=40.0, notebook_timeout=60.0)))
+    stopper.join()
+    assert ex.stopped is not None and "memory limit" in ex.stopped, ex.stopped
+    assert ex.payloads.get(1) == [{"qid": "kept", "answer": 1, "v": 1}]
+    for after in _side_by_side(pool, _honest("after3/a/n.ipynb"), _honest("after4/a/n.ipynb")):
+        _honest_ok(after)
