@@ -8,9 +8,13 @@ What the sandboxed process sees and may do (issue 10, point 3):
   where each job writes its copy of the submission.  Not the course folder, keys, solutions,
   gradebook, other submissions, or any kernel's connection file;
 * no network (a net namespace holding only a loopback device), its own IPC and UTS namespaces;
-* an unprivileged user: when the grader runs as root, bubblewrap (root) builds the namespaces and
-  ``setpriv`` drops to uid/gid 65534 with no capabilities and ``no_new_privs`` before Python starts;
-  otherwise bubblewrap runs in a user namespace as the calling user;
+* an unprivileged user, and bubblewrap itself never privileged: bubblewrap always runs in a user
+  namespace of its own.  When the grader runs as root, a small root stage (``_STAGE``) first enters a
+  private mount namespace where the Python environment's folders are bound below a folder every user may
+  cross (``/mnt``, ...: the environment may live below ``/root``), then ``setpriv`` drops to uid/gid
+  65534 with no capabilities and ``no_new_privs`` and starts bubblewrap; otherwise bubblewrap runs as the
+  calling user.  An unprivileged bubblewrap leaves ``/proc`` fully visible (no read-only covers), which
+  lets each job mount a ``/proc`` of its own pid namespace (``grader.course.sandbox.jobns``);
 * ``--die-with-parent`` and a pid namespace: when the executor goes, every process in it goes;
 * a seccomp filter (``grader.course.sandbox.seccomp``): no ptrace, keyrings, mounts, new namespaces, BPF.
 
@@ -138,9 +142,18 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
     """
     bwrap = shutil.which("bwrap") or "bwrap"
     root = os.geteuid() == 0
-    args = [bwrap]
-    if not root:
-        args += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
+    args = []
+    staged: dict[str, str] = {}
+    if root:
+        stage = _stage_folder()
+        staged = {path: f"{stage}/{i}" for i, path in enumerate(python_paths())}
+        setpriv = shutil.which("setpriv") or "setpriv"
+        args += [sys.executable, "-I", "-S", "-c", _STAGE, json.dumps({"stage": stage, "binds": staged}),
+                 setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
+                 "--bounding-set", "-all", "--inh-caps", "-all", "--no-new-privs", bwrap,
+                 "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    else:
+        args += [bwrap, "--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
     args += [
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--die-with-parent", "--new-session", "--hostname", "sandbox",
@@ -165,7 +178,7 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
     made: set[str] = set()
     for path in python_paths():
         args += _dirs_for(path, made)
-        args += ["--ro-bind", path, path]
+        args += ["--ro-bind", staged.get(path, path), path]
     args += [
         "--proc", "/proc", "--dev", "/dev",
         "--perms", "1777", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
@@ -179,11 +192,43 @@ def sandbox_command(argv: Sequence[str], *, data_fds: dict[str, int] | None = No
     for k, v in env.items():
         args += ["--setenv", k, v]
     args.append("--")
-    if root:
-        setpriv = shutil.which("setpriv") or "setpriv"
-        args += [setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
-                 "--bounding-set", "-all", "--inh-caps", "-all", "--no-new-privs"]
     return args + list(argv)
+
+
+# The root stage (run as root, before anything of the sandbox): a private mount namespace where each folder of
+# the Python environment is bound below a fresh tmpfs (mode 0755), so that bubblewrap, started unprivileged next,
+# can reach folders whose parents only root may cross.  Nothing else changes in it; it ends by exec.
+_STAGE = r"""
+import ctypes, json, os, sys
+plan = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+def check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        sys.stderr.write(f"calcgrade sandbox stage: {what}: {os.strerror(err)}\n")
+        sys.exit(1)
+check(libc.unshare(0x00020000), "unshare(CLONE_NEWNS)")
+check(libc.mount(b"none", b"/", None, (1 << 14) | (1 << 18), None), "making the mounts private")
+check(libc.mount(b"tmpfs", plan["stage"].encode(), b"tmpfs", 2 | 4 | 8, b"mode=0755,size=64k"), "the stage's tmpfs")
+for src, dst in plan["binds"].items():
+    if os.path.isdir(src):
+        os.mkdir(dst, 0o755)
+    else:
+        open(dst, "w").close()
+    check(libc.mount(src.encode(), dst.encode(), None, 4096 | (1 << 14), None), f"binding {src}")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _stage_folder() -> str:
+    """A folder that exists, below which nothing of the Python environment lives (the root stage's tmpfs
+    covers it in the stage's own mount namespace only)."""
+    paths = python_paths()
+    for folder in ("/mnt", "/media", "/srv", "/run", "/opt", "/var/tmp"):
+        if os.path.isdir(folder) and not os.path.islink(folder) and not any(
+                p == folder or p.startswith(folder + "/") for p in paths):
+            return folder
+    raise OSError("no folder found for the sandbox's root stage (/mnt, /media, /srv, /run, /opt, /var/tmp)")
 
 
 def passwd_fds() -> dict[str, int]:

@@ -16,7 +16,10 @@ import signal
 import time
 from typing import Any
 
-__all__ = ["kill_everything", "remove_ipc", "wipe", "mount_points", "job_memory", "descendants", "memory_of"]
+__all__ = ["kill_everything", "remove_ipc", "wipe", "mount_points", "job_memory", "descendants", "memory_of",
+           "KILL_PATIENCE"]
+
+KILL_PATIENCE = 5.0   # seconds a job's processes have to be gone once killed; past it the executor gives up
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -87,7 +90,7 @@ def kill_everything(sandboxed: bool, child: int) -> bool:
     """Kill every process the job left: the whole pid namespace, or (plain) all our descendants.
 
     False when some survived five seconds of trying (then the executor must not serve another job)."""
-    deadline = time.monotonic() + 5.0
+    deadline = time.monotonic() + KILL_PATIENCE
     while time.monotonic() < deadline:
         if sandboxed:
             try:

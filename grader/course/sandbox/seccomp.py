@@ -9,8 +9,10 @@ with ENOSYS, so the C library falls back to ``clone`` (threads and subprocesses 
 Two filters, stacked (the kernel applies every filter a process has, the strictest answer wins):
 
 * the sandbox's, handed to bubblewrap: everything above, except that ``unshare`` with exactly
-  ``JOB_NAMESPACES`` (a new user, pid and IPC namespace; the flags argument is checked, its upper half
-  too) is let through, so that each job can enter its own namespaces (``grader.course.sandbox.jobns``);
+  ``JOB_NAMESPACES`` (a new user, pid, IPC and mount namespace; the flags argument is checked, its upper
+  half too) and ``mount`` are let through, so that each job can enter its own namespaces and mount its own
+  ``/tmp``, ``/dev/shm`` and ``/proc`` there (``grader.course.sandbox.jobns``).  ``mount`` needs a
+  capability that only the job's own set-up has (in the job's fresh user namespace): the executor has none;
 * the job's, installed by the job's own process before any student code runs (``install``): the full list,
   ``unshare`` included, so nothing the student runs can make a namespace.
 
@@ -40,7 +42,7 @@ _EPERM, _ENOSYS = 1, 38
 _AUDIT_ARCH_X86_64 = 0xC000003E
 _X32_BIT = 0x40000000
 _CLONE_NAMESPACES = 0x7E020000  # NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
-JOB_NAMESPACES = 0x38000000     # CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC: a job's own namespaces
+JOB_NAMESPACES = 0x38020000     # CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS: a job's own namespaces
 
 BLOCKED_X86_64 = {
     "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312,
@@ -65,7 +67,7 @@ def program(job_namespaces: bool = False) -> bytes | None:
     """The filter as bytes (for ``bwrap --seccomp FD`` or ``install``), or None on a machine without a table.
 
     ``job_namespaces``: the sandbox's filter, which lets ``unshare(JOB_NAMESPACES)`` through and nothing else
-    of ``unshare``."""
+    of ``unshare``, and lets ``mount`` through."""
     if platform.machine() not in ("x86_64", "AMD64"):
         return None
     deny = _ins(_RET_K, _RET_ERRNO | _EPERM)
@@ -88,7 +90,10 @@ def program(job_namespaces: bool = False) -> bytes | None:
             deny,
             allow,
         ]
-    for nr in sorted(BLOCKED_X86_64.values()):
+    blocked = dict(BLOCKED_X86_64)
+    if job_namespaces:
+        del blocked["mount"]   # the job's own /tmp, /dev/shm and /proc, mounted before its filter is installed
+    for nr in sorted(blocked.values()):
         out += [_ins(_JEQ_K, nr, 0, 1), deny]
     out += [
         _ins(_JEQ_K, _CLONE3, 0, 1), _ins(_RET_K, _RET_ERRNO | _ENOSYS),

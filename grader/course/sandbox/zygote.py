@@ -1,23 +1,29 @@
-"""The warm executor process: imports paid once, one forked child per job.
+"""The warm executor process: imports paid once, one forked child per job, several jobs at once.
 
 Started by ``grader.course.sandbox.executor`` (inside the sandbox of ``grader.course.sandbox.bubblewrap``, or plainly
 with ``--no-sandbox``).  It imports NumPy, SymPy, IPython, matplotlib and the capture side of
 ``grader``, builds the InteractiveShell, warms SymPy's caches on a generic workload (never a
-course's solutions: a child inherits this process's memory), then serves jobs one at a time over
-a Unix socket.  Job data never passes through this process's memory: the parent sends two memory
-file descriptors (the job, the results) that only the child reads and writes, so a later child
-cannot find an earlier student's notebook in memory it inherited.
+course's solutions: a child inherits this process's memory), then serves jobs over a Unix socket:
+up to SLOTS at once where each job has namespaces of its own (``grader.course.sandbox.jobns``: its own
+processes, files, /proc and IPC, so that two jobs of one executor are as far apart as two sandboxes), else
+one at a time.  Requests and answers carry the job's id.  Job data never passes through this process's
+memory: the parent sends two memory file descriptors (the job, the results) that only the child reads
+and writes, so a later child cannot find an earlier student's notebook in memory it inherited.
 
-Per job: fork; the child closes everything but its own descriptors, applies the limits
-(RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE), writes its copy of the submission into a
+Per job: fork; the child closes everything but its own descriptors, enters its namespaces, applies the
+limits (RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE), writes its copy of the submission into a
 fresh folder, switches ``check()`` to grading mode (``grader.notebook.capture.configure``) and runs
-the cells (``grader.course.sandbox.cellrunner``).  This process watches the clock: a cell past its timeout
-gets SIGINT (KeyboardInterrupt, as Jupyter interrupts a kernel), then SIGKILL after a grace period;
-the notebook as a whole is killed at its wall time.  When the job ends, every other process in the
-sandbox is killed (``kill(-1)`` in the pid namespace), System V IPC objects are removed and the
-writable folders wiped, so nothing of one job reaches the next.  This process is not dumpable: a
-child running as the same user can neither ptrace it nor open its descriptors through /proc.
-"""
+the cells (``grader.course.sandbox.cellrunner``).  One select loop watches every running job (``grader.course.sandbox.jobwatch``: its pidfd,
+its timing pipe, its deadlines, its memory): a cell past its timeout gets SIGINT (KeyboardInterrupt, as
+Jupyter interrupts a kernel), then SIGKILL after a grace period; the notebook as a whole is killed at its
+wall time; the memory of a job's processes together (below its init) is polled.  When a job with namespaces
+ends, the loop waits until its init is gone (the kernel has then ended every process of its pid namespace,
+and its /tmp, /dev/shm and IPC objects went with its mount and IPC namespaces) before answering; nothing of
+another running job is touched.  Without namespaces (one job at a time), every other process in the sandbox
+is killed (``kill(-1)``), System V IPC objects are removed and the writable folders wiped
+(``grader.course.sandbox.jobcleanup``).  A job that leaves a process that cannot be killed ends the executor
+(the other running jobs are told why).  This process is not dumpable: a child running as the same user can
+neither ptrace it nor open its descriptors through /proc."""
 
 from __future__ import annotations
 
@@ -34,11 +40,10 @@ from typing import Any
 
 from grader.course.sandbox import jobcleanup as cleanup
 from grader.course.sandbox import jobns
+from grader.course.sandbox.jobwatch import INTERRUPT_GRACE, MEMORY_POLL, JobWatch
 
 __all__ = ["main", "INTERRUPT_GRACE"]
 
-INTERRUPT_GRACE = 3.0        # seconds a cell has to stop after its KeyboardInterrupt
-MEMORY_POLL = 0.25           # seconds between two looks at the memory a job's processes use together
 FILE_SIZE_LIMIT = 64 << 20   # bytes per file a job may write
 EXTRA_PROCESSES = 8          # the executor's own processes counted by RLIMIT_NPROC
 PR_SET_DUMPABLE = 4
@@ -250,233 +255,141 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str, n
     os._exit(code)
 
 
-class _Supervisor:
-    """The zygote's view of one running job: the cell clock, interrupts, kills."""
-
-    def __init__(self, pid: int, timing_fd: int, limits: dict[str, Any], sandboxed: bool = True) -> None:
-        self.pid = pid
-        self.sandboxed = sandboxed
-        self.timing_fd = timing_fd
-        self.cell_timeout = float(limits.get("cell_timeout", 10.0))
-        self.notebook_timeout = float(limits.get("notebook_timeout", 300.0))
-        self.cpu_seconds = int(limits.get("cpu_seconds", 600))
-        self.memory = int(limits.get("memory_bytes", 2 << 30))
-        self.current: int | None = None
-        self.cell_started = 0.0
-        self.interrupted_at: float | None = None
-        self.timed_out: list[int] = []
-        self.stopped: str | None = None
-        self.stopped_at: int | None = None
-        self.done = False
-        self.buffer = b""
-        # The timing pipe is written by the job's own process, where student code runs: what it says is a
-        # claim, and a false one must not buy time.  A cell may start only once, in order, and only if it is
-        # a code cell of the notebook (the parent sends their indexes); the end of a cell does not stop the
-        # clock, it starts the next one (the gap before the next cell has the same limit as a cell).  A job
-        # therefore never runs longer than an honest notebook of its length could.
-        cells = limits.get("cells")
-        self.code_cells: set[int] | None = (
-            {c for c in cells if isinstance(c, int) and not isinstance(c, bool)} if isinstance(cells, list) else None)
-        self.last_started = -1
-
-    def _on_line(self, line: str) -> None:
-        parts = line.split()
-        if not parts:
-            return
-        now = time.monotonic()
-        if parts[0] == "S" and len(parts) == 2 and parts[1].isdigit():
-            index = int(parts[1])
-            if index <= self.last_started or (self.code_cells is not None and index not in self.code_cells):
-                return  # a cell started twice, out of order or not a code cell: a forged line
-            self.last_started = index
-            self.current = index
-            self.cell_started = now
-            self.interrupted_at = None
-        elif parts[0] == "E" and self.current is not None and self.interrupted_at is None:
-            self.current = None
-            self.cell_started = now        # the gap to the next cell runs on the same clock
-        elif parts[0] == "D":
-            self.done = True
-
-    def _read_timing(self) -> bool:
-        """Read what the child said (non-blocking); False once the pipe is closed."""
-        try:
-            data = os.read(self.timing_fd, 65536)
-        except BlockingIOError:
-            return True
-        except OSError:
-            data = b""
-        if not data:
-            return False
-        self.buffer = (self.buffer + data)[-65536:]
-        *lines, self.buffer = self.buffer.split(b"\n")
-        for line in lines:
-            self._on_line(line.decode("ascii", "replace"))
-        return True
-
-    def _kill(self, why: str) -> None:
-        if self.stopped is None:
-            self.stopped = why
-            self.stopped_at = self.current
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    def run(self) -> int:
-        """Watch until the child ends; its wait status."""
-        started = time.monotonic()
-        pidfd = os.pidfd_open(self.pid)
-        timing_open = True
-        next_memory_look = started + MEMORY_POLL
-        ours: set[int] = set()   # the job's keeper and init (jobns): our processes, not the job's memory
-        try:
-            while True:
-                now = time.monotonic()
-                deadlines = [started + self.notebook_timeout]
-                if self.current is not None:
-                    if self.interrupted_at is None:
-                        deadlines.append(self.cell_started + self.cell_timeout)
-                    else:
-                        deadlines.append(self.interrupted_at + INTERRUPT_GRACE)
-                elif self.last_started >= 0:
-                    deadlines.append(self.cell_started + self.cell_timeout + INTERRUPT_GRACE)
-                wait = max(0.0, min(deadlines) - now)
-                fds = [pidfd] + ([self.timing_fd] if timing_open else [])
-                ready, _, _ = select.select(fds, [], [], min(wait, MEMORY_POLL))
-                if self.timing_fd in ready:
-                    timing_open = self._read_timing()
-                if pidfd in ready:
-                    _, status = os.waitpid(self.pid, 0)
-                    # what is left in the pipe (descendants may hold it open: never wait for EOF)
-                    for _ in range(64):
-                        if not timing_open or not select.select([self.timing_fd], [], [], 0)[0]:
-                            break
-                        timing_open = self._read_timing()
-                    return status
-                now = time.monotonic()
-                if now >= next_memory_look:
-                    next_memory_look = now + MEMORY_POLL
-                    ours = ours or jobns.keepers(self.pid)
-                    used = cleanup.job_memory(self.sandboxed, ours)
-                    if used > self.memory:
-                        self._kill(f"the notebook's processes used more than its memory limit together "
-                                   f"({used / (1 << 30):.1f} GiB of {self.memory / (1 << 30):g} GiB)")
-                        continue
-                if now >= started + self.notebook_timeout:
-                    self._kill(f"the notebook ran longer than its time limit ({self.notebook_timeout:g} s)")
-                elif self.current is not None and self.interrupted_at is not None:
-                    if now >= self.interrupted_at + INTERRUPT_GRACE:
-                        self._kill(f"cell {self.current} did not stop within {INTERRUPT_GRACE:g} s of being "
-                                   f"interrupted at its time limit ({self.cell_timeout:g} s)")
-                elif (self.current is None and self.last_started >= 0
-                      and now >= self.cell_started + self.cell_timeout + INTERRUPT_GRACE):
-                    self._kill(f"the notebook ran past its time limit after cell {self.last_started} "
-                               f"({self.cell_timeout:g} s per cell)")
-                elif self.current is not None and now >= self.cell_started + self.cell_timeout:
-                    self.timed_out.append(self.current)
-                    self.interrupted_at = now
-                    try:
-                        os.kill(self.pid, signal.SIGINT)
-                    except ProcessLookupError:
-                        pass
-        finally:
-            os.close(pidfd)
-
-    def outcome(self, status: int) -> dict[str, Any]:
-        stopped, stopped_at = self.stopped, self.stopped_at
-        if stopped is None and not self.done:
-            stopped_at = self.current
-            where = f" during cell {stopped_at}" if stopped_at is not None else ""
-            if os.WIFSIGNALED(status):
-                sig = os.WTERMSIG(status)
-                if sig == signal.SIGXCPU:
-                    stopped = f"the process used more than its CPU time ({self.cpu_seconds} s){where}"
-                elif sig == signal.SIGSEGV:
-                    stopped = f"the process crashed (segmentation fault){where}"
-                elif sig == signal.SIGKILL:
-                    stopped = f"the process was killed (out of memory?){where}"
-                else:
-                    try:
-                        name = signal.Signals(sig).name
-                    except ValueError:
-                        name = str(sig)
-                    stopped = f"the process was killed by {name}{where}"
-            elif os.WIFEXITED(status):
-                code = os.WEXITSTATUS(status)
-                if code == 3:
-                    stopped = f"the process ran out of memory (limit {self.memory / (1 << 30):g} GiB){where}"
-                elif code == 4:
-                    stopped = (f"the grader failed while running the notebook{where} (a fault of the grader, "
-                               "not of the submission; the instructor has the details)")
-                else:
-                    stopped = f"the process exited (exit status {code}){where}"
-            else:
-                stopped = f"the process stopped{where}"
-        return {"op": "done", "stopped": stopped, "stopped_at": stopped_at, "timed_out_cells": self.timed_out}
-
-
 # --- the loop -------------------------------------------------------------------------------------
-def serve(sock: socket.socket, shell: Any, sandboxed: bool, namespaces: bool = False) -> None:
+def _own_children() -> set[int]:
+    me = os.getpid()
+    try:
+        with open(f"/proc/{me}/task/{me}/children") as fh:
+            return {int(k) for k in fh.read().split()}
+    except (OSError, ValueError):
+        return set()
+
+
+def _strays(jobs: dict[int, JobWatch]) -> set[int]:
+    """Children of this process that no job names: the init of a job whose keeper went before the init could be
+    found (reparented here, this process being a subreaper); zombies among them are reaped."""
+    known = {j.pid for j in jobs.values() if j.running} | {j.init for j in jobs.values() if j.init is not None}
+    left = set()
+    for pid in _own_children() - known:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        if done == 0:
+            left.add(pid)
+    return left
+
+
+def _start(shell: Any, request: dict[str, Any], fds: list[int], sandboxed: bool, namespaces: bool) -> JobWatch:
     import tempfile
 
-    while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(sock, 65536, 4)
-        except OSError:
-            return
-        if not msg:
-            return
-        try:
-            request = json.loads(msg.decode())
-        except ValueError:
-            request = {}
-        if request.get("op") != "run" or len(fds) != 2:
-            for fd in fds:
-                os.close(fd)
-            sock.send(json.dumps({"op": "error", "message": "bad request"}).encode())
-            continue
-        job_fd, out_fd = fds
-        limits = request.get("limits") or {}
-        workdir = "/tmp/work" if sandboxed else tempfile.mkdtemp(prefix="calcgrade-job-")
-        r, w = os.pipe()
-        os.set_blocking(r, False)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child's code is measured through its outputs
-            os.close(r)
-            _child(shell, job_fd, out_fd, w, workdir, namespaces, sandboxed)
-        os.close(w)
-        os.close(job_fd)
-        os.close(out_fd)
-        supervisor = _Supervisor(pid, r, limits, sandboxed)
-        _dbg("forked", pid)
-        status = supervisor.run()
-        _dbg("status", status, supervisor.stopped)
+    job_fd, out_fd = fds
+    workdir = "/tmp/work" if sandboxed else tempfile.mkdtemp(prefix="calcgrade-job-")
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's code is measured through its outputs
         os.close(r)
-        clean = cleanup.kill_everything(sandboxed, pid)
-        if sandboxed:
-            cleanup.remove_ipc()
-            cleanup.wipe("/tmp")
-            cleanup.wipe("/dev/shm")
-            for d in (os.environ.get("HOME"), os.environ.get("MPLCONFIGDIR"), os.environ.get("IPYTHONDIR")):
-                if d:
-                    os.makedirs(d, exist_ok=True)
-        else:
-            cleanup.wipe(workdir, keep_top=False)
-        sock.send(json.dumps(supervisor.outcome(status)).encode())
-        if not clean:  # a process of this job could not be killed: no other job may share the sandbox
-            _dbg("a process survived; exiting")
-            os._exit(1)
+        _child(shell, job_fd, out_fd, w, workdir, namespaces, sandboxed)
+    os.close(w)
+    os.close(job_fd)
+    os.close(out_fd)
+    job = JobWatch(int(request["job"]), pid, r, request.get("limits") or {}, sandboxed, namespaces)
+    job.workdir = workdir
+    _dbg("forked", job.job_id, pid)
+    return job
+
+
+def _finish_alone(job: JobWatch) -> bool:
+    """After a job without namespaces of its own (it ran alone): kill whatever it left, wipe what it wrote.
+    False when a process survived."""
+    clean = cleanup.kill_everything(job.sandboxed, job.pid)
+    if job.sandboxed:
+        cleanup.remove_ipc()
+        cleanup.wipe("/tmp")
+        cleanup.wipe("/dev/shm")
+        for d in (os.environ.get("HOME"), os.environ.get("MPLCONFIGDIR"), os.environ.get("IPYTHONDIR")):
+            if d:
+                os.makedirs(d, exist_ok=True)
+    else:
+        cleanup.wipe(job.workdir, keep_top=False)
+    return clean
+
+
+def serve(sock: socket.socket, shell: Any, sandboxed: bool, namespaces: bool = False, slots: int = 1) -> None:
+    """Serve jobs until the socket closes: up to ``slots`` at once when jobs have namespaces of their own (each
+    is then isolated from the others by them), else one at a time.  Requests and answers carry the job's id."""
+    slots = max(1, slots) if namespaces else 1
+    jobs: dict[int, JobWatch] = {}
+    while True:
+        now = time.monotonic()
+        waits = [j.deadline() for j in jobs.values()]
+        timeout = min(MEMORY_POLL, max(0.0, min(waits) - now)) if waits else None
+        fds = [sock.fileno()] + [fd for j in jobs.values() for fd in j.fds()]
+        ready = set(select.select(fds, [], [], timeout)[0])
+        if sock.fileno() in ready:
+            try:
+                msg, got, _, _ = socket.recv_fds(sock, 65536, 4)
+            except OSError:
+                return
+            if not msg:
+                return
+            try:
+                request = json.loads(msg.decode())
+            except ValueError:
+                request = {}
+            job_id = request.get("job") if isinstance(request, dict) else None
+            if (request.get("op") != "run" or len(got) != 2 or not isinstance(job_id, int) or job_id in jobs
+                    or len(jobs) >= slots):
+                for fd in got:
+                    os.close(fd)
+                sock.send(json.dumps({"op": "error", "job": job_id, "message": "bad request"}).encode())
+            else:
+                job = _start(shell, request, got, sandboxed, namespaces)
+                jobs[job.job_id] = job
+                sock.send(json.dumps({"op": "started", "job": job.job_id, "pid": job.pid}).encode())
+        strays: set[int] | None = None
+        for job in list(jobs.values()):
+            job.step(ready)
+            if job.running:
+                continue
+            if not namespaces:
+                clean = _finish_alone(job)
+            else:
+                if not job.init_gone():
+                    if time.monotonic() < job.drain_deadline:
+                        continue
+                    clean = False
+                else:
+                    if job.init is None:   # a stray may be this job's init: wait until none is left
+                        strays = _strays(jobs) if strays is None else strays
+                        if strays and time.monotonic() < job.drain_deadline:
+                            continue
+                    clean = not strays if job.init is None else True
+            del jobs[job.job_id]
+            job.close()
+            _dbg("status", job.job_id, job.status, job.stopped)
+            sock.send(json.dumps(job.outcome(job.status or 0)).encode())
+            if not clean:  # a process of this job could not be killed: no other job may share the sandbox
+                _dbg("a process survived; exiting")
+                for other in jobs.values():
+                    sock.send(json.dumps({
+                        "op": "done", "job": other.job_id, "stopped_at": other.current, "timed_out_cells": other.timed_out,
+                        "stopped": ("the notebook was stopped with its executor: a process of another notebook "
+                                    "could not be killed")}).encode())
+                os._exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``zygote.py SOCKET_FD MODE``: MODE is "sandbox" (bubblewrap) or "plain" (--no-sandbox)."""
+    """``zygote.py SOCKET_FD MODE [SLOTS]``: MODE is "sandbox" (bubblewrap) or "plain" (--no-sandbox); SLOTS jobs
+    at once at most (where jobs have namespaces of their own; else one)."""
     argv = sys.argv[1:] if argv is None else argv
     sock = socket.socket(fileno=int(argv[0]))
     sandboxed = argv[1] == "sandbox"
+    slots = int(argv[2]) if len(argv) > 2 else 1
     _prctl(PR_SET_DUMPABLE, 0)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)   # an orphaned process of a job (plain) or a job's init (jobns) comes here
     if not sandboxed:
-        _prctl(PR_SET_CHILD_SUBREAPER, 1)
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     started = time.perf_counter()
@@ -489,7 +402,7 @@ def main(argv: list[str] | None = None) -> None:
     no_namespaces = jobns.probe() if sandboxed else None
     sock.send(json.dumps({"op": "ready", "pid": os.getpid(), "warm_seconds": time.perf_counter() - started,
                           "no_namespaces": no_namespaces}).encode())
-    serve(sock, shell, sandboxed, sandboxed and no_namespaces is None)
+    serve(sock, shell, sandboxed, sandboxed and no_namespaces is None, slots)
 
 
 if __name__ == "__main__":  # pragma: no cover
