@@ -17,6 +17,7 @@ import pytest
 
 import executor_support as es
 from grader.course.sandbox import jobcleanup
+from grader.course.sandbox.bubblewrap import python_paths
 from grader.course.sandbox.executor import ExecutorPool, Limits, sandbox_available
 
 pytestmark = [pytest.mark.slow,
@@ -114,6 +115,11 @@ print(sum(b'{other}' in c for c in cmds), libc.shmget({other_key}, 0, 0), libc.m
 """
 
 
+# where the Python environment lives below /tmp (a checkout there), the job's /tmp shows its read-only folder too
+_ENVIRONMENT_IN_TMP = sorted({Path(p).relative_to("/tmp").parts[0] for p in python_paths()
+                              if Path(p).is_relative_to("/tmp") and Path(p) != Path("/tmp")})
+
+
 def _planter(me: str, other: str, key: int, other_key: int):
     return es.job(f"{me}/a/n.ipynb", _WHEN, _PLANT.format(me=me, key=key),
                   _LOOK.format(other=other, other_key=other_key), _WHEN,
@@ -128,7 +134,7 @@ def test_two_jobs_at_once_see_neither_files_nor_processes_nor_ipc_of_the_other(p
         assert ex.stopped is None, ex.stopped
         assert es.texts(ex, 2).strip() == "True True", es.errors(ex, 2)
         files, pids, others = es.texts(ex, 3).splitlines()
-        assert files == f"{sorted(['home', me + '-secret', 'work'])} ['{me}-secret']"
+        assert files == f"{sorted(['home', me + '-secret', 'work', *_ENVIRONMENT_IN_TMP])} ['{me}-secret']"
         assert pids == "[1, 2]"                      # its own init and itself: nothing of the other job
         assert others.split() == ["0", "-1", "-1"]   # no command line, shared memory or queue of the other
 
