@@ -43,7 +43,7 @@ import signal
 import struct
 from typing import Any
 
-from grader.course.sandbox import seccomp
+from grader.course.sandbox import sandboxprocs, seccomp
 from grader.course.sandbox.bubblewrap import SHM_SIZE, TMP_SIZE   # imported here, once: not in every job
 
 __all__ = ["probe", "enter", "lock_down", "init_of", "JOB_NAMESPACES"]
@@ -323,16 +323,8 @@ def init_of(job_pid: int) -> int | None:
     """The init I of a job whose process the executor forked as ``job_pid`` (K), or None (not yet made, the job
     has no namespaces of its own, or K is gone).  K's only child is I, whatever the job does: K's children list
     is ours to trust."""
-    try:
-        with open(f"/proc/{job_pid}/task/{job_pid}/children") as fh:
-            kids = [int(k) for k in fh.read().split()]
-    except (OSError, ValueError):
-        return None
+    kids = sandboxprocs.children(job_pid)
     if len(kids) != 1:
         return None
-    try:
-        with open(f"/proc/{kids[0]}/status") as fh:
-            nspid = next((line.split()[1:] for line in fh if line.startswith("NSpid:")), [])
-    except OSError:
-        return None
-    return kids[0] if len(nspid) >= 2 and nspid[-1] == "1" else None
+    levels = sandboxprocs.nspid(kids[0])
+    return kids[0] if len(levels) >= 2 and levels[-1] == 1 else None

@@ -39,7 +39,7 @@ import time
 from typing import Any
 
 from grader.course.sandbox import jobcleanup as cleanup
-from grader.course.sandbox import jobns
+from grader.course.sandbox import jobns, sandboxprocs
 from grader.course.sandbox.jobwatch import INTERRUPT_GRACE, MEMORY_POLL, JobWatch
 
 __all__ = ["main", "INTERRUPT_GRACE"]
@@ -257,12 +257,7 @@ def _child(shell: Any, job_fd: int, out_fd: int, timing_fd: int, workdir: str, n
 
 # --- the loop -------------------------------------------------------------------------------------
 def _own_children() -> set[int]:
-    me = os.getpid()
-    try:
-        with open(f"/proc/{me}/task/{me}/children") as fh:
-            return {int(k) for k in fh.read().split()}
-    except (OSError, ValueError):
-        return set()
+    return set(sandboxprocs.children(os.getpid()))
 
 
 def _strays(jobs: dict[int, JobWatch]) -> set[int]:
