@@ -379,3 +379,25 @@ def test_a_notebook_over_its_budget_gets_zero_with_the_reason_and_the_next_one_i
     honest = grade_within_budget(execution(right_payloads()), KEY, notebook_name="nb.ipynb", restored=RESTORED,
                                  budget=60)
     assert honest.score == 6.0
+
+
+def test_a_wrong_answer_graded_without_plots_leaves_matplotlib_unimported():
+    """Autograded feedback draws no plot (``plots=False``), so grading a wrong answer must not import
+    matplotlib: in the grading process that was half a second of CPU on the first wrong answer of every
+    class, while the first results were awaited.  A fresh interpreter grades wrong answers of this module's
+    key; the verdicts are checked too, so that the test cannot pass on answers that were never judged wrong."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import sys
+from tests import test_trusted as t
+from grader.key.wire import to_wire
+graded = t.grade(t.execution({3: [t.payload("chain", to_wire(3 * (t.x**2 + 1)**2))], 5: [t.payload("total", 54)]}))
+print(" ".join(f"{q.qid}={q.status}" for q in graded.questions), "matplotlib" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=str(Path(__file__).resolve().parent.parent))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["chain=wrong", "total=wrong", "square=missing", "False"]

@@ -35,6 +35,7 @@ def _png(fig: Any) -> bytes:
 
 
 PLOT_TIMEOUT = 1.5  # seconds; read at each call, so a caller (or a test on a busy machine) may raise it
+_PLOTTED_KINDS = frozenset({"function", "expression", "antiderivative"})  # the answer kinds that get a plot
 
 
 def png_of(fig: Any) -> bytes:
@@ -57,6 +58,8 @@ def plot_with_text(entry: Mapping[str, Any], answer: Any, verdict: Any, value: A
     shows, in words and numbers), or None."""
     from grader.core.budget import Deadline, Timeout, enforced
 
+    if entry.get("kind") not in _PLOTTED_KINDS:  # before matplotlib is imported: half a second of CPU
+        return None
     _figure_class()  # import matplotlib outside the time budget: it is a one-off cost per kernel
     try:
         with enforced(Deadline(PLOT_TIMEOUT)):
@@ -72,12 +75,9 @@ def _figure_class() -> Any:
 
 
 def _plot_for(entry: Mapping[str, Any], answer: Any, verdict: Any, value: Any) -> tuple[bytes, str] | None:
-    kind = entry.get("kind")
-    if kind == "function":
+    if entry.get("kind") == "function":
         return _plot_function(entry, answer, verdict)
-    if kind in ("expression", "antiderivative"):
-        return _plot_expression(entry, answer, verdict)
-    return None
+    return _plot_expression(entry, answer, verdict)
 
 
 def _symbols(entry: Mapping[str, Any]) -> dict[str, sp.Symbol]:
