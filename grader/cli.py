@@ -49,12 +49,26 @@ def version() -> str:
         return "(not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, read from the installed distribution only when asked: ``importlib.metadata`` costs about
+    40 ms, which every command would otherwise pay at start (argparse's own version action formats it up front)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str = "show the version and exit") -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(f"calcgrade {version()}")
+        parser.exit()
+
+
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="calcgrade",
         description="Auto-graded exercises for Calculus for Machine Learning.",
     )
-    parser.add_argument("--version", action="version", version=f"calcgrade {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, _, help_text) in _COMMANDS.items():
         sub = subs.add_parser(name, help=help_text, description=help_text)

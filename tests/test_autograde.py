@@ -161,6 +161,34 @@ def test_without_a_sandbox_grading_refuses_unless_told_and_then_says_so_loudly(c
     assert f"{full:g}/{full:g}" in proc.stdout and "NOT SANDBOXED" in proc.stdout
 
 
+
+def test_a_bubblewrap_that_cannot_make_a_sandbox_is_explained_and_nothing_is_graded(course_root, request):
+    """``bwrap`` is installed but fails (as where user namespaces are switched off): the executor starts at
+    once without a probe ahead, so its failure is what the instructor would see; the probe then says why in
+    one sentence, and no submission is prepared or graded (the autograded copies are left as they were)."""
+    import subprocess
+
+    import tempfile
+
+    root, _, _ = course_root
+    fake = Path(tempfile.mkdtemp(prefix="calcgrade-fakebin-"))   # readable by the unprivileged user (as root)
+    fake.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(fake, ignore_errors=True))
+    (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: Creating new namespace failed: Operation not permitted' >&2\n"
+                                "exit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    bin_dir = Path(sys.executable).parent
+    env = dict(coursedir.script_environment(), PATH=f"{bin_dir}:{fake}:/usr/sbin:/usr/bin:/sbin:/bin")
+    autograded = sorted((p, p.stat().st_mtime_ns) for p in (root / "autograded").rglob("*") if p.is_file())
+    before = gradebook.all_scores(root)
+    proc = subprocess.run([str(bin_dir / "calcgrade"), "autograde", ASSIGNMENT, "--course-root", str(root),
+                           "--students", "perfect"], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no sandbox is available here: bubblewrap could not create a sandbox here" in proc.stderr
+    assert "Creating new namespace failed" in proc.stderr and "--no-sandbox" in proc.stderr
+    assert "Traceback" not in proc.stderr and gradebook.all_scores(root) == before
+    assert sorted((p, p.stat().st_mtime_ns) for p in (root / "autograded").rglob("*") if p.is_file()) == autograded
+
 # --- one pipeline: the config's steps, both ways, the same gradebook ------------------------------------------
 CUSTOM_STEP = '''
 from nbgrader.preprocessors import NbGraderPreprocessor

@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -288,8 +289,6 @@ class _WarmPool:
     """An ExecutorPool started in the background (its warm-up overlaps reading the course)."""
 
     def __init__(self, workers: int | None, sandbox: bool) -> None:
-        import threading
-
         self.pool: Any = None
         self.error: BaseException | None = None
         self.count = max(1, int(workers or os.cpu_count() or 1))
@@ -300,14 +299,22 @@ class _WarmPool:
 
     def _start(self, sandbox: bool) -> None:
         try:
-            from grader.course.sandbox.executor import ExecutorPool, sandbox_available
+            from grader.course.sandbox.executor import ExecutorPool
 
-            if sandbox:
-                self.usable = sandbox_available()[0]   # cached: the pool's own check is then free
-            self.checked.set()
+            if sandbox:   # the probe answers sandbox_usable() while the executor starts: neither waits
+                threading.Thread(target=self._probe, daemon=True, name="calcgrade-sandbox-probe").start()
+            else:
+                self.checked.set()
             self.pool = ExecutorPool(self.count, sandbox=sandbox)
         except BaseException as exc:  # reported by get()
             self.error = exc
+            self.checked.set()
+
+    def _probe(self) -> None:
+        try:
+            from grader.course.sandbox.executor import sandbox_available
+
+            self.usable = sandbox_available()[0]
         finally:
             self.checked.set()
 

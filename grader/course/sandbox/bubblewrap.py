@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["sandbox_available", "sandbox_command", "executor_env", "passwd_fds", "import_path", "python_paths",
+__all__ = ["sandbox_available", "sandbox_prerequisites", "sandbox_command", "executor_env", "passwd_fds", "import_path", "python_paths",
            "NOBODY", "TMP_SIZE", "SHM_SIZE", "SECCOMP"]
 
 NOBODY = 65534
@@ -251,9 +251,10 @@ def passwd_fds() -> dict[str, int]:
     return fds
 
 
-@functools.lru_cache(maxsize=1)
-def sandbox_available() -> tuple[bool, str]:
-    """(True, "") when submissions can run isolated here; else (False, why, and what to do)."""
+def sandbox_prerequisites() -> tuple[bool, str]:
+    """What ``sandbox_available`` checks without starting a process (the platform and the programs it needs):
+    an executor pool checks this much, starts its executor at once and runs the full probe only to explain
+    a failure, so that the probe's sandbox is not on the way of every run's warm-up."""
     if not sys.platform.startswith("linux"):
         return False, f"the sandbox needs Linux namespaces; this is {sys.platform} (grade with --no-sandbox at your own risk)"
     if shutil.which("bwrap") is None:
@@ -261,6 +262,16 @@ def sandbox_available() -> tuple[bool, str]:
                        "(Debian/Ubuntu: apt-get install bubblewrap), or grade with --no-sandbox")
     if os.geteuid() == 0 and shutil.which("setpriv") is None:
         return False, "the grader runs as root but `setpriv` (util-linux) was not found to drop privileges"
+    return True, ""
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_available() -> tuple[bool, str]:
+    """(True, "") when submissions can run isolated here; else (False, why, and what to do).  Starts a
+    Python in a sandbox that imports what an executor needs and says which user it runs as."""
+    ok, why = sandbox_prerequisites()
+    if not ok:
+        return ok, why
     fds = passwd_fds()
     try:
         probe = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); import numpy, grader.notebook.capture; "

@@ -19,8 +19,6 @@ an executor that stops answering is killed and replaced (its running jobs read t
 
 from __future__ import annotations
 
-import base64
-import copy
 import json
 import logging
 import os
@@ -33,13 +31,14 @@ import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Iterable, Iterator
 
 from grader.course.sandbox import bubblewrap as _sandbox
 from grader.course.sandbox import cgroups
 from grader.course.sandbox import jobcleanup as cleanup
 from grader.course.sandbox import sandboxprocs
+from grader.course.sandbox.jobdata import Execution, Job, Limits, empty_notebook, job_bytes, notebook_problem
 from grader.course.sandbox.recorded import ANSWER_MIME, MAX_EVENTS, apply_events, payloads_of
 from grader.course.sandbox.zygote import EXTRA_PROCESSES
 
@@ -57,85 +56,12 @@ _LOG = logging.getLogger(__name__)
 _SAID: set[str] = set()        # what was logged once per process
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one submission may use."""
-
-    memory_bytes: int = 2 << 30
-    cpu_seconds: int = 600
-    processes: int = 64
-    cell_timeout: float = 10.0
-    notebook_timeout: float = 300.0
-
-
-@dataclass
-class Job:
-    """One submission to run: pure data (JSON-able, picklable), sent to a pool or a Dask worker."""
-
-    key: str
-    notebook: dict
-    files: dict[str, bytes]
-    inputs: dict[str, list]
-    limits: Limits = field(default_factory=Limits)
-    variants: dict[str, dict] = field(default_factory=dict)   # qid -> the graded student's params (issue 23)
-
-
-@dataclass
-class Execution:
-    """What running a Job produced.  ``payloads`` and ``stopped_at`` index ``notebook["cells"]``."""
-
-    key: str
-    notebook: dict
-    payloads: dict[int, list[dict]]
-    stopped: str | None
-    stopped_at: int | None
-    timed_out_cells: list[int]
-    sandboxed: bool
-    seconds: float
-    worker: str = ""
-
-
 class SandboxUnavailable(RuntimeError):
     """Submissions cannot be isolated here; the message says why (grade with --no-sandbox to accept)."""
 
 
 class ExecutorError(RuntimeError):
     """An executor process could not be started."""
-
-
-def notebook_problem(notebook: Any) -> str | None:
-    """Why ``notebook`` cannot be run at all (None when it has a list of cells)."""
-    if not isinstance(notebook, dict):
-        return f"the notebook is not a JSON object (it is {type(notebook).__name__})"
-    cells = notebook.get("cells")
-    if not isinstance(cells, list):
-        return "the notebook has no list of cells"
-    for i, cell in enumerate(cells):
-        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
-            return f"cell {i} of the notebook is not a valid cell"
-    return None
-
-
-def _job_bytes(job: Job) -> bytes:
-    limits = job.limits if isinstance(job.limits, Limits) else Limits(**dict(job.limits or {}))
-    doc = {
-        "key": job.key,
-        "notebook": job.notebook,
-        "files": {str(k): base64.b64encode(bytes(v)).decode("ascii") for k, v in (job.files or {}).items()},
-        "inputs": job.inputs or {},
-        "variants": getattr(job, "variants", None) or {},
-        "limits": asdict(limits),
-    }
-    return json.dumps(doc).encode("utf-8")
-
-
-def _empty_notebook(notebook: dict) -> dict:
-    nb = copy.deepcopy(notebook)
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-    return nb
 
 
 class _Worker:
@@ -201,6 +127,10 @@ class _Worker:
             self.stop()
             raise ExecutorError(f"the executor process could not start: {why}"
                                 " (set CALCGRADE_EXECUTOR_DEBUG=1 to see its messages)")
+        if self.sandboxed and os.geteuid() == 0 and msg.get("uid") != _sandbox.NOBODY:
+            self.stop()
+            raise SandboxUnavailable("submissions cannot be run in a sandbox here: the sandbox did not drop "
+                                     "root privileges")
         self.pid = self.proc.pid
         self.warm_seconds = float(msg.get("warm_seconds", 0.0))
         why = msg.get("no_namespaces")
@@ -434,7 +364,7 @@ class _Worker:
                              problem, None, [], self.sandboxed, time.perf_counter() - started, worker)
         limits = job.limits if isinstance(job.limits, Limits) else Limits(**dict(job.limits or {}))
         try:
-            data = _job_bytes(job)
+            data = job_bytes(job)
         except (TypeError, ValueError) as exc:
             return Execution(job.key, job.notebook, {}, f"the job could not be sent to the executor ({exc})",
                              None, [], self.sandboxed, time.perf_counter() - started, worker)
@@ -482,7 +412,7 @@ class _Worker:
                 os.close(job_fd)
             os.close(out_fd)
         _log_internal_failure(job.key, events)
-        notebook = _empty_notebook(job.notebook)
+        notebook = empty_notebook(job.notebook)
         last_started = apply_events(notebook, events)
         stopped = outcome.get("stopped") if isinstance(outcome.get("stopped"), str) else None
         stopped_at = outcome.get("stopped_at")
@@ -523,13 +453,25 @@ def _read_events(fd: int) -> list[dict[str, Any]]:
     return events
 
 
+def _start_explained(worker: _Worker) -> None:
+    """Start a worker; a sandboxed one that cannot start raises SandboxUnavailable with the probe's reason
+    where the sandbox itself is what fails here (``sandbox_available``), else the executor's own error."""
+    try:
+        worker.start()
+    except ExecutorError:
+        ok, why = sandbox_available() if worker.sandboxed else (True, "")
+        if not ok:
+            raise SandboxUnavailable(f"submissions cannot be run in a sandbox here: {why}") from None
+        raise
+
+
 class ExecutorPool:
     """Warm executors in their sandboxes, ``workers`` jobs at a time: one executor with ``workers`` slots where
     jobs have namespaces of their own (one warm-up for the whole pool), else one executor per worker."""
 
     def __init__(self, workers: int | None = None, *, sandbox: bool = True) -> None:
-        if sandbox:
-            ok, why = sandbox_available()
+        if sandbox:   # the full probe (a sandbox of its own) only explains an executor that fails to start
+            ok, why = _sandbox.sandbox_prerequisites()
             if not ok:
                 raise SandboxUnavailable(f"submissions cannot be run in a sandbox here: {why}")
         self.sandboxed = sandbox
@@ -539,7 +481,7 @@ class ExecutorPool:
         if sandbox and self._count > 1:
             first = _Worker(0, sandbox, slots=self._count)
             self._workers.append(first)
-            first.start()   # raises: nothing else to close
+            _start_explained(first)   # raises: nothing else to close
             more = 0 if first.slots > 1 else self._count - 1   # no job namespaces here: an executor per worker
         else:
             more = self._count
@@ -549,7 +491,7 @@ class ExecutorPool:
 
         def start(w: _Worker) -> None:
             try:
-                w.start()
+                _start_explained(w)
             except BaseException as exc:
                 errors.append(exc)
 

@@ -395,8 +395,8 @@ def main(argv: list[str] | None = None) -> None:
         raise
     # each job in its own user, pid and IPC namespaces, where the kernel allows it (sandboxed runs only)
     no_namespaces = jobns.probe() if sandboxed else None
-    sock.send(json.dumps({"op": "ready", "pid": os.getpid(), "warm_seconds": time.perf_counter() - started,
-                          "no_namespaces": no_namespaces}).encode())
+    sock.send(json.dumps({"op": "ready", "pid": os.getpid(), "uid": os.getuid(),
+                          "warm_seconds": time.perf_counter() - started, "no_namespaces": no_namespaces}).encode())
     serve(sock, shell, sandboxed, sandboxed and no_namespaces is None, slots)
 
 
