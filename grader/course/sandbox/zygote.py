@@ -68,7 +68,9 @@ from grader import check, question
 from grader.key import wire as _wire, entries as _entries
 _x = _sp.Symbol("x", real=True)
 _e = _sp.diff(_sp.sin(_x) * _sp.exp(_x**2) / (1 + _x**2) + _sp.log(1 + _x**2) * _sp.sqrt(_x**2 + 1), _x)
-_sp.simplify(_e); _sp.latex(_e); _sp.factor(_x**4 - 1); _sp.expand((_x + 1)**5)
+_sp.simplify(_sp.sin(_x)**2 + _sp.cos(_x)**2 + (_x**2 - 1) / (_x - 1) + _sp.exp(_x) * _sp.exp(-_x)
+             + _sp.log(_sp.exp(_x)) + _sp.sqrt(_x**2 + 2*_x + 1))  # each family once: small, as fast after
+_sp.latex(_e); _sp.factor(_x**4 - 1); _sp.expand((_x + 1)**5)
 _sp.lambdify(_x, _e, "numpy")(_np.linspace(0.1, 1.0, 5))
 _sp.integrate(_x * _sp.exp(_x) + _sp.cos(_x)**2, _x)
 _h = _sp.Symbol("h")
