@@ -273,9 +273,6 @@ def autograde_assignment(
         except cluster.ClusterUnavailable as exc:
             raise GradingRefused(str(exc)) from None
     warming = None if (scheduler or pool is not None) else _WarmPool(workers, sandbox)
-    from grader.course.grading.gradingprocess import start_grading_process
-
-    start_grading_process()  # its imports overlap the executors' warm-up and the course's reading
     try:
         return _run(course_root, assignment, started, students=students, workers=workers, scheduler=scheduler,
                     sandbox=sandbox, cell_timeout=cell_timeout, on_result=on_result, pool=pool, warming=warming,
@@ -348,6 +345,7 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
          per_worker: dict[str, int]) -> AutogradeRun:
     from nbgrader.api import MissingEntry
 
+    from grader.course.grading.gradingprocess import start_grading_process
     from grader.course.grading.sharedgradebook import RunGradebook
 
     ctx = _Context(course_root, assignment, sandbox, cell_timeout)
@@ -386,6 +384,10 @@ def _run(course_root: Path, assignment: str, started: float, *, students: Iterab
         # the first students are prepared while the executors warm up (one per executor: they start at once)
         # (only where the sandbox works: a refused run must leave every earlier autograded copy alone)
         ahead = {s: prepare(s) for s in chosen[:workers]} if warming is not None and warming.sandbox_usable() else {}
+        # the grading process's imports (half a CPU-second) start once this process's own start-up work is done:
+        # started with it, three processes would share two cores and slow the executor's warm-up, which is
+        # what the first notebook waits for; started now, it is ready before the executor is
+        start_grading_process()
         executor = pool if pool is not None else (warming.get() if warming is not None else None)
 
         def jobs() -> Iterator[Any]:
