@@ -38,7 +38,8 @@ from grader.course.sandbox import bubblewrap as _sandbox
 from grader.course.sandbox import cgroups
 from grader.course.sandbox import jobcleanup as cleanup
 from grader.course.sandbox import sandboxprocs
-from grader.course.sandbox.jobdata import Execution, Job, Limits, empty_notebook, job_bytes, notebook_problem
+from grader.course.sandbox.jobdata import (Execution, Job, Limits, empty_notebook, job_bytes, limits_of,
+                                           notebook_problem)
 from grader.course.sandbox.recorded import ANSWER_MIME, MAX_EVENTS, apply_events, payloads_of
 from grader.course.sandbox.zygote import EXTRA_PROCESSES
 
@@ -362,7 +363,7 @@ class _Worker:
         if problem is not None:
             return Execution(job.key, job.notebook if isinstance(job.notebook, dict) else {}, {},
                              problem, None, [], self.sandboxed, time.perf_counter() - started, worker)
-        limits = job.limits if isinstance(job.limits, Limits) else Limits(**dict(job.limits or {}))
+        limits = limits_of(job)
         try:
             data = job_bytes(job)
         except (TypeError, ValueError) as exc:

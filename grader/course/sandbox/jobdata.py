@@ -15,7 +15,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Limits", "Job", "Execution", "notebook_problem", "job_bytes", "empty_notebook"]
+__all__ = ["Limits", "Job", "Execution", "notebook_problem", "limits_of", "job_bytes", "empty_notebook"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,14 @@ def notebook_problem(notebook: Any) -> str | None:
     return None
 
 
+def limits_of(job: Job) -> Limits:
+    """The job's limits as ``Limits`` (a job that crossed a wire may carry them as a plain mapping)."""
+    return job.limits if isinstance(job.limits, Limits) else Limits(**dict(job.limits or {}))
+
+
 def job_bytes(job: Job) -> bytes:
-    limits = job.limits if isinstance(job.limits, Limits) else Limits(**dict(job.limits or {}))
+    """The job as the executor reads it: JSON, the files in base64."""
+    limits = limits_of(job)
     doc = {
         "key": job.key,
         "notebook": job.notebook,
