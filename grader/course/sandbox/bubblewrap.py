@@ -231,13 +231,15 @@ def _stage_folder() -> str:
     raise OSError("no folder found for the sandbox's root stage (/mnt, /media, /srv, /run, /opt, /var/tmp)")
 
 
-def passwd_fds() -> dict[str, int]:
+def passwd_fds(files: dict[str, bytes] | None = None) -> dict[str, int]:
     """Descriptors bubblewrap reads at start: a minimal /etc/passwd and /etc/group (the unprivileged
-    user has a name) and the seccomp filter (``grader.course.sandbox.seccomp``), keyed as ``sandbox_command``
-    expects.  The caller passes them to the process and closes them afterwards."""
+    user has a name), the seccomp filter (``grader.course.sandbox.seccomp``) and ``files`` (read-only files of
+    the sandbox below /etc, by their path there), keyed as ``sandbox_command`` expects.  The caller passes them
+    to the process and closes them afterwards."""
     from grader.course.sandbox import seccomp
 
     items: list[tuple[str, bytes]] = [("/etc/passwd", _PASSWD.encode()), ("/etc/group", _GROUP.encode())]
+    items += [(dest, data) for dest, data in (files or {}).items() if dest.startswith("/etc/") and ".." not in dest]
     prog = seccomp.program(job_namespaces=True)
     if prog is not None:
         items.append((SECCOMP, prog))

@@ -35,7 +35,7 @@ from dataclasses import asdict
 from typing import Any, Iterable, Iterator
 
 from grader.course.sandbox import bubblewrap as _sandbox
-from grader.course.sandbox import cgroups
+from grader.course.sandbox import cgroups, fontlist
 from grader.course.sandbox import jobcleanup as cleanup
 from grader.course.sandbox import sandboxprocs
 from grader.course.sandbox.jobdata import (Execution, Job, Limits, empty_notebook, job_bytes, limits_of,
@@ -76,6 +76,7 @@ class _Worker:
         self.sock: socket.socket | None = None
         self.pid = 0
         self.warm_seconds = 0.0
+        self.fonts = ""                        # where its matplotlib font list came from (the ready message)
         self._log: Any = None
         self._own_pids: set[int] = set()
         self._executor_pid = 0                 # the executor process's own pid, as seen here
@@ -97,8 +98,9 @@ class _Worker:
         argv = [sys.executable, "-I", "-c", code, json.dumps(paths), str(child.fileno()),
                 "sandbox" if self.sandboxed else "plain", str(self.slots)]
         fds: dict[str, int] = {}
-        if self.sandboxed:
-            fds = _sandbox.passwd_fds()
+        if self.sandboxed:   # matplotlib's font list kept from an earlier start (grader.course.sandbox.fontlist)
+            fonts = fontlist.handed_in()
+            fds = _sandbox.passwd_fds({fontlist.HANDED_IN: fonts} if fonts else None)
             cmd = _sandbox.sandbox_command(argv, data_fds=fds)
             env = None
         else:
@@ -134,6 +136,7 @@ class _Worker:
                                      "root privileges")
         self.pid = self.proc.pid
         self.warm_seconds = float(msg.get("warm_seconds", 0.0))
+        self.fonts = str(msg.get("fonts", ""))[:20]
         why = msg.get("no_namespaces")
         self.no_namespaces = why if isinstance(why, str) else None
         if isinstance(why, str) and "namespaces" not in _SAID:
@@ -222,19 +225,27 @@ class _Worker:
         return self.proc is not None and self.proc.poll() is None and self.sock is not None
 
     def _receive(self, timeout: float) -> dict[str, Any] | None:
+        """The executor's ready (or failed) message.  A memory file sent with the ready message is the font list
+        it built before any job ran (``grader.course.sandbox.fontlist``): kept for the next start."""
         assert self.sock is not None
         self.sock.settimeout(max(0.01, timeout))
         try:
-            data = self.sock.recv(65536)
+            data, fds, _, _ = socket.recv_fds(self.sock, 65536, 1)
         except (socket.timeout, OSError):
             return None
-        if not data:
-            return {"op": "eof"}
         try:
-            msg = json.loads(data.decode("utf-8"))
-        except ValueError:
-            return None
-        return msg if isinstance(msg, dict) else None
+            if not data:
+                return {"op": "eof"}
+            try:
+                msg = json.loads(data.decode("utf-8"))
+            except ValueError:
+                return None
+            if isinstance(msg, dict) and msg.get("op") == "ready" and msg.get("fonts") == "built" and fds:
+                fontlist.store(fds[0])
+            return msg if isinstance(msg, dict) else None
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     # -- the cgroup's limits: the sum over the running jobs --
     def _set_cgroup_limits(self) -> None:
@@ -523,6 +534,12 @@ class ExecutorPool:
     def cgroups(self) -> list[cgroups.ExecutorCgroup]:
         """The executors' cgroups (empty where the machine offers none: ``cgroups.unavailable()`` says why)."""
         return [w.cgroup for w in self._workers if w.cgroup is not None]
+
+    @property
+    def font_lists(self) -> list[str]:
+        """Where each executor's matplotlib font list came from: "built" at its start (then kept for the next),
+        "handed in" (kept from an earlier start), or "own" (not sandboxed: the user's matplotlib cache)."""
+        return [w.fonts for w in self._workers]
 
     @property
     def namespaces_problem(self) -> str | None:

@@ -39,7 +39,7 @@ import time
 from typing import Any
 
 from grader.course.sandbox import jobcleanup as cleanup
-from grader.course.sandbox import jobns, sandboxprocs
+from grader.course.sandbox import fontlist, jobns, sandboxprocs
 from grader.course.sandbox.jobwatch import INTERRUPT_GRACE, MEMORY_POLL, JobWatch
 
 __all__ = ["main", "INTERRUPT_GRACE"]
@@ -390,6 +390,8 @@ def main(argv: list[str] | None = None) -> None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     started = time.perf_counter()
+    mpl_cache = os.environ.get("MPLCONFIGDIR") if sandboxed else None   # plainly: the user's own cache
+    handed = fontlist.hand_in(mpl_cache)   # matplotlib's font list from an earlier start, if handed in
     try:
         shell = warm()
     except BaseException as exc:
@@ -397,8 +399,21 @@ def main(argv: list[str] | None = None) -> None:
         raise
     # each job in its own user, pid and IPC namespaces, where the kernel allows it (sandboxed runs only)
     no_namespaces = jobns.probe() if sandboxed else None
-    sock.send(json.dumps({"op": "ready", "pid": os.getpid(), "uid": os.getuid(),
-                          "warm_seconds": time.perf_counter() - started, "no_namespaces": no_namespaces}).encode())
+    built = fontlist.exported(mpl_cache, handed)   # no student code has run here yet: the list is ours
+    ready = json.dumps({"op": "ready", "pid": os.getpid(), "uid": os.getuid(),
+                        "warm_seconds": time.perf_counter() - started, "no_namespaces": no_namespaces,
+                        "fonts": "built" if built else "handed in" if handed else "own"}).encode()
+    if built:   # handed back as a memory file: a list of hundreds of fonts is larger than a message
+        fd = os.memfd_create("calcgrade-fontlist")
+        try:
+            view = memoryview(built)
+            while view:
+                view = view[os.write(fd, view):]
+            socket.send_fds(sock, [ready], [fd])
+        finally:
+            os.close(fd)
+    else:
+        sock.send(ready)
     serve(sock, shell, sandboxed, sandboxed and no_namespaces is None, slots)
 
 
