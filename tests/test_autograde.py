@@ -162,15 +162,10 @@ def test_without_a_sandbox_grading_refuses_unless_told_and_then_says_so_loudly(c
 
 
 
-def test_a_bubblewrap_that_cannot_make_a_sandbox_is_explained_and_nothing_is_graded(course_root, request):
-    """``bwrap`` is installed but fails (as where user namespaces are switched off): the executor starts at
-    once without a probe ahead, so its failure is what the instructor would see; the probe then says why in
-    one sentence, and no submission is prepared or graded (the autograded copies are left as they were)."""
-    import subprocess
-
+def _failing_bwrap(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment of a command whose PATH finds a ``bwrap`` that fails as where user namespaces are off."""
     import tempfile
 
-    root, _, _ = course_root
     fake = Path(tempfile.mkdtemp(prefix="calcgrade-fakebin-"))   # readable by the unprivileged user (as root)
     fake.chmod(0o755)
     request.addfinalizer(lambda: shutil.rmtree(fake, ignore_errors=True))
@@ -178,7 +173,35 @@ def test_a_bubblewrap_that_cannot_make_a_sandbox_is_explained_and_nothing_is_gra
                                 "exit 1\n")
     (fake / "bwrap").chmod(0o755)
     bin_dir = Path(sys.executable).parent
-    env = dict(coursedir.script_environment(), PATH=f"{bin_dir}:{fake}:/usr/sbin:/usr/bin:/sbin:/bin")
+    return dict(coursedir.script_environment(), PATH=f"{bin_dir}:{fake}:/usr/sbin:/usr/bin:/sbin:/bin")
+
+
+def test_the_demo_explains_a_sandbox_that_cannot_be_made(tmp_path, request):
+    """``calcgrade demo`` starts its pool first (its warm-up overlaps the release): a bubblewrap that fails is
+    explained in one sentence, with the way out, no traceback, and before anything is released."""
+    import subprocess
+
+    bin_dir = Path(sys.executable).parent
+    proc = subprocess.run([str(bin_dir / "calcgrade"), "demo", "--assignments", "01_sums_products", "--keep",
+                           str(tmp_path / "demo"), "--output", str(tmp_path / "pages")],
+                          env=_failing_bwrap(request), capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "no sandbox is available here: bubblewrap could not create a sandbox here" in proc.stderr, proc.stderr
+    assert "Creating new namespace failed" in proc.stderr and "--no-sandbox" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    # nothing was released: the demo's folder holds the course it was given and nothing made from it
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["nbgrader_config.py", "solutions"]
+
+
+def test_a_bubblewrap_that_cannot_make_a_sandbox_is_explained_and_nothing_is_graded(course_root, request):
+    """``bwrap`` is installed but fails (as where user namespaces are switched off): the executor starts at
+    once without a probe ahead, so its failure is what the instructor would see; the probe then says why in
+    one sentence, and no submission is prepared or graded (the autograded copies are left as they were)."""
+    import subprocess
+
+    root, _, _ = course_root
+    env = _failing_bwrap(request)
+    bin_dir = Path(sys.executable).parent
     autograded = sorted((p, p.stat().st_mtime_ns) for p in (root / "autograded").rglob("*") if p.is_file())
     before = gradebook.all_scores(root)
     proc = subprocess.run([str(bin_dir / "calcgrade"), "autograde", ASSIGNMENT, "--course-root", str(root),

@@ -14,7 +14,6 @@ scratch course folder is removed, unless ``--keep DIR`` runs the whole course th
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -104,10 +103,24 @@ def run_cycle(
     sandbox: bool = True,
 ) -> dict:
     """Release, place the sample class, autograde (sandboxed, trusted), feedback, export.  Returns a summary."""
-    from grader.course.progress import progress_bar
-
     timer = timer or StepTimer()
     course_root = Path(course_root).resolve()
+    # the executor pool starts now: its warm-up overlaps the release, and a sandbox that cannot be made is
+    # explained before anything is released
+    warming = autograde.WarmPool(workers, sandbox)
+    try:
+        if not warming.sandbox_usable():
+            warming.get()   # raises: why, and the way out (--no-sandbox)
+        return _cycle(course_root, assignments, warming, workers=workers, timer=timer, progress=progress,
+                      sandbox=sandbox)
+    finally:
+        warming.close()
+
+
+def _cycle(course_root: Path, assignments: list[str], warming: autograde.WarmPool, *, workers: int | None,
+           timer: StepTimer, progress: bool, sandbox: bool) -> dict:
+    from grader.course.progress import progress_bar
+
     with timer.step(f"release {len(assignments)} assignment(s): build keys, generate student versions"):
         for assignment in assignments:
             course.release(course_root, assignment, validate=False)
@@ -126,17 +139,12 @@ def run_cycle(
             bar.set_postfix_str(f"{res.assignment}/{res.student}", refresh=False)
             bar.update(1)
 
-        from grader.course.sandbox.executor import ExecutorPool, sandbox_available
-
-        if sandbox and not sandbox_available()[0]:
-            raise autograde.GradingRefused(f"no sandbox is available here ({sandbox_available()[1]}); "
-                                           "pass --no-sandbox to run the demo anyway")
-        with ExecutorPool(workers or os.cpu_count() or 1, sandbox=sandbox) as pool:
-            for assignment in assignments:
-                run = autograde.autograde_assignment(course_root, assignment, workers=workers, sandbox=sandbox,
-                                                     on_result=tick, pool=pool)
-                runs.append(run)
-                results += run.results
+        pool = warming.get()
+        for assignment in assignments:
+            run = autograde.autograde_assignment(course_root, assignment, workers=workers, sandbox=sandbox,
+                                                 on_result=tick, pool=pool)
+            runs.append(run)
+            results += run.results
         bar.close()
     with timer.step("generate feedback (HTML)"):
         for assignment in assignments:

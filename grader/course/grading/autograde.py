@@ -37,7 +37,7 @@ from grader.course.grading.trusted import GradingRefused
 
 __all__ = [
     "StudentResult", "AutogradeRun", "GradingRefused", "autograde_assignment", "format_summary", "submitted_students",
-    "skip_unused_schema_formats",
+    "skip_unused_schema_formats", "WarmPool",
 ]
 
 # --- results ----------------------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def autograde_assignment(
             cluster.check_cluster(scheduler, sandbox=sandbox)
         except cluster.ClusterUnavailable as exc:
             raise GradingRefused(str(exc)) from None
-    warming = None if (scheduler or pool is not None) else _WarmPool(workers, sandbox)
+    warming = None if (scheduler or pool is not None) else WarmPool(workers, sandbox)
     try:
         return _run(course_root, assignment, started, students=students, workers=workers, scheduler=scheduler,
                     sandbox=sandbox, cell_timeout=cell_timeout, on_result=on_result, pool=pool, warming=warming,
@@ -282,8 +282,10 @@ def autograde_assignment(
             warming.close()
 
 
-class _WarmPool:
-    """An ExecutorPool started in the background (its warm-up overlaps reading the course)."""
+class WarmPool:
+    """An ExecutorPool started in the background, so that its warm-up overlaps other work (reading the course;
+    the demo's release).  ``sandbox_usable()`` waits for the sandbox probe only; ``get()`` for the pool, and
+    turns a sandbox that cannot be made into a GradingRefused that says why and what to do."""
 
     def __init__(self, workers: int | None, sandbox: bool) -> None:
         self.pool: Any = None
@@ -341,7 +343,7 @@ class _WarmPool:
 
 def _run(course_root: Path, assignment: str, started: float, *, students: Iterable[str] | None,
          workers: int | None, scheduler: str | None, sandbox: bool, cell_timeout: float | None,
-         on_result: Callable[[StudentResult], None] | None, pool: Any, warming: _WarmPool | None,
+         on_result: Callable[[StudentResult], None] | None, pool: Any, warming: WarmPool | None,
          per_worker: dict[str, int]) -> AutogradeRun:
     from nbgrader.api import MissingEntry
 
