@@ -10,6 +10,7 @@ naming the variant, when one variant breaks a question test; ``practice()`` from
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import shutil
@@ -101,7 +102,9 @@ def test_own_answers_full_marks_and_a_classmates_answers_lose_the_variant_points
     _submit(root, bob, solutions[alice])          # bob hands in alice's notebook, alice's numbers included
     stock_root = tmp_path / "stock"
     shutil.copytree(root, stock_root, ignore=shutil.ignore_patterns("gradebook.db*", "autograded"))
+    frozen = gc.get_freeze_count()
     run = autograde.autograde_assignment(root, ASSIGNMENT, students=[alice, bob, carol])
+    assert gc.get_freeze_count() == frozen   # the heap the run left out of collections is handed back
     fast = {r.student: r.score for r in run.results}
     assert all(r.success for r in run.results), [r.error for r in run.results]
     assert fast == {alice: total, carol: total, bob: total - variant_points}
