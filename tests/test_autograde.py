@@ -212,6 +212,33 @@ def test_a_bubblewrap_that_cannot_make_a_sandbox_is_explained_and_nothing_is_gra
     assert "Traceback" not in proc.stderr and gradebook.all_scores(root) == before
     assert sorted((p, p.stat().st_mtime_ns) for p in (root / "autograded").rglob("*") if p.is_file()) == autograded
 
+def test_stock_nbgrader_refuses_without_a_sandbox_and_grades_unsandboxed_only_when_told(course_root, tmp_path,
+                                                                                         request):
+    """The course's SandboxedExecute in stock ``nbgrader autograde`` starts its pool without a probe ahead: where
+    bubblewrap fails, each submission is refused with the reason and the setting that allows it (nothing is
+    graded, the gradebook keeps no score); with ``allow_unsandboxed`` the class is graded, marked unsandboxed."""
+    import subprocess
+
+    root, subs, _ = course_root
+    folder = tmp_path / "course"
+    shutil.copytree(root.parent / "pristine", folder)
+    env = _failing_bwrap(request)
+    nbgrader = [str(Path(sys.executable).parent / "nbgrader"), "autograde", ASSIGNMENT, "--force",
+                "--student", "perfect"]
+    proc = subprocess.run(nbgrader, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0, log[-3000:]
+    assert "no sandbox is available (bubblewrap could not create a sandbox here" in log, log[-3000:]
+    assert "c.SandboxedExecute.allow_unsandboxed = True" in log
+    assert not any(gradebook.all_scores(folder).values())   # no question graded
+    with open(folder / "nbgrader_config.py", "a", encoding="utf-8") as fh:
+        fh.write("c.SandboxedExecute.allow_unsandboxed = True\n")
+    proc = subprocess.run(nbgrader, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    graded = [points for key, points in gradebook.all_scores(folder).items() if key[1] == "perfect"]
+    assert sum(sum(p.values()) for p in graded) == sum(subs["perfect"].points.values()) > 0, graded
+
+
 # --- one pipeline: the config's steps, both ways, the same gradebook ------------------------------------------
 CUSTOM_STEP = '''
 from nbgrader.preprocessors import NbGraderPreprocessor

@@ -205,14 +205,22 @@ def record_answers(db_url: str, assignment: str, student: str, records: list[dic
 
 # --- the pool of the stock path ------------------------------------------------------------------------------
 _POOLS: dict[bool, Any] = {}
+_NO_SANDBOX: list[str] = []   # why no sandbox could be made in this process (said once, not retried per notebook)
 
 
 def _pool(sandbox: bool) -> Any:
-    """One warm executor per nbgrader process (its imports are paid once for the whole class)."""
-    if sandbox not in _POOLS:
-        from grader.course.sandbox.executor import ExecutorPool
+    """One warm executor per nbgrader process (its imports are paid once for the whole class).  A sandboxed
+    pool starts without a probe ahead (it checks the sandbox as it starts); SandboxUnavailable says why not."""
+    from grader.course.sandbox.executor import ExecutorPool, SandboxUnavailable
 
-        _POOLS[sandbox] = ExecutorPool(1, sandbox=sandbox)
+    if sandbox and _NO_SANDBOX:
+        raise SandboxUnavailable(_NO_SANDBOX[0])
+    if sandbox not in _POOLS:
+        try:
+            _POOLS[sandbox] = ExecutorPool(1, sandbox=sandbox)
+        except SandboxUnavailable as exc:
+            _NO_SANDBOX.append(str(exc))
+            raise
         atexit.register(_POOLS[sandbox].close)
     return _POOLS[sandbox]
 
@@ -261,16 +269,20 @@ class SandboxedExecute(NbGraderPreprocessor):
                       notebook_timeout=self.notebook_timeout, processes=self.processes)
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
-        from grader.course.sandbox.executor import Job, sandbox_available
+        from grader.course.sandbox.executor import Job, SandboxUnavailable
         from grader.course.grading.trusted import function_inputs
 
         assignment, student, notebook_id, _ = _ids(resources)
         root = course_root_of(self.config, resources)
         key = load_private_key(root, assignment)
-        sandbox, why = sandbox_available()
-        if not sandbox and not self.allow_unsandboxed:
-            raise GradingRefused(f"no sandbox is available ({why}); refusing to run student code unsandboxed "
-                                 "(set c.SandboxedExecute.allow_unsandboxed = True to grade anyway)")
+        try:
+            pool = _pool(True)
+        except SandboxUnavailable as exc:
+            why = str(exc).split("sandbox here: ", 1)[-1]
+            if not self.allow_unsandboxed:
+                raise GradingRefused(f"no sandbox is available ({why}); refusing to run student code unsandboxed "
+                                     "(set c.SandboxedExecute.allow_unsandboxed = True to grade anyway)") from None
+            pool = _pool(False)
         folder = Path(((resources.get("metadata") or {}).get("path")) or ".")
         _refuse_links(self.config, root, student, assignment, folder)
         restored = json.loads(json.dumps(nb))
@@ -279,7 +291,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         job = Job(key=f"{student}/{assignment}/{notebook_id}.ipynb", notebook=restored,
                   files=submission_files(folder), inputs=function_inputs(key), limits=self.limits(),
                   variants=params_for_student(key, student))  # the gradebook's student, never the notebook
-        execution = _pool(sandbox).run(job)
+        execution = pool.run(job)
         resources["calcgrade"] = {"execution": execution, "restored": restored, "key": key,
                                   "course_root": str(root)}
         return nb, resources
