@@ -247,11 +247,12 @@ class Course:
         shutil.copytree(SOLUTIONS, root / "solutions")
         shutil.copy(ROOT / "nbgrader_config.py", root)
         # generated/ from the committed solutions (with the committed public key, compared separately), while
-        # `calcgrade key` (started by the session fixture course_keys, shared with test_key_parity.py) runs
+        # `calcgrade key` builds the keys (conftest's course_keys, shared with test_key_parity.py: run now, unless
+        # another test of this run has already)
         release = _start([str(BIN / "nbgrader"), "generate_assignment", "*", "--force",
                           "--CourseDirectory.release_directory=generated"], root)
-        self.release_run = _finish(release)
         self.key_run = Finished(*keys.finished())
+        self.release_run = _finish(release)
         for a in ASSIGNMENTS:  # the keys where `calcgrade key` in this course would have written them
             keys.copy_into(root, a)
         if EXERCISES.is_dir():  # the committed release, run unchanged inside this course
