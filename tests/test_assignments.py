@@ -15,8 +15,9 @@ without touching this file):
 * the real ``nbgrader validate`` passes on the solutions, and ``--invert`` on the releases;
 * every formula in the markdown parses (matplotlib's mathtext, stricter than MathJax).
 
-All work happens in one temporary copy of the course, built once per module: keys and releases are
-rebuilt there, and each notebook is executed once and shared by the tests that read it.
+All work happens in one temporary copy of the course, built once per module: releases are rebuilt there, the
+keys are those ``calcgrade key`` built once per test run (conftest's ``course_keys``, also read by
+test_key_parity.py), and each notebook is executed once and shared by the tests that read it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from typing import Any, Iterator
 
 import nbformat
 import pytest
+
+import course_support
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -239,16 +242,19 @@ class Course:
     ``nbgrader validate`` commands run in the background while the notebooks execute, two at a time.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, keys: course_support.CourseKeys) -> None:
         self.root = root
         shutil.copytree(SOLUTIONS, root / "solutions")
         shutil.copy(ROOT / "nbgrader_config.py", root)
-        # generated/ from the committed solutions (with the committed public key, compared separately)
-        keys = _start([str(BIN / "calcgrade"), "key", *ASSIGNMENTS], root)
+        # generated/ from the committed solutions (with the committed public key, compared separately), while
+        # `calcgrade key` builds the keys (conftest's course_keys, shared with test_key_parity.py: run now, unless
+        # another test of this run has already)
         release = _start([str(BIN / "nbgrader"), "generate_assignment", "*", "--force",
                           "--CourseDirectory.release_directory=generated"], root)
+        self.key_run = Finished(*keys.finished())
         self.release_run = _finish(release)
-        self.key_run = _finish(keys)
+        for a in ASSIGNMENTS:  # the keys where `calcgrade key` in this course would have written them
+            keys.copy_into(root, a)
         if EXERCISES.is_dir():  # the committed release, run unchanged inside this course
             shutil.copytree(EXERCISES, root / "exercises")
         self._validate = {
@@ -305,8 +311,8 @@ class Course:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Course]:
-    built = Course(tmp_path_factory.mktemp("course"))
+def course(tmp_path_factory: pytest.TempPathFactory, course_keys: course_support.CourseKeys) -> Iterator[Course]:
+    built = Course(tmp_path_factory.mktemp("course"), course_keys)
     yield built
     built.close()
 

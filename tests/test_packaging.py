@@ -16,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -166,11 +167,15 @@ def test_an_instructors_first_hour_from_a_plain_install(installed, tmp_path):
 
     setup = re.search(r"students set up their Jupyter once with: (calcgrade student-setup .*)", released.stdout)
     assert setup, released.stdout
-    for student, answers in _STUDENTS.items():
+
+    def hand_in(student: str, answers: dict[str, str] | None) -> None:
+        """One student's side, each in their own home: set up, fetch, answer, submit."""
         home = tmp_path / "home" / student
         home.mkdir(parents=True)
-        # each student runs the command the release printed, for their own Jupyter configuration folder
-        student_env = dict(env, JUPYTER_CONFIG_DIR=str(home / ".jupyter"))
+        # each student runs the command the release printed, for their own Jupyter configuration folder; their
+        # own data folder too (nbgrader submit keeps a copy there: students handing in at once must not share it)
+        student_env = dict(env, JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
+                           JUPYTER_DATA_DIR=str(home / ".local" / "share" / "jupyter"))
         argv = setup.group(1).split()
         subprocess.run([calcgrade, *argv[1:]], env=student_env, cwd=home, check=True, capture_output=True)
         proc = subprocess.run([python, "-m", "nbgrader", "fetch_assignment", "00_starter"], env=student_env,
@@ -189,6 +194,11 @@ def test_an_instructors_first_hour_from_a_plain_install(installed, tmp_path):
         proc = subprocess.run([python, "-m", "nbgrader", "submit", "00_starter", f"--student={student}"],
                               env=student_env, cwd=home, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
+
+    # the students work at the same time, as in a class (each its own home; the exchange takes them all)
+    with ThreadPoolExecutor(max_workers=len(_STUDENTS)) as pool:
+        for done in [pool.submit(hand_in, student, answers) for student, answers in _STUDENTS.items()]:
+            done.result()
     run([python, "-m", "nbgrader", "collect", "00_starter"], course)
     assert sorted(p.name for p in (course / "submitted").iterdir()) == ["ana", "bob", "cleo"]
 
@@ -208,9 +218,11 @@ def test_an_instructors_first_hour_from_a_plain_install(installed, tmp_path):
     assert "Not graded: your answer cell was stopped before it finished (an endless loop?), so it left no answer" \
         in page and "while True:" in page and "run it again" not in page
 
-    for fmt in ("nbgrader", "canvas", "moodle"):
-        out = run([calcgrade, "export", "--format", fmt, "-o", str(tmp_path / f"{fmt}.csv")], course)
-        assert "cleo: not graded" in out.stdout
+    with ThreadPoolExecutor(max_workers=3) as pool:  # the exports only read the gradebook
+        exports = [pool.submit(run, [calcgrade, "export", "--format", fmt, "-o", str(tmp_path / f"{fmt}.csv")], course)
+                   for fmt in ("nbgrader", "canvas", "moodle")]
+        for out in exports:
+            assert "cleo: not graded" in out.result().stdout
     with open(tmp_path / "nbgrader.csv", newline="") as fh:
         table = {r["student_id"]: r for r in csv.DictReader(fh)}
     assert {s: (r["score"], r["max_score"], r["status"]) for s, r in table.items()} == {
