@@ -26,6 +26,7 @@ from typing import Iterator
 
 from grader.course import gradebook
 from grader.course.grading import autograde
+from grader.course.grading.warmpool import WarmPool
 from grader.course.release import publish as course
 from grader.course.demo import sampleclass
 
@@ -107,7 +108,7 @@ def run_cycle(
     course_root = Path(course_root).resolve()
     # the executor pool starts now: its warm-up overlaps the release, and a sandbox that cannot be made is
     # explained before anything is released
-    warming = autograde.WarmPool(workers, sandbox)
+    warming = WarmPool(workers, sandbox)
     try:
         if not warming.sandbox_usable():
             warming.get()   # raises: why, and the way out (--no-sandbox)
@@ -117,7 +118,7 @@ def run_cycle(
         warming.close()
 
 
-def _cycle(course_root: Path, assignments: list[str], warming: autograde.WarmPool, *, workers: int | None,
+def _cycle(course_root: Path, assignments: list[str], warming: WarmPool, *, workers: int | None,
            timer: StepTimer, progress: bool, sandbox: bool) -> dict:
     from grader.course.progress import progress_bar
 
