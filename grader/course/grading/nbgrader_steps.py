@@ -205,7 +205,7 @@ def record_answers(db_url: str, assignment: str, student: str, records: list[dic
 
 # --- the pool of the stock path ------------------------------------------------------------------------------
 _POOLS: dict[bool, Any] = {}
-_NO_SANDBOX: list[str] = []   # why no sandbox could be made in this process (said once, not retried per notebook)
+_NO_SANDBOX: list[Any] = []   # the SandboxUnavailable of this process (said once, not retried per notebook)
 
 
 def _pool(sandbox: bool) -> Any:
@@ -214,12 +214,12 @@ def _pool(sandbox: bool) -> Any:
     from grader.course.sandbox.executor import ExecutorPool, SandboxUnavailable
 
     if sandbox and _NO_SANDBOX:
-        raise SandboxUnavailable(_NO_SANDBOX[0])
+        raise SandboxUnavailable(_NO_SANDBOX[0].why)
     if sandbox not in _POOLS:
         try:
             _POOLS[sandbox] = ExecutorPool(1, sandbox=sandbox)
         except SandboxUnavailable as exc:
-            _NO_SANDBOX.append(str(exc))
+            _NO_SANDBOX.append(exc)
             raise
         atexit.register(_POOLS[sandbox].close)
     return _POOLS[sandbox]
@@ -278,9 +278,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         try:
             pool = _pool(True)
         except SandboxUnavailable as exc:
-            why = str(exc).split("sandbox here: ", 1)[-1]
             if not self.allow_unsandboxed:
-                raise GradingRefused(f"no sandbox is available ({why}); refusing to run student code unsandboxed "
+                raise GradingRefused(f"no sandbox is available ({exc.why}); refusing to run student code unsandboxed "
                                      "(set c.SandboxedExecute.allow_unsandboxed = True to grade anyway)") from None
             pool = _pool(False)
         folder = Path(((resources.get("metadata") or {}).get("path")) or ".")

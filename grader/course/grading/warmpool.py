@@ -62,7 +62,7 @@ class WarmPool:
             from grader.course.sandbox.executor import SandboxUnavailable
 
             if isinstance(self.error, SandboxUnavailable):
-                why = str(self.error).split("sandbox here: ", 1)[-1]
+                why = self.error.why
                 if "--no-sandbox" not in why:
                     why += "; pass --no-sandbox to grade anyway (the students' code then runs with your rights)"
                 raise GradingRefused(f"no sandbox is available here: {why}") from None

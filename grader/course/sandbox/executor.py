@@ -58,7 +58,15 @@ _SAID: set[str] = set()        # what was logged once per process
 
 
 class SandboxUnavailable(RuntimeError):
-    """Submissions cannot be isolated here; the message says why (grade with --no-sandbox to accept)."""
+    """Submissions cannot be isolated here; ``why`` says why in one clause (grade with --no-sandbox to accept),
+    for callers that put it in a sentence of their own."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"submissions cannot be run in a sandbox here: {why}")
+        self.why = why
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:   # pickled (a cluster worker's answer) as it was made
+        return SandboxUnavailable, (self.why,)
 
 
 class ExecutorError(RuntimeError):
@@ -132,7 +140,7 @@ class _Worker:
                                 " (set CALCGRADE_EXECUTOR_DEBUG=1 to see its messages)")
         if self.sandboxed and os.geteuid() == 0 and msg.get("uid") != _sandbox.NOBODY:
             self.stop()
-            raise SandboxUnavailable("submissions cannot be run in a sandbox here: the sandbox did not drop "
+            raise SandboxUnavailable("the sandbox did not drop "
                                      "root privileges")
         self.pid = self.proc.pid
         self.warm_seconds = float(msg.get("warm_seconds", 0.0))
@@ -473,7 +481,7 @@ def _start_explained(worker: _Worker) -> None:
     except ExecutorError:
         ok, why = sandbox_available() if worker.sandboxed else (True, "")
         if not ok:
-            raise SandboxUnavailable(f"submissions cannot be run in a sandbox here: {why}") from None
+            raise SandboxUnavailable(why) from None
         raise
 
 
@@ -485,7 +493,7 @@ class ExecutorPool:
         if sandbox:   # the full probe (a sandbox of its own) only explains an executor that fails to start
             ok, why = _sandbox.sandbox_prerequisites()
             if not ok:
-                raise SandboxUnavailable(f"submissions cannot be run in a sandbox here: {why}")
+                raise SandboxUnavailable(why)
         self.sandboxed = sandbox
         self._count = max(1, int(workers or os.cpu_count() or 1))
         self._workers: list[_Worker] = []

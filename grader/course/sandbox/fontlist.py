@@ -86,8 +86,13 @@ def store(fd: int) -> bool:
         path = cache_file()
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".fontlist-", delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, path)   # a reader sees the old list or the new one, never half of one
+            try:
+                tmp.write(data)
+                tmp.close()
+                os.replace(tmp.name, path)   # a reader sees the old list or the new one, never half of one
+            except OSError:
+                os.unlink(tmp.name)   # a full disk leaves no half-written file behind
+                raise
         return True
     except OSError:
         return False
